@@ -1,0 +1,52 @@
+"""What careless request handlers do with user data, shared by the canary apps.
+
+Every function here sends ``value`` down one channel a zero-log service must keep shut.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+import warnings
+
+log = logging.getLogger("careless")
+
+
+def _raise_in_finally(value: str):  # type: ignore[no-untyped-def]
+    try:
+        yield 1
+    finally:
+        raise ValueError(f"closing with {value}")
+
+
+def leak_everything(value: str) -> None:
+    """print, f-string logs at every level, tracebacks, warnings, hooks — all with ``value``."""
+    print(f"got {value}")
+    sys.stderr.write(f"stderr {value}\n")
+    log.debug(f"debug {value}")
+    log.info("info %s", value)
+    log.warning(f"warning {value}")
+    logging.info(f"root {value}")
+    logging.getLogger(f"careless.dynamic.{len(value)}").error("dynamic child %s", value)
+    try:
+        int(value)
+    except ValueError:
+        log.exception("could not parse")
+        traceback.print_exc()
+    warnings.warn(f"odd input {value}", stacklevel=1)
+    gen = _raise_in_finally(value)
+    next(gen)
+    del gen  # its finally raises while being closed: sys.unraisablehook
+    thread = threading.Thread(target=_raise, args=(value,))
+    thread.start()
+    thread.join()
+
+
+def _raise(value: str) -> None:
+    raise ValueError(f"thread failed on {value}")
+
+
+def fail(value: str) -> None:
+    raise ValueError(f"bad {value}")

@@ -1,0 +1,13 @@
+"""ASGI entry point of the careless Django project."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careless_django")
+application = get_asgi_application()
+
+if os.environ.get("ZEROLOG_TEST_WRAP") == "1":
+    import zerolog_mw
+
+    application = zerolog_mw.wrap(application)

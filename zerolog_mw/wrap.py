@@ -1,0 +1,75 @@
+"""``wrap(app)``: make any supported app zero-log with one call."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction
+
+from . import asgi, suppress, wsgi
+from .options import Options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .options import OptionsKwargs
+
+__all__ = ["wrap"]
+
+App = TypeVar("App")
+
+_EXPECTED = (
+    "zerolog_mw.wrap() expects a Flask app, a Starlette/FastAPI app, a Django "
+    "WSGIHandler/ASGIHandler, or an ASGI3 callable (async, scope/receive/send) or WSGI "
+    "callable (environ/start_response)"
+)
+
+
+def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
+    """Return ``app`` made zero-log.
+
+    A Flask app has its ``wsgi_app`` wrapped in place and a Starlette/FastAPI app gets the
+    middleware installed; both are returned as the same object, so ``gunicorn mod:app`` and
+    ``uvicorn mod:app`` keep working. Any other ASGI3 or WSGI callable (Django's handlers
+    included) is returned wrapped. Wrapping twice is a no-op. Options are validated here.
+    """
+    opts = Options.from_kwargs(options)
+    if isinstance(app, (asgi.ZeroLogMiddleware, wsgi.ZeroLogMiddleware)):
+        return app
+    flask = sys.modules.get("flask")
+    if flask is not None and isinstance(app, flask.Flask):
+        if not isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
+            app.wsgi_app = wsgi.ZeroLogMiddleware(app.wsgi_app, **options)
+        return app
+    starlette = sys.modules.get("starlette.applications")
+    if starlette is not None and isinstance(app, starlette.Starlette):
+        if not any(m.cls is asgi.ZeroLogMiddleware for m in app.user_middleware):
+            if app.middleware_stack is not None:
+                raise RuntimeError(
+                    "zerolog_mw.wrap() was called after the app started serving; "
+                    "call it where the app is created"
+                )
+            app.add_middleware(asgi.ZeroLogMiddleware, **options)
+            # Starlette builds its middleware on the first call: suppress from now on.
+            suppress.install(opts)
+        return app
+    if inspect.isclass(app) or not callable(app):
+        raise TypeError(f"{_EXPECTED}, not {type(app).__name__}")
+    if iscoroutinefunction(app) or iscoroutinefunction(type(app).__call__):
+        return asgi.ZeroLogMiddleware(app, **options)
+    if _takes_two_positional(app):
+        return wsgi.ZeroLogMiddleware(app, **options)
+    raise TypeError(f"{_EXPECTED}; got a callable with another signature")
+
+
+def _takes_two_positional(func: Any) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: trust the caller
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return len(positional) <= 2
+    return len(positional) == 2
