@@ -45,10 +45,13 @@ def free_port() -> int:
 
 
 def _http(method: str, target: str, headers: Sequence[tuple[str, str]], body: str = "") -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers)]
+    # A name with a space (``Bad Header``) makes a malformed header line on purpose; it comes
+    # last, after ``Connection: close``, which parsers may stop reading at it.
+    fields = [("Connection", "close"), *headers]
     if body or method in ("POST", "PUT"):
-        lines.append(f"Content-Length: {len(body.encode())}")
-    return ("\r\n".join([*lines, "Connection: close", "", ""]) + body).encode()
+        fields.insert(1, ("Content-Length", str(len(body.encode()))))
+    lines = [f"{k}{' ' if ' ' in k else ': '}{v}" for k, v in fields]
+    return "\r\n".join([f"{method} {target} HTTP/1.1", *lines, "", body]).encode()
 
 
 def requests_for(canary: str, host: str) -> list[tuple[str, bytes]]:
@@ -72,7 +75,8 @@ def requests_for(canary: str, host: str) -> list[tuple[str, bytes]]:
     return [
         ("path-query-headers", _http("GET", f"/items/{c}?q={c}&{c}=1", loud)),
         ("basic-auth", _http("GET", "/items/1", [*plain, ("Authorization", f"Basic {basic}")])),
-        ("json", _http("POST", f"/process?src={c}", typed("application/json"), f'{{"data": "{c}"}}')),
+        ("json", _http("POST", f"/process?src={c}", typed("application/json"),
+                       f'{{"data": "{c}"}}')),
         ("form", _http("POST", "/process", typed("application/x-www-form-urlencoded"),
                        f"data={c}&password={c}")),
         ("raw-body", _http("POST", "/process", typed("text/plain"), f"{c} raw body")),
@@ -83,11 +87,9 @@ def requests_for(canary: str, host: str) -> list[tuple[str, bytes]]:
         ("mid-stream-error", _http("GET", f"/stream?fail={c}", loud)),
         ("wsgi-errors", _http("GET", f"/wsgi-errors?x={c}", loud)),
         ("bad-host", _http("GET", "/items/1", [("Host", f"{c}.example")])),
-        ("malformed-header", f"GET /{c}?{c} HTTP/1.1\r\nHost: {host}\r\nBad Header {c}\r\n\r\n"
-                             .encode()),
-        ("malformed-line", f"{c} /{c} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()),
-        ("bad-length", f"POST /process?{c} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {c}"
-                       "\r\n\r\n".encode()),
+        ("malformed-header", _http("GET", f"/{c}?{c}", [*plain, ("Bad Header", c)])),
+        ("malformed-line", _http(c, f"/{c}", plain)),
+        ("bad-length", _http("GET", f"/process?{c}", [*plain, ("Content-Length", c)])),
     ]  # fmt: skip
 
 
@@ -184,8 +186,9 @@ class ServerProcess:
                     f"server exited with status {self.proc.returncode} before listening; "
                     f"see {self.workdir / 'stderr.log'}"
                 )
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), 0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.5),
             ):
                 return
             time.sleep(0.1)
