@@ -20,15 +20,18 @@ PY = sys.executable
 
 def gunicorn(target: str, *extra: str) -> Callable[[int], list[str]]:
     return lambda port: [
-        PY, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "--log-level", "debug",
-        "--access-logfile", "access.log", "--error-logfile", "-", *extra, target,
-    ]  # fmt: skip
+        *f"{PY} -m gunicorn -b 127.0.0.1:{port} --log-level debug".split(),
+        *["--access-logfile", "access.log", "--error-logfile", "-"],
+        *extra,
+        target,
+    ]
 
 
 def uvicorn(target: str, *extra: str) -> Callable[[int], list[str]]:
     return lambda port: [
-        PY, "-m", "uvicorn", target, "--port", str(port), "--log-level", "trace", *extra,
-    ]  # fmt: skip
+        *f"{PY} -m uvicorn {target} --port {port} --log-level trace".split(),
+        *extra,
+    ]
 
 
 # stack name -> (argv for a port, a line the wrapped run must still print: lifecycle_logs)
@@ -57,16 +60,16 @@ STACKS: dict[str, tuple[Callable[[int], list[str]], str]] = {
     ),
     "fastapi-hypercorn": (
         lambda port: [
-            PY, "-m", "hypercorn", "-b", f"127.0.0.1:{port}", "--log-level", "DEBUG",
-            "--access-logfile", "-", "--error-logfile", "-", "careless_fastapi:app",
-        ],  # fmt: skip
+            *f"{PY} -m hypercorn -b 127.0.0.1:{port} --log-level DEBUG".split(),
+            *["--access-logfile", "-", "--error-logfile", "-", "careless_fastapi:app"],
+        ],
         "Running on",
     ),
     "django-runserver": (
         lambda port: [
-            PY, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload",
-            "--settings", "careless_django",
-        ],  # fmt: skip
+            *f"{PY} -m django runserver 127.0.0.1:{port}".split(),
+            *["--noreload", "--settings", "careless_django"],
+        ],
         "Starting development server",
     ),
     "django-gunicorn": (gunicorn("careless_django_wsgi:application"), "Booting worker"),

@@ -67,13 +67,17 @@ class PatchSet:
 
     def release(self) -> None:
         with _lock:
-            if self.claims == 0:
-                return
-            self.claims -= 1
-            if self.claims == 0:
-                for patch in reversed(self._patches):
-                    patch.undo()
-                self._patches = ()
+            if self.claims == 1:
+                self.release_all()
+            elif self.claims:
+                self.claims -= 1
+
+    def release_all(self) -> None:
+        with _lock:
+            for patch in reversed(self._patches):
+                patch.undo()
+            self._patches = ()
+            self.claims = 0
 
     def _apply(self) -> None:
         for patch in self._patches:

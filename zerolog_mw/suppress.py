@@ -32,7 +32,7 @@ from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
 from .options import Options
 from .patches import Patch, PatchSet
 
-__all__ = ["SuppressionHandle", "install", "suppress_logging"]
+__all__ = ["SuppressionHandle", "install", "restore_all", "suppress_logging"]
 
 
 class _Policy:
@@ -64,7 +64,7 @@ class _Policy:
 
 
 _lock = threading.RLock()
-_claims: list[Options] = []
+_handles: list[SuppressionHandle] = []
 _policy = _Policy(())
 
 
@@ -108,10 +108,10 @@ _patchset = PatchSet(_patches)
 class SuppressionHandle:
     """One claim on the suppressor; :meth:`restore` gives it back."""
 
-    __slots__ = ("_options", "_active", "settled")
+    __slots__ = ("options", "_active", "settled")
 
     def __init__(self, options: Options) -> None:
-        self._options = options
+        self.options = options
         self._active = True
         self.settled = False  # becomes True at the first request: see settle()
 
@@ -132,8 +132,8 @@ class SuppressionHandle:
             if not self._active:
                 return
             self._active = False
-            _claims.remove(self._options)
-            _policy = _Policy(_claims)
+            _handles.remove(self)
+            _policy = _Policy([h.options for h in _handles])
             _patchset.release()
 
     def __enter__(self) -> SuppressionHandle:
@@ -147,10 +147,11 @@ def install(options: Options) -> SuppressionHandle:
     """Claim the suppressor with ``options`` (idempotent; safe from any thread)."""
     global _policy
     with _lock:
-        _claims.append(options)
-        _policy = _Policy(_claims)
+        handle = SuppressionHandle(options)
+        _handles.append(handle)
+        _policy = _Policy([h.options for h in _handles])
         _patchset.claim()
-    return SuppressionHandle(options)
+    return handle
 
 
 def suppress_logging(**options: Any) -> SuppressionHandle:
@@ -159,3 +160,15 @@ def suppress_logging(**options: Any) -> SuppressionHandle:
     Returns a handle whose ``restore()`` (or ``with`` block exit) undoes it.
     """
     return install(Options.from_kwargs(options))
+
+
+def restore_all() -> None:
+    """Release every claim, middleware instances' included, and the stdio guard.
+
+    Middleware suppresses for the life of the process; a test suite that builds wrapped apps
+    calls this between tests so later tests see logging as it was.
+    """
+    with _lock:
+        for handle in list(_handles):
+            handle.restore()
+        stdio.patchset.release_all()

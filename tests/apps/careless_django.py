@@ -8,12 +8,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import careless
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-
-import careless
 
 logging.basicConfig(level=logging.DEBUG)
 

@@ -6,11 +6,10 @@ import logging
 import os
 from collections.abc import AsyncIterator
 
+import careless
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
-
-import careless
 
 logging.basicConfig(level=logging.DEBUG)
 app = FastAPI()

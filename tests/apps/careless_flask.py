@@ -6,9 +6,8 @@ import logging
 import os
 from collections.abc import Iterator
 
-from flask import Flask, Response, request
-
 import careless
+from flask import Flask, Response, request
 
 logging.basicConfig(level=logging.DEBUG)
 app = Flask(__name__)

@@ -6,8 +6,7 @@ undoes import-time logging changes.
 
 import sys
 
-import uvicorn
-
 import careless_fastapi
+import uvicorn
 
 uvicorn.run(careless_fastapi.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="trace")

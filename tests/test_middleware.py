@@ -1,0 +1,206 @@
+"""The ASGI and WSGI middleware classes, in-process with real Starlette and Flask apps."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask, Response, request
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, StreamingResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+from zerolog_mw import asgi, wsgi
+from zerolog_mw.canary import new_canary
+
+COMPONENTS = ["LoggerSuppressor", "RedactionGuard", "StreamWrapper", "MetricsEmitter"]
+
+
+@pytest.mark.parametrize("module", [asgi, wsgi])
+@pytest.mark.parametrize("name", [*COMPONENTS, "ZeroLogMiddleware"])
+def test_every_class_validates_options_at_construction(module: Any, name: str) -> None:
+    cls = getattr(module, name)
+    with pytest.raises(TypeError, match="unknown option 'stdoi'.*did you mean 'stdio'"):
+        cls(lambda *a: None, stdoi="drop")
+    with pytest.raises(ValueError, match="'stdio' must be 'drop' or 'pass'"):
+        cls(lambda *a: None, stdio="keep")
+
+
+def starlette_app() -> Starlette:
+    async def echo(request: Request) -> PlainTextResponse:
+        body = (await request.body()).decode()
+        print(f"async {body}")
+        return PlainTextResponse("ok")
+
+    def sync_echo(request: Request) -> PlainTextResponse:  # runs in the threadpool
+        print(f"sync {request.query_params['v']}")
+        return PlainTextResponse("ok")
+
+    async def stream(request: Request) -> StreamingResponse:
+        value = request.query_params["v"]
+
+        def chunks() -> Iterator[str]:
+            yield "a"
+            print(f"stream {value}")
+            yield "b"
+
+        return StreamingResponse(chunks())
+
+    return Starlette(
+        routes=[
+            Route("/echo", echo, methods=["POST"]),
+            Route("/sync", sync_echo),
+            Route("/stream", stream),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [[asgi.ZeroLogMiddleware], [asgi.RedactionGuard], [asgi.StreamWrapper, asgi.RedactionGuard]],
+)
+def test_asgi_prints_in_requests_are_dropped(
+    layers: list[type[Any]], capfd: pytest.CaptureFixture[str]
+) -> None:
+    app: Any = starlette_app()
+    for layer in layers:
+        app = layer(app)
+    canary = new_canary()
+    with TestClient(app) as client:
+        assert client.post("/echo", content=canary).text == "ok"
+        assert client.get(f"/sync?v={canary}").text == "ok"
+        assert client.get(f"/stream?v={canary}").text == "ab"
+    print(f"outside {canary}")
+    out, err = capfd.readouterr()
+    assert canary not in out.replace(f"outside {canary}", "") + err
+    assert f"outside {canary}" in out  # outside a request, output flows
+
+
+def test_asgi_stdio_pass_lets_prints_through(capfd: pytest.CaptureFixture[str]) -> None:
+    canary = new_canary()
+    with TestClient(asgi.RedactionGuard(starlette_app(), stdio="pass")) as client:
+        client.post("/echo", content=canary)
+    assert f"async {canary}" in capfd.readouterr().out
+
+
+def run_lifespan(app: Any) -> list[str]:
+    sent: list[str] = []
+    events = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, str]:
+        return next(events)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    asyncio.run(app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    return sent
+
+
+def test_asgi_suppressor_reasserts_at_lifespan_startup() -> None:
+    app = asgi.LoggerSuppressor(Starlette())
+    zerolog_hook = sys.excepthook
+    sys.excepthook = sys.__excepthook__  # a server swapping the hook after import
+    assert run_lifespan(app) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert sys.excepthook is zerolog_hook
+
+
+def test_asgi_suppressor_reasserts_at_first_request() -> None:
+    app = asgi.LoggerSuppressor(Starlette(routes=[Route("/", lambda r: PlainTextResponse("ok"))]))
+    logging.raiseExceptions = True
+    with TestClient(app) as client:
+        assert client.get("/").text == "ok"
+    assert logging.raiseExceptions is False
+
+
+def test_asgi_scopes_it_does_not_handle_pass_through_untouched() -> None:
+    seen: list[Any] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((scope, receive, send))
+
+    async def receive() -> dict[str, str]:
+        return {}
+
+    async def send(message: Any) -> None: ...
+
+    scope = {"type": "websocket", "path": "/"}
+    asyncio.run(asgi.ZeroLogMiddleware(inner)(scope, receive, send))
+    assert seen == [(scope, receive, send)]
+
+
+class ClosingBody:
+    """A WSGI body that prints as it streams and records whether it was closed."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b"a"
+        print(f"streaming {self.value}")
+        yield b"b"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def flask_app(bodies: list[ClosingBody]) -> Flask:
+    app = Flask("middleware_tests")
+
+    @app.post("/echo")
+    def echo() -> str:
+        print(f"flask {request.get_data(as_text=True)}")
+        request.environ["wsgi.errors"].write(f"wsgi.errors {request.get_data(as_text=True)}\n")
+        return "ok"
+
+    @app.get("/stream")
+    def stream() -> Response:
+        bodies.append(ClosingBody(request.args["v"]))
+        return Response(bodies[-1])
+
+    @app.get("/raise")
+    def boom() -> str:
+        print(f"raising {request.args['v']}")
+        raise ValueError(request.args["v"])
+
+    return app
+
+
+def test_wsgi_prints_and_wsgi_errors_in_requests_are_dropped(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    bodies: list[ClosingBody] = []
+    app = flask_app(bodies)
+    app.wsgi_app = wsgi.ZeroLogMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    client = Client(app)
+    canary = new_canary()
+    with client.post("/echo", data=canary) as echoed:
+        assert echoed.text == "ok"
+    streamed = client.get(f"/stream?v={canary}")
+    assert streamed.text == "ab"
+    assert not bodies[0].closed
+    streamed.close()
+    assert bodies[0].closed  # the server's close() reached the app's iterable
+    with client.get(f"/raise?v={canary}") as failed:
+        assert failed.status_code == 500
+    print(f"outside {canary}")
+    out, err = capfd.readouterr()
+    assert canary not in out.replace(f"outside {canary}", "") + err
+    assert f"outside {canary}" in out  # the request mark ends with the response
+
+
+def test_wsgi_without_suppressor_wsgi_errors_reaches_stderr(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    app = flask_app([])
+    canary = new_canary()
+    Client(app).post("/echo", data=canary, errors_stream=sys.stderr)
+    assert f"wsgi.errors {canary}" in capfd.readouterr().err  # proof the test above can fail

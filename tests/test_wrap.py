@@ -1,0 +1,104 @@
+"""``wrap()`` accepts every supported kind of app and refuses everything else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import django
+import pytest
+from django.conf import settings
+from fastapi import FastAPI
+from flask import Flask
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+import zerolog_mw
+from zerolog_mw import asgi, wsgi
+
+if not settings.configured:
+    settings.configure(SECRET_KEY="tests", ALLOWED_HOSTS=["testserver"], ROOT_URLCONF=[])
+    django.setup()
+
+
+def make_flask() -> Flask:
+    app = Flask("wrapped")
+    app.add_url_rule("/", "index", lambda: "ok")
+    return app
+
+
+def test_flask_is_wrapped_in_place_once() -> None:
+    app = make_flask()
+    inner = app.wsgi_app
+    assert zerolog_mw.wrap(app) is app
+    assert isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware)
+    middleware = app.wsgi_app
+    zerolog_mw.wrap(app)
+    assert app.wsgi_app is middleware
+    assert middleware.app.app.app.app.app == inner  # the four components, then Flask
+    assert Client(app).get("/").text == "ok"
+
+
+@pytest.mark.parametrize("factory", [FastAPI, Starlette])
+def test_starlette_apps_get_the_middleware_once(factory: type[Starlette]) -> None:
+    app = factory(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
+    assert zerolog_mw.wrap(app) is app
+    zerolog_mw.wrap(app)
+    assert [m.cls for m in app.user_middleware] == [asgi.ZeroLogMiddleware]
+    with TestClient(app) as client:
+        assert client.get("/").text == "ok"
+
+
+def test_starlette_app_already_serving_is_refused() -> None:
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
+    with TestClient(app) as client:
+        client.get("/")
+        with pytest.raises(RuntimeError, match="after the app started serving"):
+            zerolog_mw.wrap(app)
+
+
+def test_django_handlers_are_wrapped_by_protocol() -> None:
+    from django.core.handlers.asgi import ASGIHandler
+    from django.core.handlers.wsgi import WSGIHandler
+
+    assert isinstance(zerolog_mw.wrap(WSGIHandler()), wsgi.ZeroLogMiddleware)
+    assert isinstance(zerolog_mw.wrap(ASGIHandler()), asgi.ZeroLogMiddleware)
+
+
+async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    await PlainTextResponse("asgi")(scope, receive, send)
+
+
+def wsgi_app(environ: Any, start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"wsgi"]
+
+
+def test_plain_callables_are_wrapped_and_still_serve() -> None:
+    wrapped_asgi = zerolog_mw.wrap(asgi_app)
+    wrapped_wsgi = zerolog_mw.wrap(wsgi_app)
+    assert isinstance(wrapped_asgi, asgi.ZeroLogMiddleware)
+    assert isinstance(wrapped_wsgi, wsgi.ZeroLogMiddleware)
+    assert zerolog_mw.wrap(wrapped_asgi) is wrapped_asgi
+    assert TestClient(wrapped_asgi).get("/").text == "asgi"
+    assert Client(wrapped_wsgi).get("/").text == "wsgi"
+
+
+def three_args(a: object, b: object, c: object) -> None: ...
+
+
+@pytest.mark.parametrize("bad", [42, "app", Flask, three_args, lambda environ: None])
+def test_anything_else_is_a_type_error_saying_what_was_expected(bad: object) -> None:
+    with pytest.raises(TypeError, match="expects a Flask app, a Starlette/FastAPI app"):
+        zerolog_mw.wrap(bad)
+
+
+def test_invalid_option_raises_before_anything_changes() -> None:
+    app = make_flask()
+    inner = app.wsgi_app
+    with pytest.raises(TypeError, match="'allow_logger'.*did you mean 'allow_loggers'"):
+        zerolog_mw.wrap(app, allow_logger=["x"])  # type: ignore[call-arg]
+    assert app.wsgi_app == inner
