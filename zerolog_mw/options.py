@@ -18,6 +18,7 @@ class OptionsKwargs(TypedDict, total=False):
     allow_loggers: tuple[str, ...] | list[str]
     lifecycle_logs: bool
     stdio: StdioMode
+    allow_debug: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,11 +31,15 @@ class Options:
         (``Uvicorn running on …``, ``Booting worker with pid …``). Default: on.
     :param stdio: what happens to ``sys.stdout``/``sys.stderr`` writes made while a request is
         being handled (``print(body)``): ``"drop"`` (default) or ``"pass"``.
+    :param allow_debug: let a framework run in debug mode (Flask/Werkzeug debugger, Starlette
+        ``debug=True``, Django ``DEBUG=True``), whose error pages show request content.
+        Default: refused at start-up.
     """
 
     allow_loggers: tuple[str, ...] = ()
     lifecycle_logs: bool = True
     stdio: StdioMode = "drop"
+    allow_debug: bool = False
 
     def __post_init__(self) -> None:
         names = self.allow_loggers
@@ -50,8 +55,9 @@ class Options:
                     "be a non-empty dotted name such as 'myapp' or 'myapp.db'"
                 )
         object.__setattr__(self, "allow_loggers", tuple(names))
-        if not isinstance(self.lifecycle_logs, bool):
-            raise TypeError("zerolog_mw option 'lifecycle_logs' must be True or False")
+        for flag in ("lifecycle_logs", "allow_debug"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"zerolog_mw option {flag!r} must be True or False")
         if self.stdio not in ("drop", "pass"):
             raise ValueError("zerolog_mw option 'stdio' must be 'drop' or 'pass'")
 
