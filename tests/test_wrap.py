@@ -39,7 +39,8 @@ def test_flask_is_wrapped_in_place_once() -> None:
     zerolog_mw.wrap(app)
     assert app.wsgi_app is middleware
     assert middleware.app.app.app.app.app == inner  # the four components, then Flask
-    assert Client(app).get("/").text == "ok"
+    with Client(app).get("/") as response:
+        assert response.text == "ok"
 
 
 @pytest.mark.parametrize("factory", [FastAPI, Starlette])
@@ -84,7 +85,8 @@ def test_plain_callables_are_wrapped_and_still_serve() -> None:
     assert isinstance(wrapped_wsgi, wsgi.ZeroLogMiddleware)
     assert zerolog_mw.wrap(wrapped_asgi) is wrapped_asgi
     assert TestClient(wrapped_asgi).get("/").text == "asgi"
-    assert Client(wrapped_wsgi).get("/").text == "wsgi"
+    with Client(wrapped_wsgi).get("/") as response:
+        assert response.text == "wsgi"
 
 
 def three_args(a: object, b: object, c: object) -> None: ...

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Literal, TypedDict
 
 __all__ = ["Options", "OptionsKwargs"]
 
 StdioMode = Literal["drop", "pass"]
+_LOGGER_NAME = re.compile(r"[^\s.]+(\.[^\s.]+)*")
 
 
 class OptionsKwargs(TypedDict, total=False):
@@ -49,10 +51,12 @@ class Options:
                 f"not {type(names).__name__}"
             )
         for name in names:
-            if not isinstance(name, str) or not name or name != name.strip(" ."):
+            if not isinstance(name, str):
+                raise TypeError("zerolog_mw option 'allow_loggers' must hold str logger names")
+            if not _LOGGER_NAME.fullmatch(name):
                 raise ValueError(
                     "zerolog_mw option 'allow_loggers' holds an invalid logger name: each must "
-                    "be a non-empty dotted name such as 'myapp' or 'myapp.db'"
+                    "be a dotted name without spaces, such as 'myapp' or 'myapp.db'"
                 )
         object.__setattr__(self, "allow_loggers", tuple(names))
         for flag in ("lifecycle_logs", "allow_debug"):

@@ -1,0 +1,78 @@
+"""Feed a canary to every channel Python and its stdlib servers print to on their own.
+
+Usage: ``python stdlib_channels.py MODE CANARY`` where MODE is ``bare`` or ``suppressed``
+(``zerolog_mw.suppress_logging()`` first). Ends with an uncaught exception, so it exits 1.
+"""
+
+from __future__ import annotations
+
+import gc
+import http.client
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from wsgiref.simple_server import make_server
+
+
+def raise_in_thread(canary: str) -> None:
+    thread = threading.Thread(target=_raise, args=(canary,))  # -> threading.excepthook
+    thread.start()
+    thread.join()
+
+
+def _raise(canary: str) -> None:
+    raise ValueError(canary)
+
+
+def _raising_generator(canary: str) -> Iterator[int]:
+    try:
+        yield 1
+    finally:
+        raise ValueError(canary)
+
+
+def raise_unraisable(canary: str) -> None:
+    generator = _raising_generator(canary)
+    next(generator)
+    del generator  # closed while collected: its ValueError goes to sys.unraisablehook
+    gc.collect()
+
+
+def serve_one_failing_request(canary: str) -> int:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raise ValueError(canary)
+
+    with make_server("127.0.0.1", 0, app) as server:
+        thread = threading.Thread(target=server.handle_request)
+        thread.start()
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        try:
+            connection.request("GET", f"/{canary}?q={canary}")
+            response = connection.getresponse()
+            response.read()
+        finally:
+            connection.close()
+            thread.join()
+    return response.status
+
+
+def main() -> None:
+    mode, canary = sys.argv[1:3]
+    if mode == "suppressed":
+        import zerolog_mw
+
+        zerolog_mw.suppress_logging()
+    elif mode != "bare":
+        raise SystemExit(f"unknown mode {mode!r}")
+
+    warnings.warn(f"w {canary}", stacklevel=1)
+    raise_in_thread(canary)
+    raise_unraisable(canary)
+    print(f"status {serve_one_failing_request(canary)}", flush=True)
+    raise ValueError(canary)  # uncaught: sys.excepthook
+
+
+if __name__ == "__main__":
+    main()

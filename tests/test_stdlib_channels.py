@@ -1,0 +1,65 @@
+"""The channels Python and its stdlib servers print to on their own, in a real subprocess.
+
+``tests/apps/stdlib_channels.py`` sends a canary through a warning, an exception ending a
+thread, an unraisable exception, a failing ``wsgiref`` request (traceback and request line) and
+an uncaught exception. Bare, the canary must reach stderr (proof this test can fail); under
+``zerolog_mw.suppress_logging()`` it must appear nowhere, while the content-free lines remain.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parent / "apps" / "stdlib_channels.py"
+
+
+def run(mode: str, canary: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONWARNINGS", "PYTHONDEV"))}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), mode, canary],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def canary() -> str:
+    return f"canary-{uuid.uuid4().hex}"
+
+
+def test_bare_run_leaks_the_canary_through_every_channel(canary: str) -> None:
+    result = run("bare", canary)
+
+    assert result.returncode == 1
+    assert result.stdout == "status 500\n"
+    err = result.stderr
+    assert f"UserWarning: w {canary}" in err  # warnings.showwarning
+    assert "Exception in thread" in err  # threading.excepthook
+    assert "Exception ignored in: <generator object" in err  # sys.unraisablehook
+    assert f"GET /{canary}?q={canary} HTTP/1.1" in err  # wsgiref request line
+    assert "wsgiref/handlers.py" in err  # wsgiref log_exception traceback
+    assert err.rstrip().endswith(f"ValueError: {canary}")  # sys.excepthook
+    assert err.count(f"ValueError: {canary}") == 4
+
+
+def test_suppressed_run_leaks_nothing_but_keeps_content_free_lines(canary: str) -> None:
+    result = run("suppressed", canary)
+
+    assert result.returncode == 1
+    assert result.stdout == "status 500\n"  # the request really was served
+    assert canary not in result.stdout + result.stderr
+    err = result.stderr.splitlines()
+    assert "zerolog_mw: uncaught ValueError (message and traceback withheld)" in err
+    assert "zerolog_mw: uncaught ValueError in a thread (message and traceback withheld)" in err
+    assert "zerolog_mw: unraisable ValueError (message and traceback withheld)" in err
+    assert any(line.endswith(": UserWarning (message withheld)") for line in err)
+    assert len(err) == 4, result.stderr
