@@ -10,12 +10,20 @@ construction, and pass non-HTTP scopes through untouched::
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import stdio, suppress
+from .metrics.build import build_recorder, exposition
+from .metrics.meter import RequestMeter
+from .metrics.recorder import Recorder
+from .metrics.starlette_routes import RouteTemplates
 from .options import Options
+from .routes import current_slot
+from .streaming import EVENT_STREAM_HEADER, needs_unbuffering
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -84,35 +92,116 @@ class RedactionGuard:
 
 
 class StreamWrapper:
-    """Non-buffering stream wrapper. Pass-through for now: every message is forwarded as is."""
+    """Forward every message as it arrives, never holding a chunk back.
+
+    ``more_body`` is honoured and message types it does not change (``pathsend``, trailers,
+    websocket, lifespan) pass untouched; ``text/event-stream`` responses get
+    ``X-Accel-Buffering: no`` so a reverse proxy does not buffer them either. An exception
+    after the headers were sent propagates, so the server aborts the connection and the client
+    sees an incomplete response rather than a clean end.
+    """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_unbuffered(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                if needs_unbuffering(
+                    [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+                ):
+                    name, value = EVENT_STREAM_HEADER
+                    message = {**message, "headers": [*headers, (name.encode(), value.encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_unbuffered)
 
 
 class MetricsEmitter:
-    """Content-free metrics emitter. Pass-through until the metrics issue lands."""
+    """Emit one content-free event per request to StatsD/Prometheus/your sinks.
+
+    Counts body bytes as they pass, times the first body byte and the end of the response,
+    reads the route template from an integration or Starlette's routing, never the raw path.
+    """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
-        Options.from_kwargs(options)
+        opts = Options.from_kwargs(options)
         self.app = app
+        self.recorder = build_recorder(opts)
+        self.metrics_path = opts.metrics_path
+        self._templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        recorder = self.recorder
+        if recorder is None or scope["type"] != "http":
+            if recorder is not None and scope["type"] == "lifespan":
+                send = _flush_at_shutdown(send, recorder)
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == self.metrics_path:
+            body, content_type = exposition(recorder)
+            await Response(body, media_type=content_type)(scope, receive, send)
+            return
+        meter = RequestMeter(recorder, scope["method"])
+
+        async def receive_metered() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                meter.request_bytes += len(message.get("body", b""))
+            elif message["type"] == "http.disconnect" and not meter.complete:
+                meter.disconnected = True
+            return message
+
+        async def send_metered(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                meter.body(len(message.get("body", b"")))
+                if not message.get("more_body", False):
+                    meter.complete = True
+            elif message["type"] == "http.response.start":
+                meter.status = message["status"]
+            await send(message)
+
+        token = current_slot.set(meter.slot)
+        try:
+            await self.app(scope, receive_metered, send_metered)
+        except asyncio.CancelledError:
+            meter.disconnected = True  # the server cancelled the app: the client went away
+            meter.finish(None, self._templates.lookup(scope))
+            raise
+        except BaseException as exc:
+            meter.finish(exc, self._templates.lookup(scope))
+            raise
+        finally:
+            current_slot.reset(token)
+        meter.finish(None, self._templates.lookup(scope))
+
+
+def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
+    async def send_and_flush(message: Message) -> None:
+        if message["type"] == "lifespan.shutdown.complete":
+            recorder.flush()  # nothing queued is lost when the server stops
+        await send(message)
+
+    return send_and_flush
 
 
 class ZeroLogMiddleware:
-    """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics."""
+    """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics.
+
+    ``self.metrics`` is its :class:`MetricsEmitter`, e.g. to ``metrics.recorder.flush()``.
+    """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)  # fail before installing anything
+        self.metrics = MetricsEmitter(app, **options)
         self.app = LoggerSuppressor(
-            RedactionGuard(StreamWrapper(MetricsEmitter(app, **options), **options), **options),
-            **options,
+            RedactionGuard(StreamWrapper(self.metrics, **options), **options), **options
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -12,6 +12,7 @@ __all__ = ["Options", "OptionsKwargs"]
 
 StdioMode = Literal["drop", "pass"]
 _LOGGER_NAME = re.compile(r"[^\s.]+(\.[^\s.]+)*")
+_PREFIX = re.compile(r"[A-Za-z0-9_.\-]*")
 
 
 class OptionsKwargs(TypedDict, total=False):
@@ -21,6 +22,15 @@ class OptionsKwargs(TypedDict, total=False):
     lifecycle_logs: bool
     stdio: StdioMode
     allow_debug: bool
+    metrics: tuple[object, ...] | list[object]
+    statsd_host: str | None
+    statsd_port: int | None
+    statsd_prefix: str | None
+    statsd_tags: bool
+    prometheus_registry: object | None
+    metrics_path: str | None
+    flush_interval: float
+    max_series: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +46,33 @@ class Options:
     :param allow_debug: let a framework run in debug mode (Flask/Werkzeug debugger, Starlette
         ``debug=True``, Django ``DEBUG=True``), whose error pages show request content.
         Default: refused at start-up.
+    :param metrics: where content-free metrics go: ``"statsd"`` (default), ``"prometheus"``,
+        and/or objects with an ``emit(batch)`` method (see :class:`zerolog_mw.metrics.Sink`).
+        ``()`` turns metrics off.
+    :param statsd_host: StatsD host; default ``$STATSD_HOST`` or ``127.0.0.1``.
+    :param statsd_port: StatsD port; default ``$STATSD_PORT`` or 8125.
+    :param statsd_prefix: metric name prefix; default ``$STATSD_PREFIX`` or ``zerolog``.
+    :param statsd_tags: send DogStatsD-style tags instead of labels in metric names.
+    :param prometheus_registry: registry for the ``"prometheus"`` sink; default the global one.
+    :param metrics_path: serve the Prometheus exposition at this path (e.g. ``"/metrics"``);
+        default: not served — expose the registry yourself.
+    :param flush_interval: seconds between metric flushes (aggregated in-process meanwhile).
+    :param max_series: distinct label sets kept; more fold into one ``__overflow__`` series.
     """
 
     allow_loggers: tuple[str, ...] = ()
     lifecycle_logs: bool = True
     stdio: StdioMode = "drop"
     allow_debug: bool = False
+    metrics: tuple[object, ...] = ("statsd",)
+    statsd_host: str | None = None
+    statsd_port: int | None = None
+    statsd_prefix: str | None = None
+    statsd_tags: bool = False
+    prometheus_registry: object | None = None
+    metrics_path: str | None = None
+    flush_interval: float = 10.0
+    max_series: int = 500
 
     def __post_init__(self) -> None:
         names = self.allow_loggers
@@ -59,11 +90,53 @@ class Options:
                     "be a dotted name without spaces, such as 'myapp' or 'myapp.db'"
                 )
         object.__setattr__(self, "allow_loggers", tuple(names))
-        for flag in ("lifecycle_logs", "allow_debug"):
+        for flag in ("lifecycle_logs", "allow_debug", "statsd_tags"):
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"zerolog_mw option {flag!r} must be True or False")
         if self.stdio not in ("drop", "pass"):
             raise ValueError("zerolog_mw option 'stdio' must be 'drop' or 'pass'")
+        self._check_metrics()
+
+    def _check_metrics(self) -> None:
+        sinks = self.metrics
+        if isinstance(sinks, (str, bytes)) or not isinstance(sinks, (tuple, list)):
+            raise TypeError("zerolog_mw option 'metrics' must be a list or tuple of sinks")
+        object.__setattr__(self, "metrics", tuple(sinks))
+        for sink in sinks:
+            if sink not in ("statsd", "prometheus") and not callable(getattr(sink, "emit", None)):
+                raise TypeError(
+                    "zerolog_mw option 'metrics' takes 'statsd', 'prometheus' or objects with "
+                    f"an emit(batch) method, not {type(sink).__name__}"
+                )
+        if len({id(s) if not isinstance(s, str) else s for s in sinks}) != len(sinks):
+            raise ValueError("zerolog_mw option 'metrics' names the same sink twice")
+        port = self.statsd_port
+        if port is not None and (type(port) is not int or not 0 < port < 65536):
+            raise ValueError("zerolog_mw option 'statsd_port' must be an int from 1 to 65535")
+        for name in ("statsd_host", "statsd_prefix", "metrics_path"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"zerolog_mw option {name!r} must be a str")
+        if self.statsd_prefix is not None and not _PREFIX.fullmatch(self.statsd_prefix):
+            raise ValueError("zerolog_mw option 'statsd_prefix' may hold A-Z a-z 0-9 _ - . only")
+        prometheus = "prometheus" in sinks
+        if self.prometheus_registry is not None and not prometheus:
+            raise ValueError(
+                "zerolog_mw option 'prometheus_registry' is set but 'prometheus' is not in "
+                "'metrics'; add it, e.g. metrics=['statsd', 'prometheus']"
+            )
+        if self.metrics_path is not None and (not prometheus or self.metrics_path[:1] != "/"):
+            raise ValueError(
+                "zerolog_mw option 'metrics_path' needs 'prometheus' in 'metrics' and must "
+                "start with '/'"
+            )
+        interval = self.flush_interval
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+            raise TypeError("zerolog_mw option 'flush_interval' must be a number of seconds")
+        if not 0 < interval <= 3600:
+            raise ValueError("zerolog_mw option 'flush_interval' must be > 0 and <= 3600")
+        if type(self.max_series) is not int or self.max_series < 1:
+            raise ValueError("zerolog_mw option 'max_series' must be an int >= 1")
 
     @classmethod
     def from_kwargs(cls, options: Mapping[str, object]) -> Options:

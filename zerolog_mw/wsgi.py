@@ -8,15 +8,20 @@ Spelled like :mod:`zerolog_mw.asgi`; the app is taken positionally, options as k
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wsgi import ClosingIterator
 
 from . import hooks, stdio, suppress
+from .metrics.build import build_recorder, exposition
+from .metrics.meter import RequestMeter
 from .options import Options
+from .routes import current_slot
+from .streaming import EVENT_STREAM_HEADER, needs_unbuffering
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from typing_extensions import Unpack
 
@@ -80,35 +85,164 @@ class RedactionGuard:
 
 
 class StreamWrapper:
-    """Non-buffering stream wrapper. Pass-through for now: the app's iterable is returned."""
+    """Return the app's iterable itself: chunks reach the server as the app yields them.
+
+    Nothing is joined, ``wsgi.file_wrapper`` keeps its fast path, ``close()`` is the app's
+    own; ``text/event-stream`` responses get ``X-Accel-Buffering: no`` so a reverse proxy
+    does not buffer them.
+    """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return self.app(environ, start_response)
+        def start_response_unbuffered(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            if needs_unbuffering(headers):
+                headers = [*headers, EVENT_STREAM_HEADER]
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start_response_unbuffered)
 
 
 class MetricsEmitter:
-    """Content-free metrics emitter. Pass-through until the metrics issue lands."""
+    """Emit one content-free event per request to StatsD/Prometheus/your sinks.
+
+    Counts request bytes as the app reads them and response bytes as the server takes them,
+    times the first chunk and the end (``close()``), reads the route template an integration
+    reported (Flask's ``url_rule``, Django's ``resolver_match``), never the raw path.
+    """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
-        Options.from_kwargs(options)
+        opts = Options.from_kwargs(options)
         self.app = app
+        self.recorder = build_recorder(opts)
+        self.metrics_path = opts.metrics_path
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return self.app(environ, start_response)
+        recorder = self.recorder
+        if recorder is None:
+            return self.app(environ, start_response)
+        if environ.get("PATH_INFO") == self.metrics_path:
+            text, content_type = exposition(recorder)
+            start_response("200 OK", [("Content-Type", content_type)])
+            return [text]
+        meter = RequestMeter(recorder, environ.get("REQUEST_METHOD", ""))
+        environ["wsgi.input"] = _MeteredInput(environ["wsgi.input"], meter)
+
+        def start_response_metered(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            code = status[:3]
+            meter.status = int(code) if code.isdigit() else 0
+            write = start_response(status, headers, exc_info)
+
+            def write_metered(data: bytes) -> object:  # the legacy write() path
+                meter.body(len(data))
+                return write(data)
+
+            return write_metered
+
+        token = current_slot.set(meter.slot)
+        try:
+            body = self.app(environ, start_response_metered)
+        except BaseException as exc:
+            meter.finish(exc)
+            raise
+        finally:
+            current_slot.reset(token)
+        return _MeteredBody(body, meter)
+
+
+class _MeteredInput:
+    """``wsgi.input`` counting the bytes the app reads."""
+
+    __slots__ = ("_stream", "_meter")
+
+    def __init__(self, stream: Any, meter: RequestMeter) -> None:
+        self._stream = stream
+        self._meter = meter
+
+    def read(self, *args: Any) -> bytes:
+        data: bytes = self._stream.read(*args)
+        self._meter.request_bytes += len(data)
+        return data
+
+    def readline(self, *args: Any) -> bytes:
+        data: bytes = self._stream.readline(*args)
+        self._meter.request_bytes += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        size: int = self._stream.readinto(buffer)
+        self._meter.request_bytes += size or 0
+        return size
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        lines: list[bytes] = self._stream.readlines(*args)
+        self._meter.request_bytes += sum(map(len, lines))
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _MeteredBody:
+    """The app's iterable, re-yielded chunk by chunk; ``close()`` always reaches the app."""
+
+    __slots__ = ("_body", "_chunks", "_meter")
+
+    def __init__(self, body: Iterable[bytes], meter: RequestMeter) -> None:
+        self._body = body
+        self._chunks: Iterator[bytes] | None = None
+        self._meter = meter
+
+    def __iter__(self) -> _MeteredBody:
+        self._chunks = iter(self._body)
+        return self
+
+    def __next__(self) -> bytes:
+        if self._chunks is None:
+            self._chunks = iter(self._body)
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._meter.complete = True
+            raise
+        except BaseException as exc:
+            self._meter.finish(exc)  # mid-stream: the error propagates and the server aborts
+            raise
+        self._meter.body(len(chunk))
+        return chunk
+
+    def close(self) -> None:
+        meter = self._meter
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            # closed before the end and without an error: the client went away
+            meter.disconnected = not meter.complete
+            meter.finish()
 
 
 class ZeroLogMiddleware:
-    """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics."""
+    """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics.
+
+    ``self.metrics`` is its :class:`MetricsEmitter`, e.g. to ``metrics.recorder.flush()``.
+    """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)  # fail before installing anything
+        self.metrics = MetricsEmitter(app, **options)
         self.app = LoggerSuppressor(
-            RedactionGuard(StreamWrapper(MetricsEmitter(app, **options), **options), **options),
-            **options,
+            RedactionGuard(StreamWrapper(self.metrics, **options), **options), **options
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

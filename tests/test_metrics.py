@@ -1,0 +1,306 @@
+"""Content-free metrics: exact StatsD lines on a real UDP socket, a real Prometheus registry."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask, Response, request
+from prometheus_client import CollectorRegistry, start_http_server
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+import zerolog_mw
+from zerolog_mw import asgi, wsgi
+from zerolog_mw.canary import free_port, new_canary
+from zerolog_mw.metrics import Batch
+
+
+class ListSink:
+    """A sink keeping every batch it is given."""
+
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
+
+    def emit(self, batch: Batch) -> None:
+        self.batches.append(batch)
+
+    def series(self) -> dict[tuple[str, str, int], int]:
+        counts: dict[tuple[str, str, int], int] = {}
+        for batch in self.batches:
+            for key, window in batch.series.items():
+                counts[key] = counts.get(key, 0) + window.count
+        return counts
+
+
+@pytest.fixture
+def udp() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(2)
+    yield sock
+    sock.close()
+
+
+def received(sock: socket.socket) -> list[str]:
+    lines: list[str] = []
+    sock.settimeout(0.5)
+    try:
+        while True:
+            lines += sock.recv(65536).decode().splitlines()
+    except TimeoutError:
+        return lines
+
+
+def starlette_app() -> Starlette:
+    async def user(request: Request) -> PlainTextResponse:
+        await request.body()
+        return PlainTextResponse("user")
+
+    async def item(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("item" * 10)
+
+    async def boom(request: Request) -> PlainTextResponse:
+        raise ValueError(f"bad {request.query_params}")
+
+    async def stream(request: Request) -> StreamingResponse:
+        async def chunks() -> Any:
+            yield b"a" * 100
+            yield b"b" * 100
+            if request.query_params.get("fail"):
+                raise KeyError(request.query_params["fail"])
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    return Starlette(
+        routes=[
+            Route("/users/{uid}", user, methods=["GET", "POST"]),
+            Route("/boom", boom),
+            Route("/stream", stream),
+            Mount("/api/{version}", routes=[Route("/items/{item_id}", item)]),
+        ]
+    )
+
+
+def test_statsd_lines_are_exact_and_content_free(udp: socket.socket) -> None:
+    port = udp.getsockname()[1]
+    app = asgi.ZeroLogMiddleware(starlette_app(), statsd_port=port, statsd_prefix="t")
+    canary = new_canary()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.get(f"/users/{canary}?q={canary}")
+        client.post(f"/users/{canary}", content=canary.encode())
+        client.get(f"/api/v1/items/{canary}")
+        client.get(f"/{canary}")
+        client.request("FOO", f"/users/{canary}")
+        client.get(f"/boom?x={canary}")
+    lines = received(udp)  # lifespan shutdown flushed them
+    text = "\n".join(lines)
+    assert canary not in text
+    counters = {line for line in lines if line.endswith("|c")}
+    assert "t.requests.GET.users_uid.200:1|c" in counters
+    assert "t.requests.POST.users_uid.200:1|c" in counters
+    assert f"t.request_bytes.POST.users_uid.200:{len(canary)}|c" in counters
+    assert "t.response_bytes.GET.api_version_items_item_id.200:40|c" in counters
+    assert "t.requests.GET.__unmatched__.404:1|c" in counters
+    assert "t.requests.OTHER.users_uid.405:1|c" in counters  # FOO: method normalised
+    assert "t.exceptions.GET.boom.500.ValueError:1|c" in counters
+    assert any(line.startswith("t.duration.GET.users_uid.200:") for line in lines)
+    assert "t.inflight:0|g" in lines
+
+
+def test_statsd_tags_mode(udp: socket.socket) -> None:
+    port = udp.getsockname()[1]
+    app = asgi.MetricsEmitter(starlette_app(), statsd_port=port, statsd_tags=True)
+    with TestClient(app) as client:
+        client.get("/users/1")
+    lines = received(udp)
+    assert "zerolog.requests:1|c|#method:GET,route:/users/{uid},status:200" in lines
+    assert any(
+        line.startswith("zerolog.duration:")
+        and line.endswith("|ms|#method:GET,route:/users/{uid},status:200")
+        for line in lines
+    )
+
+
+def test_timer_samples_are_bounded_and_carry_their_rate(udp: socket.socket) -> None:
+    port = udp.getsockname()[1]
+    app = asgi.MetricsEmitter(starlette_app(), statsd_port=port)
+    with TestClient(app) as client:
+        for _ in range(250):
+            client.get("/users/1")
+    durations = [line for line in received(udp) if line.startswith("zerolog.duration.")]
+    assert 0 < len(durations) <= 100
+    assert all(line.endswith("|ms|@0.333333") for line in durations)
+
+
+def test_prometheus_registry_scraped_over_http() -> None:
+    registry = CollectorRegistry()
+    app = asgi.ZeroLogMiddleware(
+        starlette_app(), metrics=["prometheus"], prometheus_registry=registry
+    )
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    canary = new_canary()
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            client.get(f"/users/{canary}")
+            client.get(f"/users/{canary}")
+            client.get(f"/stream?fail={canary}")
+            scrape = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+            text = scrape.read().decode()
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert canary not in text
+    assert 'zerolog_http_requests_total{method="GET",route="/users/{uid}",status="200"} 2.0' in text
+    assert (
+        'zerolog_http_request_duration_seconds_count{method="GET",route="/users/{uid}",status="200"} 2.0'
+        in text
+    )
+    assert (
+        'zerolog_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/users/{uid}",status="200"} 2.0'
+        in text
+    )
+    assert 'zerolog_http_exceptions_total{error="KeyError",route="/stream"} 1.0' in text
+    assert (
+        'zerolog_http_response_bytes_total{method="GET",route="/stream",status="200"} 200.0' in text
+    )
+
+
+def test_metrics_path_serves_the_exposition() -> None:
+    registry = CollectorRegistry()
+    app = asgi.MetricsEmitter(
+        starlette_app(),
+        metrics=["prometheus"],
+        prometheus_registry=registry,
+        metrics_path="/metrics",
+    )
+    with TestClient(app) as client:
+        client.get("/users/7")
+        body = client.get("/metrics").text
+    assert 'zerolog_http_requests_total{method="GET",route="/users/{uid}",status="200"} 1.0' in body
+
+
+def test_scanner_traffic_cannot_grow_the_series() -> None:
+    sink = ListSink()
+    app = asgi.MetricsEmitter(starlette_app(), metrics=[sink], max_series=3)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for i in range(900):
+            client.request(["GET", "FOO", "PROPFIND"][i % 3], f"/wp-login-{i}.php?x={i}")
+        for uid in range(3):
+            client.get(f"/users/{uid}")
+        client.get("/api/v2/items/3")
+        client.get("/boom")
+    series = sink.series()
+    assert len(series) <= 4  # three label sets plus the overflow bucket
+    assert series[("GET", "__unmatched__", 404)] == 300
+    assert ("OTHER", "__overflow__", 0) in series
+
+
+class BrokenSink:
+    def emit(self, batch: Batch) -> None:
+        raise OSError("registry down")
+
+
+def test_a_failing_sink_is_counted_and_never_reaches_the_request() -> None:
+    good = ListSink()
+    app = asgi.MetricsEmitter(starlette_app(), metrics=[BrokenSink(), good], flush_interval=1)
+    with TestClient(app) as client:
+        assert client.get("/users/1").text == "user"
+        app.recorder.flush()
+        client.get("/users/2")
+    assert good.series()[("GET", "/users/{uid}", 200)] == 2
+    assert good.batches[-1].sink_errors >= 1
+
+
+def test_dead_statsd_host_does_not_affect_requests() -> None:
+    app = asgi.ZeroLogMiddleware(starlette_app(), statsd_port=free_port())
+    with TestClient(app) as client:
+        for _ in range(20):
+            assert client.get("/users/1").text == "user"
+    assert app.metrics.recorder is not None
+    assert app.metrics.recorder.sink_errors == 0  # UDP errors are swallowed by the client
+
+
+def test_streaming_accounting_ttfb_bytes_and_midstream_error() -> None:
+    sink = ListSink()
+    app = asgi.MetricsEmitter(starlette_app(), metrics=[sink])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.get("/stream")
+        client.get("/stream?fail=x")
+    ok = sink.batches[-1].series[("GET", "/stream", 200)]
+    assert ok.count == 2
+    assert ok.response_bytes == 400
+    assert len(ok.ttfbs) == 2 and all(t <= d for t, d in zip(ok.ttfbs, ok.durations, strict=True))
+    assert ok.errors == {"KeyError": 1}
+
+
+def flask_app() -> Flask:
+    app = Flask("metrics_tests")
+
+    @app.post("/upload/<name>")
+    def upload(name: str) -> str:
+        return f"{len(request.get_data())}"
+
+    @app.get("/stream")
+    def stream() -> Response:
+        fail = request.args.get("fail")
+
+        def chunks() -> Iterator[bytes]:
+            yield b"x" * 10
+            yield b"y" * 10
+            if fail:
+                raise LookupError("mid-stream")
+
+        return Response(chunks())
+
+    return app
+
+
+def test_wsgi_counts_bytes_read_and_sent_and_reports_flask_templates() -> None:
+    sink = ListSink()
+    app = flask_app()
+    zerolog_mw.wrap(app, metrics=[sink])
+    client = Client(app)
+    with client.post("/upload/report", data=b"z" * 123) as response:
+        assert response.text == "123"
+    with client.get("/stream") as response:
+        assert response.get_data() == b"x" * 10 + b"y" * 10
+    middleware = app.wsgi_app
+    assert isinstance(middleware, wsgi.ZeroLogMiddleware)
+    assert middleware.metrics.recorder is not None
+    middleware.metrics.recorder.flush()
+    upload = sink.batches[-1].series[("POST", "/upload/<name>", 200)]
+    assert upload.request_bytes == 123
+    stream = sink.batches[-1].series[("GET", "/stream", 200)]
+    assert stream.response_bytes == 20 and stream.disconnects == 0
+
+
+def test_wsgi_midstream_error_and_disconnect_are_recorded() -> None:
+    sink = ListSink()
+    app = wsgi.MetricsEmitter(flask_app().wsgi_app, metrics=[sink])
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/stream", "QUERY_STRING": "fail=1",
+               "SERVER_NAME": "t", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+               "wsgi.input": None}  # fmt: skip
+    body = app(dict(environ), lambda status, headers, exc_info=None: lambda data: None)
+    chunks = iter(body)
+    next(chunks)
+    next(chunks)
+    with pytest.raises(LookupError):
+        next(chunks)
+    body.close()  # type: ignore[attr-defined]
+    body = app({**environ, "QUERY_STRING": ""}, lambda s, h, e=None: lambda d: None)
+    next(iter(body))
+    body.close()  # type: ignore[attr-defined]  # the server stopped early: a disconnect
+    assert app.recorder is not None
+    app.recorder.flush()
+    window = sink.batches[-1].series[("GET", "__unmatched__", 200)]
+    assert window.errors == {"LookupError": 1}
+    assert window.disconnects == 1

@@ -1,0 +1,60 @@
+"""Per-request accounting shared by the ASGI and WSGI emitters: counted as bytes pass."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+from ..routes import RouteSlot
+from .event import UNMATCHED, Event, method_label, status_label
+from .recorder import Recorder
+
+__all__ = ["RequestMeter"]
+
+
+class RequestMeter:
+    """Times and counts one request; :meth:`finish` hands its event to the recorder once."""
+
+    __slots__ = ("recorder", "method", "start", "first", "status", "request_bytes",
+                 "response_bytes", "disconnected", "complete", "slot", "done")  # fmt: skip
+
+    def __init__(self, recorder: Recorder, method: str) -> None:
+        recorder.begin()
+        self.recorder = recorder
+        self.method = method
+        self.start = perf_counter()
+        self.first: float | None = None
+        self.status = 0
+        self.request_bytes = 0
+        self.response_bytes = 0
+        self.disconnected = False
+        self.complete = False  # the last body byte was handed to the server
+        self.slot = RouteSlot()
+        self.done = False
+
+    def body(self, size: int) -> None:
+        """A response body chunk of ``size`` bytes is on its way to the client."""
+        if size:
+            if self.first is None:
+                self.first = perf_counter()
+            self.response_bytes += size
+
+    def finish(self, error: BaseException | None = None, route: str | None = None) -> None:
+        """Record the request (``route``: a template the protocol layer found itself)."""
+        if self.done:
+            return
+        self.done = True
+        end = perf_counter()
+        first = self.first
+        self.recorder.end(
+            Event(
+                method_label(self.method),
+                self.slot.template or route or UNMATCHED,
+                status_label(self.status),
+                end - self.start,
+                None if first is None else first - self.start,
+                self.request_bytes,
+                self.response_bytes,
+                None if error is None else type(error).__name__,
+                self.disconnected,
+            )
+        )

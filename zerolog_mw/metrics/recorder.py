@@ -1,0 +1,166 @@
+"""In-process aggregation: requests append an event; a background thread aggregates and flushes.
+
+The request path does two cheap things (count in-flight, append a tuple to a deque); label
+lookups, cardinality checks, formatting and network sends happen in the flush thread, every
+``flush_interval`` seconds or sooner when enough events are queued, and once more at exit.
+A sink that raises is counted and ignored: metrics never fail a request.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
+
+from .event import OVERFLOW, Event
+
+__all__ = ["Batch", "Recorder", "SeriesKey", "SeriesWindow", "Sink"]
+
+SeriesKey = tuple[str, str, int]  # method, route template, status
+_FLUSH_SIZE = 10_000
+_OVERFLOW_KEY: SeriesKey = ("OTHER", OVERFLOW, 0)
+
+
+class SeriesWindow:
+    """What one label set saw since the previous flush."""
+
+    __slots__ = ("count", "durations", "ttfbs", "request_bytes", "response_bytes", "errors",
+                 "disconnects")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.durations: list[float] = []
+        self.ttfbs: list[float] = []
+        self.request_bytes = 0
+        self.response_bytes = 0
+        self.errors: dict[str, int] = {}
+        self.disconnects = 0
+
+
+class Batch(NamedTuple):
+    """One flush: per-series windows plus process-wide gauges and self-diagnostics."""
+
+    series: dict[SeriesKey, SeriesWindow]
+    inflight: int
+    overflowed: int  # events folded into the overflow series in this window
+    sink_errors: int  # sink failures so far in this process
+
+
+class Sink(Protocol):
+    """Receives every flush; must not block for long. Exceptions are counted and ignored."""
+
+    def emit(self, batch: Batch) -> None: ...
+
+
+class Recorder:
+    """Aggregates :class:`Event` s and feeds them to ``sinks``.
+
+    :param sinks: where each flush goes.
+    :param flush_interval: seconds between flushes.
+    :param max_series: distinct (method, route, status) label sets and distinct exception
+        class names kept; anything beyond goes to one ``__overflow__`` bucket.
+    """
+
+    def __init__(self, sinks: Sequence[Sink], *, flush_interval: float, max_series: int) -> None:
+        self.sinks = tuple(sinks)
+        self.flush_interval = flush_interval
+        self.max_series = max_series
+        self.sink_errors = 0
+        self._known: set[SeriesKey] = set()
+        self._known_errors: set[str] = set()
+        self._setup()
+        os.register_at_fork(after_in_child=self._setup)  # a worker starts empty, own thread
+        atexit.register(self.close)
+
+    def _setup(self) -> None:
+        self._queue: deque[Event] = deque()
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def begin(self) -> None:
+        """A request started (call :meth:`end` exactly once for it)."""
+        if self._thread is None:
+            self._start()
+        with self._inflight_lock:
+            self._inflight += 1
+
+    def end(self, event: Event) -> None:
+        """A request finished."""
+        with self._inflight_lock:
+            self._inflight -= 1
+        self._queue.append(event)
+        if len(self._queue) >= _FLUSH_SIZE:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._flush_lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(
+                    target=self._run, name="zerolog_mw-metrics", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Aggregate what is queued and hand it to every sink now."""
+        with self._flush_lock:
+            series: dict[SeriesKey, SeriesWindow] = {}
+            overflowed = 0
+            queue = self._queue
+            while queue:
+                event = queue.popleft()
+                key: SeriesKey = (event.method, event.route, event.status)
+                if key not in self._known:
+                    if len(self._known) < self.max_series:
+                        self._known.add(key)
+                    else:
+                        key = _OVERFLOW_KEY
+                        overflowed += 1
+                window = series.get(key)
+                if window is None:
+                    window = series[key] = SeriesWindow()
+                window.count += 1
+                window.durations.append(event.duration)
+                if event.ttfb is not None:
+                    window.ttfbs.append(event.ttfb)
+                window.request_bytes += event.request_bytes
+                window.response_bytes += event.response_bytes
+                if event.error is not None:
+                    error = self._error_label(event.error)
+                    window.errors[error] = window.errors.get(error, 0) + 1
+                window.disconnects += event.disconnected
+            batch = Batch(series, self._inflight, overflowed, self.sink_errors)
+            for sink in self.sinks:
+                try:
+                    sink.emit(batch)
+                except Exception:  # a dead sink must not stop the others, nor raise anywhere
+                    self.sink_errors += 1
+
+    def _error_label(self, name: str) -> str:
+        if name in self._known_errors:
+            return name
+        if len(self._known_errors) < self.max_series:
+            self._known_errors.add(name)
+            return name
+        return OVERFLOW
+
+    def close(self) -> None:
+        """Stop the flush thread and flush what is left (also run at interpreter exit)."""
+        self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        self.flush()

@@ -1,0 +1,95 @@
+"""StatsD sink, over the ``statsd`` package's UDP client (datagram packing, socket errors).
+
+Per flush and label set it sends counters (requests, bytes, exceptions by class,
+disconnects), up to ``max_timings`` duration and time-to-first-byte samples as timers — a
+uniform subsample carrying its ``@rate`` so the daemon's counts and percentiles stay right —
+and the in-flight gauge. Labels go into the metric name (``requests.GET.users_id.200``) or,
+with ``tags=True``, into DogStatsD tags (``requests:3|c|#method:GET,route:/users/{id}``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from statsd import StatsClient
+
+from .event import OVERFLOW, UNMATCHED
+from .recorder import Batch, SeriesKey
+
+__all__ = ["StatsdSink"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
+_TAG_UNSAFE = re.compile(r"[^\x21-\x7e]|[,|#]")  # printable ASCII but the tag separators
+
+
+def _name_part(label: str) -> str:
+    if label in (UNMATCHED, OVERFLOW):
+        return label
+    return _UNSAFE.sub("_", label).strip("_") or "root"
+
+
+def _tag_value(label: str) -> str:
+    return _TAG_UNSAFE.sub("_", label)
+
+
+class StatsdSink:
+    """Send each flush to a StatsD daemon; never raises (the client swallows socket errors).
+
+    :param host: daemon host; default ``$STATSD_HOST`` or ``127.0.0.1``.
+    :param port: daemon port; default ``$STATSD_PORT`` or 8125.
+    :param prefix: metric name prefix; default ``$STATSD_PREFIX`` or ``zerolog``.
+    :param tags: DogStatsD-style tags instead of labels in the name.
+    :param max_timings: timer samples sent per label set and flush, at most.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        prefix: str | None = None,
+        *,
+        tags: bool = False,
+        max_timings: int = 100,
+    ) -> None:
+        self.client = StatsClient(
+            host or os.environ.get("STATSD_HOST", "127.0.0.1"),
+            port or int(os.environ.get("STATSD_PORT", "8125")),
+            prefix if prefix is not None else os.environ.get("STATSD_PREFIX", "zerolog"),
+        )
+        self.tags = tags
+        self.max_timings = max_timings
+
+    def _naming(self, key: SeriesKey) -> tuple[str, str]:
+        method, route, status = key
+        if self.tags:
+            return "", f"|#method:{method},route:{_tag_value(route)},status:{status}"
+        return f".{method}.{_name_part(route)}.{status}", ""
+
+    def emit(self, batch: Batch) -> None:
+        pipe: Any = self.client.pipeline()
+        # The statsd package formats "name:value" and packs datagrams; the value strings are
+        # built here so pre-sampled rates and tags keep their wire order (``|@rate|#tags``).
+        send = pipe._send_stat
+        for key, window in batch.series.items():
+            labels, tags = self._naming(key)
+            send(f"requests{labels}", f"{window.count}|c{tags}", 1)
+            send(f"request_bytes{labels}", f"{window.request_bytes}|c{tags}", 1)
+            send(f"response_bytes{labels}", f"{window.response_bytes}|c{tags}", 1)
+            if window.disconnects:
+                send(f"disconnects{labels}", f"{window.disconnects}|c{tags}", 1)
+            for error, count in window.errors.items():
+                if self.tags:
+                    send("exceptions", f"{count}|c{tags},error:{_tag_value(error)}", 1)
+                else:
+                    send(f"exceptions{labels}.{_name_part(error)}", f"{count}|c", 1)
+            for metric, samples in (("duration", window.durations), ("ttfb", window.ttfbs)):
+                step = max(1, -(-len(samples) // self.max_timings))  # ceil division
+                rate = f"|@{1 / step:.6g}" if step > 1 else ""
+                for seconds in samples[::step]:
+                    send(f"{metric}{labels}", f"{seconds * 1000:.3f}|ms{rate}{tags}", 1)
+        send("inflight", f"{batch.inflight}|g", 1)
+        if batch.overflowed:
+            send("overflowed", f"{batch.overflowed}|c", 1)
+        pipe.send()
