@@ -32,10 +32,10 @@ from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
 from .options import Options
 from .patches import Patch, PatchSet
 
-__all__ = ["SuppressionHandle", "install", "restore_all", "suppress_logging"]
+__all__ = ["Policy", "SuppressionHandle", "install", "restore_all", "suppress_logging"]
 
 
-class _Policy:
+class Policy:
     """Which records may pass, combined over every active claim: the strictest one wins."""
 
     __slots__ = ("_rules", "lifecycle")
@@ -66,7 +66,7 @@ class _Policy:
 
 _lock = threading.RLock()
 _handles: list[SuppressionHandle] = []
-_policy = _Policy(())
+_policy = Policy(())
 
 
 def _gate_handle(original: Any) -> Callable[[logging.Logger, logging.LogRecord], None]:
@@ -134,7 +134,7 @@ class SuppressionHandle:
                 return
             self._active = False
             _handles.remove(self)
-            _policy = _Policy([h.options for h in _handles])
+            _policy = Policy([h.options for h in _handles])
             _patchset.release()
 
     def __enter__(self) -> SuppressionHandle:
@@ -150,7 +150,7 @@ def install(options: Options) -> SuppressionHandle:
     with _lock:
         handle = SuppressionHandle(options)
         _handles.append(handle)
-        _policy = _Policy([h.options for h in _handles])
+        _policy = Policy([h.options for h in _handles])
         _patchset.claim()
     return handle
 

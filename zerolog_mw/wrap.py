@@ -40,9 +40,9 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
         return app
     flask = sys.modules.get("flask")
     if flask is not None and isinstance(app, flask.Flask):
-        if not isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
-            app.wsgi_app = wsgi.ZeroLogMiddleware(app.wsgi_app, **options)
-        return app
+        from .flask import init_flask  # the ZeroLog extension's path: routes, debug refusal
+
+        return init_flask(app, **options)
     starlette = sys.modules.get("starlette.applications")
     if starlette is not None and isinstance(app, starlette.Starlette):
         if not any(m.cls is asgi.ZeroLogMiddleware for m in app.user_middleware):

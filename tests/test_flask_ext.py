@@ -1,0 +1,267 @@
+"""The Flask extension: app factories, per-app config, route templates and debug refusal."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+import weakref
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.test import Client
+
+import zerolog_mw
+from zerolog_mw import wsgi
+from zerolog_mw.canary import ServerProcess, free_port, new_canary, scan, send_battery
+from zerolog_mw.flask import DebugModeError, ZeroLog
+from zerolog_mw.routes import RouteSlot, current_slot
+
+APPS = Path(__file__).parent / "apps"
+GENERIC_500 = b"Internal Server Error\n"
+
+
+def create_app(name: str = "factory_app", **config: Any) -> Flask:
+    app = Flask(name)
+    app.config.update(config)
+
+    @app.get("/items/<item_id>")
+    def item(item_id: str) -> str:
+        print(f"printed {item_id}")
+        return "ok"
+
+    @app.get("/boom/<value>")
+    def boom(value: str) -> str:
+        app.logger.warning("about to fail on %s", value)
+        raise ValueError(f"bad {value}")
+
+    return app
+
+
+def get(app: Flask, path: str) -> tuple[int, bytes]:
+    # buffered: the response is closed, so the request's stdio mark is cleared at once
+    response = Client(app).get(path, buffered=True)
+    return response.status_code, response.get_data()
+
+
+def test_init_app_with_an_app_factory() -> None:
+    zerolog = ZeroLog()
+    app = create_app()
+    zerolog.init_app(app)
+    assert isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware)
+    assert app.extensions["zerolog_mw"] is zerolog
+    assert get(app, "/items/1") == (200, b"ok")
+
+
+def test_init_app_and_wrap_are_idempotent() -> None:
+    zerolog = ZeroLog()
+    app = create_app()
+    zerolog.init_app(app)
+    middleware, hooks = app.wsgi_app, list(app.before_request_funcs[None])
+    zerolog.init_app(app)
+    ZeroLog(app)
+    assert zerolog_mw.wrap(app) is app
+    assert app.wsgi_app is middleware
+    assert app.before_request_funcs[None] == hooks
+    assert len(hooks) == 1
+    assert app.extensions["zerolog_mw"] is zerolog
+
+
+def test_the_extension_never_keeps_an_app() -> None:
+    zerolog = ZeroLog(allow_loggers=["audit"])
+    apps = [create_app("one"), create_app("two")]
+    for app in apps:
+        zerolog.init_app(app)
+    assert not any(isinstance(v, Flask) for v in vars(zerolog).values())
+    assert all(not isinstance(v, Flask) for v in zerolog.defaults.values())
+    ref = weakref.ref(apps[0])
+    del apps[0], app
+    gc.collect()
+    assert ref() is None, "something kept the app alive after it was dropped"
+
+
+def test_two_apps_in_one_process_keep_their_own_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    zerolog = ZeroLog()
+    loud = create_app("loud", ZEROLOG_STDIO="pass", ZEROLOG_ALLOW_DEBUG=True)
+    quiet = create_app("quiet")
+    zerolog.init_app(loud)
+    zerolog.init_app(quiet)
+    assert zerolog.options_for(loud).stdio == "pass"
+    assert zerolog.options_for(quiet).stdio == "drop"
+
+    assert get(loud, "/items/loudvalue") == (200, b"ok")
+    assert get(quiet, "/items/quietvalue") == (200, b"ok")
+    out = capsys.readouterr().out
+    assert "printed loudvalue" in out
+    assert "quietvalue" not in out
+
+    loud.debug = quiet.debug = True
+    assert get(loud, "/items/1") == (200, b"ok")
+    assert get(quiet, "/items/1") == (500, GENERIC_500)
+
+
+def test_config_keys_override_the_extension_defaults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    zerolog = ZeroLog(stdio="pass", allow_loggers=["default"])
+    app = create_app(ZEROLOG_STDIO="drop", ZEROLOG_ALLOW_LOGGERS=["myapp.audit"])
+    options = zerolog.options_for(app)
+    assert (options.stdio, options.allow_loggers) == ("drop", ("myapp.audit",))
+    assert zerolog.options_for(create_app()).stdio == "pass"  # no key: the default
+
+    zerolog.init_app(app)
+    assert get(app, "/items/configvalue") == (200, b"ok")
+    assert "configvalue" not in capsys.readouterr().out
+
+
+def test_unknown_config_key_raises_naming_it_and_the_valid_ones() -> None:
+    app = create_app(ZEROLOG_ALLOW_LOGGER=["x"])
+    inner = app.wsgi_app
+    with pytest.raises(ValueError, match="'ZEROLOG_ALLOW_LOGGER'") as info:
+        ZeroLog().init_app(app)
+    assert "did you mean 'ZEROLOG_ALLOW_LOGGERS'" in str(info.value)
+    assert "valid keys: ZEROLOG_ALLOW_LOGGERS, ZEROLOG_LIFECYCLE_LOGS, ZEROLOG_STDIO" in str(
+        info.value
+    )
+    assert app.wsgi_app == inner
+    assert "zerolog_mw" not in app.extensions
+
+
+def test_invalid_values_raise_through_options_validation() -> None:
+    with pytest.raises(ValueError, match="option 'stdio'"):
+        ZeroLog().init_app(create_app(ZEROLOG_STDIO="loud"))
+    with pytest.raises(TypeError, match="option 'allow_loggers'"):
+        ZeroLog().init_app(create_app(ZEROLOG_ALLOW_LOGGERS="myapp"))
+    with pytest.raises(TypeError, match="unknown option 'stdout'"):
+        ZeroLog(stdout="drop")  # type: ignore[call-arg]
+
+
+def test_debug_mode_is_refused_at_init() -> None:
+    app = create_app()
+    app.debug = True
+    inner = app.wsgi_app
+    with pytest.raises(DebugModeError, match="debug mode"):
+        ZeroLog(app)
+    assert isinstance(DebugModeError("x"), RuntimeError)
+    with pytest.raises(DebugModeError):
+        zerolog_mw.wrap(app)
+    assert app.wsgi_app == inner
+    ZeroLog(app, allow_debug=True)
+    assert get(app, "/items/1") == (200, b"ok")
+
+
+def test_debug_mode_turned_on_later_is_refused_at_each_request(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    canary = new_canary()
+    app = create_app()
+    ran: list[str] = []
+
+    @app.before_request
+    def app_hook() -> None:
+        ran.append("app hook")
+
+    ZeroLog(app)
+    app.debug = True  # as app.run(debug=True) does, after init_app
+    for _ in range(2):  # the app keeps answering, generically
+        assert get(app, f"/items/{canary}?q={canary}") == (500, GENERIC_500)
+        assert get(app, f"/boom/{canary}") == (500, GENERIC_500)
+        assert get(app, f"/nope/{canary}") == (500, GENERIC_500)
+    assert ran == [], "an app hook ran before debug mode was refused"
+    out, err = capfd.readouterr()
+    assert canary not in out + err
+    assert err.count("DebugModeError") == 1  # told once, in a fixed line
+    app.debug = False
+    assert get(app, "/items/1") == (200, b"ok")
+
+
+def test_wrap_takes_the_same_path() -> None:
+    app = create_app(ZEROLOG_STDIO="pass")
+    assert zerolog_mw.wrap(app) is app
+    assert isinstance(app.extensions["zerolog_mw"], ZeroLog)
+    assert app.extensions["zerolog_mw"].options_for(app).stdio == "pass"
+    app.debug = True
+    assert get(app, "/items/1") == (500, GENERIC_500)
+
+
+def slot_recorder(app: Any, slots: list[RouteSlot]) -> Any:
+    """Open a route slot around ``app``, as the metrics emitter does."""
+
+    def record(environ: Any, start_response: Any) -> Iterable[bytes]:
+        slot = RouteSlot()
+        token = current_slot.set(slot)
+        try:
+            return list(app(environ, start_response))
+        finally:
+            current_slot.reset(token)
+            slots.append(slot)
+
+    return record
+
+
+@pytest.mark.parametrize("setup", [ZeroLog, zerolog_mw.wrap], ids=["ZeroLog", "wrap"])
+def test_route_template_is_reported_never_the_path(setup: Any) -> None:
+    app = create_app()
+    slots: list[RouteSlot] = []
+    app.wsgi_app = slot_recorder(app.wsgi_app, slots)  # type: ignore[method-assign]
+    setup(app)
+    assert get(app, "/items/secret-id")[0] == 200
+    assert get(app, "/nope/secret-id")[0] == 404
+    assert [s.template for s in slots] == ["/items/<item_id>", None]
+
+
+class Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_flasks_own_dynamically_named_logger_is_silenced() -> None:
+    name = f"app_{new_canary()}"  # app.logger is named after the app: no list could hold it
+    collector = Collector()
+    logger = logging.getLogger(name)
+    logger.addHandler(collector)
+    try:
+        bare = create_app(name)
+        assert get(bare, "/boom/v1")[0] == 500
+        assert [r.getMessage() for r in collector.records] == [
+            "about to fail on v1",
+            "Exception on /boom/v1 [GET]",
+        ], "Flask's logger did not log: this test could not fail"
+
+        collector.records.clear()
+        wrapped = create_app(name)
+        ZeroLog(wrapped)
+        assert get(wrapped, "/boom/v2")[0] == 500
+        assert collector.records == []
+    finally:
+        logger.removeHandler(collector)
+
+
+def test_real_server_in_debug_mode_answers_generic_500s_and_keeps_running(
+    tmp_path: Path,
+) -> None:
+    canary, port = new_canary(), free_port()
+    argv = [sys.executable, str(APPS / "ext_flask_debug.py"), str(port)]
+    env = {"PYTHONPATH": str(APPS), "PYTHONUNBUFFERED": "1"}
+    with ServerProcess(argv, port=port, workdir=tmp_path, env=env) as server:
+        exchanges = send_battery(port, canary)
+        assert server.proc is not None and server.proc.poll() is None
+        again = send_battery(port, canary)[0]
+    statuses = {e.name: e.status for e in exchanges}
+    for name in ("path-query-headers", "exception", "not-found", "json"):
+        assert statuses[name] == 500, statuses
+    assert again.status == 500
+    for exchange in exchanges:
+        assert canary.encode() not in exchange.body, exchange.name
+        assert b"Traceback" not in exchange.body and b"Werkzeug Debugger" not in exchange.body
+    assert scan(tmp_path, canary) == {}
+    assert "DebugModeError" in (tmp_path / "stderr.log").read_text()
