@@ -1,0 +1,57 @@
+"""The ``ZEROLOG`` setting, read live (``override_settings`` works), validated into Options.
+
+``ZEROLOG`` is one dict whose keys are :class:`zerolog_mw.Options` field names::
+
+    ZEROLOG = {"allow_loggers": ["myapp.audit"], "lifecycle_logs": True, "stdio": "drop"}
+
+A missing setting means the defaults. A bad one raises ``ImproperlyConfigured`` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from ..options import Options
+
+__all__ = ["SETTING", "VALID_KEYS_HINT", "options"]
+
+SETTING = "ZEROLOG"
+
+VALID_KEYS_HINT = (
+    "Set ZEROLOG to a dict whose keys are zerolog_mw.Options fields ("
+    + ", ".join(f.name for f in dataclasses.fields(Options))
+    + "), each with a value of the documented type, or remove it for the defaults."
+)
+
+# (the settings value it was built from, the Options); Django settings are replaced, never
+# mutated in place (override_settings too), so the value's identity tells when to rebuild.
+_cache: tuple[object, Options] | None = None
+
+
+def options() -> Options:
+    """The current ``settings.ZEROLOG`` as validated :class:`~zerolog_mw.Options`."""
+    global _cache
+    raw = getattr(settings, SETTING, None)
+    cached = _cache
+    if cached is not None and cached[0] is raw:
+        return cached[1]
+    built = _build(raw)
+    _cache = (raw, built)
+    return built
+
+
+def _build(raw: object) -> Options:
+    if raw is None:
+        return Options()
+    if not isinstance(raw, Mapping):
+        raise ImproperlyConfigured(
+            f"settings.ZEROLOG must be a dict, not {type(raw).__name__}. {VALID_KEYS_HINT}"
+        )
+    try:
+        return Options.from_kwargs(raw)
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"settings.ZEROLOG: {exc}. {VALID_KEYS_HINT}") from exc

@@ -1,0 +1,165 @@
+"""``ZeroLogMiddleware``: the zero-log stack as one Django middleware, sync and async.
+
+Put it first in ``MIDDLEWARE`` so that everything below it — other middleware included — runs
+inside it. Django builds middleware when it loads its handler, i.e. at start-up
+(``get_wsgi_application()`` / ``get_asgi_application()``, ``runserver``), and that is when the
+logger suppressor is installed, process-wide, and ``DEBUG=True`` is refused.
+
+Per request it marks the request's context so ``print()`` in views is dropped
+(``ZEROLOG["stdio"] == "drop"``), re-wraps streaming content lazily so the mark also covers
+producing each chunk, covers ``response.close()`` (generators' ``finally``, the
+``request_finished`` receivers), points ``request.META["wsgi.errors"]`` at a sink, and reports
+the matched route *template* to :mod:`zerolog_mw.routes`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .. import hooks, routes, stdio, suppress
+from ..options import Options
+from . import conf
+
+__all__ = ["ZeroLogMiddleware"]
+
+
+class ZeroLogMiddleware:
+    """Make a Django project zero-log; ``sync_capable`` and ``async_capable``.
+
+    Configured by the ``ZEROLOG`` setting (see :mod:`zerolog_mw.django.conf`), read live: when
+    it changes (``override_settings``) the next request re-installs with the new options.
+
+    :raises ImproperlyConfigured: at construction, for an invalid ``ZEROLOG`` or for
+        ``DEBUG = True`` without ``ZEROLOG["allow_debug"]``.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)  # Django then calls us without a thread hop
+        options = conf.options()
+        if settings.DEBUG and not options.allow_debug:
+            raise ImproperlyConfigured(
+                "zerolog_mw refuses DEBUG = True: Django's debug error pages show the path, "
+                "query, headers, cookies, POST data and frame locals. Set DEBUG = False, or "
+                "ZEROLOG = {'allow_debug': True} for local development only."
+            )
+        self._lock = threading.Lock()
+        self._options = options
+        self._suppression = suppress.install(options)
+        self._stdio_claimed = options.stdio == "drop"
+        if self._stdio_claimed:
+            stdio.patchset.claim()
+
+    def __call__(self, request: Any) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        drop = self._before(request)
+        token = stdio.IN_REQUEST.set(True) if drop else None
+        try:
+            response = self.get_response(request)
+        finally:
+            if token is not None:
+                stdio.IN_REQUEST.reset(token)
+        return self._after(request, response, drop)
+
+    async def __acall__(self, request: Any) -> Any:
+        drop = self._before(request)
+        token = stdio.IN_REQUEST.set(True) if drop else None
+        try:
+            response = await self.get_response(request)
+        finally:
+            if token is not None:
+                stdio.IN_REQUEST.reset(token)
+        return self._after(request, response, drop)
+
+    def _before(self, request: Any) -> bool:
+        """Per-request set-up; returns whether stdio is dropped for this request."""
+        options = conf.options()
+        if options is not self._options:
+            self._reinstall(options)
+        if not self._suppression.settled:
+            self._suppression.settle()  # the server has finished configuring logging
+        if "wsgi.errors" in request.META:  # WSGI: META is the environ
+            request.META["wsgi.errors"] = hooks.NULL_ERRORS
+        return options.stdio == "drop"
+
+    def _after(self, request: Any, response: Any, drop: bool) -> Any:
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.route:
+            routes.set_route(str(match.route))
+        if drop:
+            _guard_response(response)
+        return response
+
+    def _reinstall(self, options: Options) -> None:
+        with self._lock:
+            if options is self._options or options == self._options:
+                self._options = options
+                return
+            old, self._suppression = self._suppression, suppress.install(options)
+            old.restore()
+            if options.stdio == "drop" and not self._stdio_claimed:
+                stdio.patchset.claim()
+                self._stdio_claimed = True
+            elif options.stdio != "drop" and self._stdio_claimed:
+                stdio.patchset.release()
+                self._stdio_claimed = False
+            self._options = options
+
+
+def _guard_response(response: Any) -> None:
+    """Cover the rest of the response's life — producing chunks, closing — with the mark."""
+    close = response.close
+
+    def close_in_request() -> None:
+        token = stdio.IN_REQUEST.set(True)
+        try:
+            close()
+        finally:
+            stdio.IN_REQUEST.reset(token)
+
+    response.close = close_in_request
+    # FileResponse: reading a file runs no app code, and re-wrapping would lose sendfile.
+    if getattr(response, "streaming", False) and getattr(response, "file_to_stream", None) is None:
+        content = response.streaming_content  # never consumed here: both wrappers are lazy
+        if response.is_async:
+            response.streaming_content = _chunks_in_request_async(content)
+        else:
+            response.streaming_content = _chunks_in_request(content)
+
+
+def _chunks_in_request(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Yield ``chunks`` one by one, each produced under the request mark."""
+    while True:
+        token = stdio.IN_REQUEST.set(True)
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        finally:
+            stdio.IN_REQUEST.reset(token)
+        yield chunk
+
+
+async def _chunks_in_request_async(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The async twin of :func:`_chunks_in_request`."""
+    while True:
+        token = stdio.IN_REQUEST.set(True)
+        try:
+            chunk = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        finally:
+            stdio.IN_REQUEST.reset(token)
+        yield chunk
