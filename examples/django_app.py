@@ -1,4 +1,4 @@
-"""Django in one file, zero-log with one call around its WSGI handler.
+"""Django in one file, zero-log through the zerolog_mw app and middleware.
 
 Run:  gunicorn --chdir examples django_app:application
   or  python examples/django_app.py runserver --noreload
@@ -14,14 +14,15 @@ from django.core.wsgi import get_wsgi_application
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-import zerolog_mw
-
 settings.configure(
     DEBUG=False,
     SECRET_KEY="example-only",
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
     ROOT_URLCONF=__name__,
     WSGI_APPLICATION=f"{__name__}.application",
+    INSTALLED_APPS=["zerolog_mw.django"],
+    MIDDLEWARE=["zerolog_mw.django.ZeroLogMiddleware"],  # first, so it wraps everything
+    ZEROLOG={"allow_loggers": []},
 )
 
 
@@ -31,7 +32,7 @@ def process(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [path("process", process)]
-application = zerolog_mw.wrap(get_wsgi_application())
+application = get_wsgi_application()
 
 if __name__ == "__main__":
     from django.core.management import execute_from_command_line
