@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..options import Options
@@ -36,8 +37,13 @@ def build_recorder(options: Options) -> Recorder | None:
                     "zerolog_mw metrics=['prometheus'] needs prometheus_client: "
                     "pip install 'zerolog-mw[prometheus]'"
                 ) from exc
-            prometheus = PrometheusSink(options.prometheus_registry)  # type: ignore[arg-type]
-            sinks.append(prometheus)
+            if _multiprocess_dir():
+                from .prometheus_multiprocess import MultiprocessPrometheusSink
+
+                sinks.append(MultiprocessPrometheusSink())
+            else:
+                prometheus = PrometheusSink(options.prometheus_registry)  # type: ignore[arg-type]
+                sinks.append(prometheus)
         else:
             sinks.append(sink)  # type: ignore[arg-type]
     recorder = Recorder(sinks, flush_interval=options.flush_interval, max_series=options.max_series)
@@ -46,11 +52,27 @@ def build_recorder(options: Options) -> Recorder | None:
     return recorder
 
 
+def _multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
 def exposition(recorder: Recorder) -> tuple[bytes, str]:
-    """The Prometheus text exposition of the recorder's registry, and its content type."""
+    """The Prometheus text exposition for ``metrics_path``, and its content type.
+
+    In multi-process mode, this worker flushes first and the exposition merges every worker's
+    files; otherwise it is the registry of the recorder's Prometheus sink.
+    """
+    from prometheus_client import CollectorRegistry
     from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
     from .prometheus_sink import PrometheusSink
 
+    if _multiprocess_dir():
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        recorder.flush()
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
     sink = next(s for s in recorder.sinks if isinstance(s, PrometheusSink))
     return generate_latest(sink.registry), CONTENT_TYPE_LATEST
