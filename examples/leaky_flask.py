@@ -44,7 +44,7 @@ def stream() -> Response:
 if os.environ.get("ZEROLOG") == "1":
     import zerolog_mw
 
-    zerolog_mw.wrap(app)
+    zerolog_mw.wrap(app, flush_interval=1)  # metrics to StatsD ($STATSD_HOST:$STATSD_PORT)
 
 if __name__ == "__main__":
     app.run(port=int(os.environ.get("PORT", "5000")))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import socket
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,24 +24,50 @@ class _Run:
     leaks: dict[str, list[str]]
     first_chunk_s: float | None
     requests: int
+    metrics: list[str]
 
 
 def _run(examples: Path, wrapped: bool, workdir: Path) -> _Run:
     canary = new_canary()
     port = free_port()
-    argv = [sys.executable, str(examples / "leaky_flask.py")]
-    env = {"ZEROLOG": "1" if wrapped else "0", "PORT": str(port), "PYTHONUNBUFFERED": "1"}
-    with ServerProcess(argv, port=port, workdir=workdir, env=env):
-        exchanges = send_battery(port, canary)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as statsd:
+        statsd.bind(("127.0.0.1", 0))
+        argv = [sys.executable, str(examples / "leaky_flask.py")]
+        env = {
+            "ZEROLOG": "1" if wrapped else "0",
+            "PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+            "STATSD_PORT": str(statsd.getsockname()[1]),
+        }
+        with ServerProcess(argv, port=port, workdir=workdir, env=env):
+            exchanges = send_battery(port, canary)
+            metrics = _receive(statsd, wait=1.5 if wrapped else 0.1)
+    leaks = scan(workdir, canary)
+    in_metrics = [line for line in metrics if canary in line]
+    if in_metrics:
+        leaks["metrics"] = in_metrics
     stream = next(e for e in exchanges if e.name == "mid-stream-error")
-    return _Run(scan(workdir, canary), stream.first_chunk_s, len(exchanges))
+    return _Run(leaks, stream.first_chunk_s, len(exchanges), metrics)
+
+
+def _receive(sock: socket.socket, wait: float) -> list[str]:
+    """Every StatsD line the app sends within ``wait`` seconds (it flushes each second)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            lines += sock.recv(65536).decode("ascii", "replace").splitlines()
+        except TimeoutError:
+            break
+    return lines
 
 
 def _lines(run: _Run, channel: str) -> int:
     return sum(
         len(v)
         for k, v in run.leaks.items()
-        if k == channel or channel == "files" and k not in ("stdout.log", "stderr.log")
+        if k == channel or channel == "files" and k not in ("stdout.log", "stderr.log", "metrics")
     )
 
 
@@ -61,13 +89,17 @@ def run_demo(examples: Path = _EXAMPLES) -> int:
         "Basic auth, form, JSON, raw body, exception messages and malformed requests\n"
     )
     print(f"{'lines of output carrying the canary':<40}{'without':>10}{'with zerolog_mw':>18}")
-    for channel in ("stdout.log", "stderr.log", "files"):
+    for channel in ("stdout.log", "stderr.log", "files", "metrics"):
         name = channel.removesuffix(".log")
         print(f"  {name:<38}{_lines(bare, channel):>10}{_lines(wrapped, channel):>18}")
     print(
         f"{'first chunk of /stream (s)':<40}{_secs(bare.first_chunk_s):>10}"
         f"{_secs(wrapped.first_chunk_s):>18}"
     )
+    counters = [line for line in wrapped.metrics if "requests." in line and line.endswith("|c")]
+    print(f"\ncontent-free metrics the wrapped run sent: {len(wrapped.metrics)} StatsD lines, e.g.")
+    for line in counters[:4]:
+        print(f"  {line}")
     sample = next((line for lines in bare.leaks.values() for line in lines), None)
     if sample:
         print(f"\nwithout zerolog_mw, e.g.: {_ANSI.sub('', sample)[:110]}")
