@@ -123,6 +123,9 @@ class StreamWrapper:
         await self.app(scope, receive, send_unbuffered)
 
 
+_RAW_EVENT_STREAM_HEADER = tuple(part.encode() for part in EVENT_STREAM_HEADER)
+
+
 class MetricsEmitter:
     """Emit one content-free event per request to StatsD/Prometheus/your sinks.
 
@@ -191,7 +194,7 @@ def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
     return send_and_flush
 
 
-class ZeroLogMiddleware:
+class ZeroLogMiddleware(LoggerSuppressor):
     """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics.
 
     ``self.metrics`` is its :class:`MetricsEmitter`, e.g. to ``metrics.recorder.flush()``.
@@ -200,9 +203,6 @@ class ZeroLogMiddleware:
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)  # fail before installing anything
         self.metrics = MetricsEmitter(app, **options)
-        self.app = LoggerSuppressor(
-            RedactionGuard(StreamWrapper(self.metrics, **options), **options), **options
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        # The suppressor is the outer layer itself: one call less per request.
+        inner = RedactionGuard(StreamWrapper(self.metrics, **options), **options)
+        super().__init__(inner, **options)

@@ -232,7 +232,7 @@ class _MeteredBody:
             meter.finish()
 
 
-class ZeroLogMiddleware:
+class ZeroLogMiddleware(LoggerSuppressor):
     """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics.
 
     ``self.metrics`` is its :class:`MetricsEmitter`, e.g. to ``metrics.recorder.flush()``.
@@ -241,9 +241,6 @@ class ZeroLogMiddleware:
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)  # fail before installing anything
         self.metrics = MetricsEmitter(app, **options)
-        self.app = LoggerSuppressor(
-            RedactionGuard(StreamWrapper(self.metrics, **options), **options), **options
-        )
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return self.app(environ, start_response)
+        # The suppressor is the outer layer itself: one call less per request.
+        inner = RedactionGuard(StreamWrapper(self.metrics, **options), **options)
+        super().__init__(inner, **options)

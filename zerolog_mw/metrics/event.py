@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TypeAlias
 
-__all__ = ["OVERFLOW", "UNMATCHED", "Event", "method_label", "status_label"]
+__all__ = ["METHODS", "OVERFLOW", "UNMATCHED", "Event", "method_label", "status_label"]
 
 UNMATCHED = "__unmatched__"
 OVERFLOW = "__overflow__"
-_METHODS = frozenset(
+METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
 
 
 def method_label(method: str) -> str:
     """The method if it is a standard one, else ``OTHER``: clients choose methods freely."""
-    return method if method in _METHODS else "OTHER"
+    return method if method in METHODS else "OTHER"
 
 
 def status_label(status: int) -> int:
@@ -23,15 +23,8 @@ def status_label(status: int) -> int:
     return status if 100 <= status <= 599 else 0
 
 
-class Event(NamedTuple):
-    """One finished request, content-free by construction."""
-
-    method: str
-    route: str
-    status: int
-    duration: float
-    ttfb: float | None
-    request_bytes: int
-    response_bytes: int
-    error: str | None
-    disconnected: bool
+# One finished request, content-free by construction: a plain tuple, because building it is
+# the per-request cost. Fields: method (normalised), route template, status as the app sent it
+# (validated when aggregated), duration, time to first byte or None, request bytes, response
+# bytes, exception class name or None, disconnected.
+Event: TypeAlias = tuple[str, str, int, float, "float | None", int, int, "str | None", bool]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from time import perf_counter
 
 from ..routes import RouteSlot
-from .event import UNMATCHED, Event, method_label, status_label
+from .event import METHODS, UNMATCHED
 from .recorder import Recorder
 
 __all__ = ["RequestMeter"]
@@ -20,7 +20,7 @@ class RequestMeter:
     def __init__(self, recorder: Recorder, method: str) -> None:
         recorder.begin()
         self.recorder = recorder
-        self.method = method
+        self.method = method if method in METHODS else "OTHER"  # never the client's token
         self.start = perf_counter()
         self.first: float | None = None
         self.status = 0
@@ -46,10 +46,10 @@ class RequestMeter:
         end = perf_counter()
         first = self.first
         self.recorder.end(
-            Event(
-                method_label(self.method),
+            (
+                self.method,
                 self.slot.template or route or UNMATCHED,
-                status_label(self.status),
+                self.status,
                 end - self.start,
                 None if first is None else first - self.start,
                 self.request_bytes,

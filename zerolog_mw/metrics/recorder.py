@@ -9,13 +9,14 @@ A sink that raises is counted and ignored: metrics never fail a request.
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import threading
 from collections import deque
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-from .event import OVERFLOW, Event
+from .event import OVERFLOW, Event, status_label
 
 __all__ = ["Batch", "Recorder", "SeriesKey", "SeriesWindow", "Sink"]
 
@@ -77,8 +78,10 @@ class Recorder:
 
     def _setup(self) -> None:
         self._queue: deque[Event] = deque()
-        self._inflight = 0
-        self._inflight_lock = threading.Lock()
+        # In flight = begun - ended. ``next()`` on a count is atomic; each flush reads both
+        # counters once, so the reads themselves cancel out.
+        self._begun = itertools.count()
+        self._ended = itertools.count()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,15 +91,14 @@ class Recorder:
         """A request started (call :meth:`end` exactly once for it)."""
         if self._thread is None:
             self._start()
-        with self._inflight_lock:
-            self._inflight += 1
+        next(self._begun)
 
     def end(self, event: Event) -> None:
         """A request finished."""
-        with self._inflight_lock:
-            self._inflight -= 1
-        self._queue.append(event)
-        if len(self._queue) >= _FLUSH_SIZE:
+        next(self._ended)
+        queue = self._queue
+        queue.append(event)
+        if len(queue) >= _FLUSH_SIZE:
             self._wake.set()
 
     def _start(self) -> None:
@@ -120,8 +122,8 @@ class Recorder:
             overflowed = 0
             queue = self._queue
             while queue:
-                event = queue.popleft()
-                key: SeriesKey = (event.method, event.route, event.status)
+                method, route, status, duration, ttfb, received, sent, error, gone = queue.popleft()
+                key: SeriesKey = (method, route, status_label(status))
                 if key not in self._known:
                     if len(self._known) < self.max_series:
                         self._known.add(key)
@@ -132,16 +134,17 @@ class Recorder:
                 if window is None:
                     window = series[key] = SeriesWindow()
                 window.count += 1
-                window.durations.append(event.duration)
-                if event.ttfb is not None:
-                    window.ttfbs.append(event.ttfb)
-                window.request_bytes += event.request_bytes
-                window.response_bytes += event.response_bytes
-                if event.error is not None:
-                    error = self._error_label(event.error)
+                window.durations.append(duration)
+                if ttfb is not None:
+                    window.ttfbs.append(ttfb)
+                window.request_bytes += received
+                window.response_bytes += sent
+                if error is not None:
+                    error = self._error_label(error)
                     window.errors[error] = window.errors.get(error, 0) + 1
-                window.disconnects += event.disconnected
-            batch = Batch(series, self._inflight, overflowed, self.sink_errors)
+                window.disconnects += gone
+            inflight = next(self._begun) - next(self._ended)
+            batch = Batch(series, inflight, overflowed, self.sink_errors)
             for sink in self.sinks:
                 try:
                     sink.emit(batch)
