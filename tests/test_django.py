@@ -390,6 +390,8 @@ async def read_async(chunks: Any) -> list[bytes]:
 LAZY = ["chunk 0", "read", "chunk 1", "read", "chunk 2", "read"]
 
 
+# The mismatched pairs (Django buffers those) warn: tests/test_buffering.py covers that.
+@pytest.mark.filterwarnings("ignore::zerolog_mw.diagnostics.ZeroLogWarning")
 @pytest.mark.parametrize("view", ["stream-sync", "stream-async"])
 def test_streaming_with_sync_client_is_lazy_and_silent(
     view: str, capfd: pytest.CaptureFixture[str]
@@ -410,6 +412,8 @@ def test_streaming_with_sync_client_is_lazy_and_silent(
     assert "after streaming" in out
 
 
+# The mismatched pairs (Django buffers those) warn: tests/test_buffering.py covers that.
+@pytest.mark.filterwarnings("ignore::zerolog_mw.diagnostics.ZeroLogWarning")
 @pytest.mark.parametrize("view", ["stream-sync", "stream-async"])
 def test_streaming_with_async_client_is_lazy_and_silent(
     view: str, capfd: pytest.CaptureFixture[str]

@@ -23,19 +23,21 @@ def test_llm_proxy_streams_and_forgets(tmp_path: Path) -> None:
     env = {"TOKEN_DELAY": "0.3", "STATSD_PORT": str(udp.getsockname()[1])}
     canary = new_canary()
     body = json.dumps({"prompt": f"my grandmother's maiden name is {canary}"})
-    with ServerProcess(argv, port=port, workdir=tmp_path, env=env):
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(
+    with (
+        ServerProcess(argv, port=port, workdir=tmp_path, env=env),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        sock.sendall(
                 f"POST /v1/chat?session={canary} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}"
                 .encode()
             )  # fmt: skip
-            start, received, first = time.perf_counter(), b"", None
-            while chunk := sock.recv(65536):
-                received += chunk
-                if first is None and b"data: Tokens" in received:
-                    first = time.perf_counter() - start
-            total = time.perf_counter() - start
+        start, received, first = time.perf_counter(), b"", None
+        while chunk := sock.recv(65536):
+            received += chunk
+            if first is None and b"data: Tokens" in received:
+                first = time.perf_counter() - start
+        total = time.perf_counter() - start
     assert b"data: [DONE]" in received
     assert first is not None and first < 0.6 < total  # the first token came before the rest
     assert scan(tmp_path, canary) == {}

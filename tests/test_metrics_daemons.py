@@ -8,7 +8,6 @@ saying why.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket

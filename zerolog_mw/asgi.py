@@ -11,12 +11,15 @@ construction, and pass non-HTTP scopes through untouched::
 from __future__ import annotations
 
 import asyncio
+import warnings
 from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import stdio, suppress
+from .buffering import asgi_buffering_layers
+from .diagnostics import ZeroLogWarning
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .metrics.recorder import Recorder
@@ -104,6 +107,7 @@ class StreamWrapper:
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)
         self.app = app
+        self._buffering_checked = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,14 +117,19 @@ class StreamWrapper:
         async def send_unbuffered(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.get("headers", [])
-                if needs_unbuffering(
-                    [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
-                ):
-                    name, value = EVENT_STREAM_HEADER
-                    message = {**message, "headers": [*headers, (name.encode(), value.encode())]}
+                if needs_unbuffering(headers):
+                    message = {**message, "headers": [*headers, _RAW_EVENT_STREAM_HEADER]}
+                    if not self._buffering_checked:
+                        self._warn_about_buffering()
             await send(message)
 
         await self.app(scope, receive, send_unbuffered)
+
+    def _warn_about_buffering(self) -> None:
+        """At the first event stream: say if a layer below would hold its chunks back."""
+        self._buffering_checked = True
+        for finding in asgi_buffering_layers(self.app):
+            warnings.warn(finding, ZeroLogWarning, stacklevel=2)
 
 
 _RAW_EVENT_STREAM_HEADER = tuple(part.encode() for part in EVENT_STREAM_HEADER)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from . import audit
 
 __all__ = ["main"]
 
@@ -19,7 +22,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "uvicorn-log-config", help="print the path of the log config for uvicorn --log-config"
     )
-    args = parser.parse_args(argv)
+    audit.add_arguments(commands.add_parser("audit", help=audit.HELP, description=audit.HELP))
+    # check and policy parse their own arguments; listed here for --help
+    commands.add_parser("check", help="probe an app in-process for leaks", add_help=False)
+    commands.add_parser("policy", help="print a Markdown zero-log policy", add_help=False)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["check"]:
+        from .probe import main as check_main
+
+        return check_main(words[1:])
+    if words[:1] == ["policy"]:
+        from .policy import main as policy_main
+
+        return policy_main(words[1:])
+    args = parser.parse_args(words)
+    if args.command == "audit":
+        return audit.run(args.paths, args.format)
     if args.command == "uvicorn-log-config":
         from .uvicorn import log_config_path
 

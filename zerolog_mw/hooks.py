@@ -12,6 +12,8 @@ import threading
 from types import TracebackType
 from typing import Any, TextIO
 
+from .diagnostics import ZeroLogWarning
+
 __all__ = [
     "NULL_ERRORS",
     "excepthook",
@@ -52,7 +54,14 @@ def showwarning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    """``warnings.showwarning``: where and what kind of warning, never its text."""
+    """``warnings.showwarning``: where and what kind of warning, never its text.
+
+    zerolog_mw's own :class:`~zerolog_mw.diagnostics.ZeroLogWarning` is shown whole: its
+    messages name code and configuration, never request data.
+    """
+    if issubclass(category, ZeroLogWarning):
+        _say(f"{filename}:{lineno}: {category.__name__}: {message}")
+        return
     _say(f"{filename}:{lineno}: {category.__name__} (message withheld)")
 
 

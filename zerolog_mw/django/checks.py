@@ -11,6 +11,8 @@ Registered by the app config under ``Tags.security``; each function can also be 
 ``W003``           ``ADMINS`` is set while ``mail_admins`` would email error reports
 ``W004``           site-wide cache middleware stores responses
 ``W005``           an app or middleware known to record requests is installed
+``W006``           ``MIDDLEWARE`` holds a layer that buffers streaming responses (``GZipMiddleware``
+                   before Django 6.1)
 =================  ===========================================================================
 
 Per-view caching (``cache_page``) and the app's own use of caches cannot be seen from settings.
@@ -26,6 +28,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from ..buffering import check_buffering
 from . import conf
 
 __all__ = [
@@ -81,6 +84,7 @@ def check_all(app_configs: Any = None, **kwargs: Any) -> Messages:
         *check_admins(app_configs),
         *check_cache_middleware(app_configs),
         *check_request_logging_apps(app_configs),
+        *check_buffering(app_configs),
     ]
 
 

@@ -14,7 +14,9 @@ the matched route *template* to :mod:`zerolog_mw.routes`.
 
 from __future__ import annotations
 
+import inspect
 import threading
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -23,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .. import hooks, routes, stdio, suppress
+from ..diagnostics import ZeroLogWarning
 from ..options import Options
 from . import conf
 
@@ -98,6 +101,7 @@ class ZeroLogMiddleware:
         match = getattr(request, "resolver_match", None)
         if match is not None and match.route:
             routes.set_route(str(match.route))
+        _warn_if_django_buffers(request, response)
         if drop:
             _guard_response(response)
         return response
@@ -163,3 +167,61 @@ async def _chunks_in_request_async(chunks: AsyncIterator[bytes]) -> AsyncIterato
         finally:
             stdio.IN_REQUEST.reset(token)
         yield chunk
+
+
+# Views already reported as buffered by Django, keyed by qualified name (or route template).
+_buffered_views: set[str] = set()
+_buffered_lock = threading.Lock()
+
+
+def _warn_if_django_buffers(request: Any, response: Any) -> None:
+    """Warn once per view when Django will consume this streaming response whole.
+
+    Under ASGI Django reads a sync iterator with ``list()`` before the first byte is sent, and
+    under WSGI an async one; the server protocol is the request's class, not ``async_mode``.
+    """
+    if not getattr(response, "streaming", False) or getattr(response, "file_to_stream", None):
+        return  # FileResponse: a file, not app code; Django's choice of how to read it
+    from django.core.handlers.asgi import ASGIRequest
+    from django.core.handlers.wsgi import WSGIRequest
+
+    if response.is_async and isinstance(request, WSGIRequest):
+        kind, protocol = "an asynchronous", "WSGI"
+    elif not response.is_async and isinstance(request, ASGIRequest):
+        kind, protocol = "a synchronous", "ASGI"
+    else:
+        return
+    view, module, where = _view_of(request)
+    with _buffered_lock:
+        if view in _buffered_views:
+            return
+        _buffered_views.add(view)  # zerolog: ignore[ZL402] a view name, not request data
+    message = (
+        f"{view} returned a StreamingHttpResponse with {kind} iterator under {protocol}: "
+        "Django consumes it whole before sending the first byte, holding the full body in "
+        "memory. Use an async iterator under ASGI / a sync iterator under WSGI."
+    )
+    if where is None:
+        warnings.warn(message, ZeroLogWarning, stacklevel=4)
+    else:  # point at the view itself: the content-free "file:line" is then useful alone
+        warnings.warn_explicit(message, ZeroLogWarning, *where, module=module)
+
+
+def _view_of(request: Any) -> tuple[str, str, tuple[str, int] | None]:
+    """The view's qualified name (else its route template), module and source location."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "a response made outside URL resolution (middleware or error handler)", "", None
+    func = match.func
+    while hasattr(func, "func"):  # functools.partial
+        func = func.func
+    target = getattr(func, "view_class", None) or func  # class-based views
+    qualname = getattr(target, "__qualname__", None)
+    if qualname is None:
+        return f"the view of route {match.route!r}", "", None
+    module = str(target.__module__)
+    try:
+        where = (inspect.getsourcefile(target) or "", inspect.getsourcelines(target)[1])
+    except (OSError, TypeError):
+        return f"{module}.{qualname}", module, None
+    return f"{module}.{qualname}", module, where

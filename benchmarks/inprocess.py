@@ -1,0 +1,276 @@
+"""Drive a tiny app in-process for N requests: no server, no sockets, no event-loop plumbing.
+
+    python benchmarks/inprocess.py VARIANT [N]
+
+ASGI variants call a bare Starlette app (one route, ``GET /items/{id}`` returning
+``PlainTextResponse("ok")``) as ``await app(scope, receive, send)`` in one asyncio loop, with a
+fresh copy of a prebuilt scope per request, a ``receive`` that returns one ``http.request``
+message and a ``send`` that discards. WSGI variants call the same route on a bare Flask app as
+``app(environ, start_response)`` with a copy of a prebuilt environ per request, then iterate and
+close the response body.
+
+Variants:
+
+* ``starlette-bare`` / ``flask-bare``: the app alone.
+* ``starlette-passthrough`` / ``flask-passthrough``: the app behind a minimal pure pass-through
+  middleware class: the floor any middleware pays.
+* ``starlette-zerolog``: ``zerolog_mw.asgi.ZeroLogMiddleware(app)``.
+* ``flask-zerolog``: ``zerolog_mw.wrap(flask_app)`` (wraps ``flask_app.wsgi_app``).
+* ``starlette-exporter``: ``starlette_exporter.PrometheusMiddleware(app)``, an anchor; needs
+  ``pip install starlette-exporter`` (skipped with a note when missing).
+
+One request is checked (200, body ``ok``), ``WARMUP`` requests are made, then N measured
+ones. Nothing is printed per request; one summary line (wall clock) goes to stdout at the end.
+Exit status 3 means "variant not available here" (a missing optional package).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["WARMUP", "SKIPPED", "VARIANTS", "main", "run"]
+
+WARMUP = 200
+DEFAULT_REQUESTS = 10_000
+SKIPPED = 3  # exit status: the variant's optional dependency is not installed
+
+VARIANTS = (
+    "starlette-bare",
+    "starlette-passthrough",
+    "starlette-zerolog",
+    "starlette-exporter",
+    "flask-bare",
+    "flask-passthrough",
+    "flask-zerolog",
+)
+
+
+class VariantUnavailable(Exception):
+    """The variant needs a package that is not installed."""
+
+
+# --- ASGI -------------------------------------------------------------------------------------
+
+
+class AsgiPassthrough:
+    """The floor: a pure-ASGI middleware that only forwards the call."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _starlette_app() -> ASGIApp:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def item(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/items/{id}", item, methods=["GET"])])
+
+
+def _asgi_app(variant: str) -> ASGIApp:
+    app = _starlette_app()
+    if variant == "starlette-bare":
+        return app
+    if variant == "starlette-passthrough":
+        return AsgiPassthrough(app)
+    if variant == "starlette-zerolog":
+        from zerolog_mw.asgi import ZeroLogMiddleware
+
+        return ZeroLogMiddleware(app)
+    if variant == "starlette-exporter":
+        try:
+            from starlette_exporter import PrometheusMiddleware
+        except ImportError as exc:
+            raise VariantUnavailable("starlette-exporter is not installed") from exc
+        return PrometheusMiddleware(app)
+    raise ValueError(variant)
+
+
+_SCOPE: dict[str, Any] = {
+    "type": "http",
+    "asgi": {"version": "3.0", "spec_version": "2.3"},
+    "http_version": "1.1",
+    "method": "GET",
+    "scheme": "http",
+    "path": "/items/42",
+    "raw_path": b"/items/42",
+    "root_path": "",
+    "query_string": b"",
+    "headers": [(b"host", b"localhost"), (b"user-agent", b"bench"), (b"accept", b"*/*")],
+    "server": ("127.0.0.1", 8000),
+    "client": ("127.0.0.1", 50000),
+}
+_REQUEST_MESSAGE: dict[str, Any] = {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _receive() -> Message:
+    return _REQUEST_MESSAGE
+
+
+async def _send(message: Message) -> None:
+    return None
+
+
+async def _drive_asgi(app: ASGIApp, count: int) -> None:
+    scope = _SCOPE
+    for _ in range(count):
+        await app(dict(scope), _receive, _send)
+
+
+async def _check_asgi(app: ASGIApp) -> None:
+    sent: list[Message] = []
+
+    async def record(message: Message) -> None:
+        sent.append(message)
+
+    await app(dict(_SCOPE), _receive, record)
+    status = sent[0].get("status") if sent else None
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    if status != 200 or body != b"ok":
+        raise RuntimeError(f"sanity check failed: status {status!r}, body {body!r}")
+
+
+def _run_asgi(app: ASGIApp, warmup: int, requests: int) -> float:
+    async def both() -> float:
+        await _check_asgi(app)
+        await _drive_asgi(app, warmup)
+        start = time.perf_counter()
+        await _drive_asgi(app, requests)
+        return time.perf_counter() - start
+
+    return asyncio.run(both())
+
+
+# --- WSGI -------------------------------------------------------------------------------------
+
+
+class WsgiPassthrough:
+    """The floor: a WSGI middleware that only forwards the call."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.app(environ, start_response)
+
+
+def _flask_app(variant: str) -> WSGIApplication:
+    from flask import Flask, Response
+
+    app = Flask("bench")
+
+    @app.get("/items/<id>")
+    def item(id: str) -> Response:
+        return Response("ok", mimetype="text/plain")
+
+    if variant == "flask-bare":
+        return app
+    if variant == "flask-passthrough":
+        app.wsgi_app = WsgiPassthrough(app.wsgi_app)  # type: ignore[method-assign]
+        return app
+    if variant == "flask-zerolog":
+        import zerolog_mw
+
+        wrapped: WSGIApplication = zerolog_mw.wrap(app)
+        return wrapped
+    raise ValueError(variant)
+
+
+def _start_response(status: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], object]:
+    return _discard
+
+
+def _discard(data: bytes) -> None:
+    return None
+
+
+def _drive_wsgi(app: WSGIApplication, environ: WSGIEnvironment, count: int) -> None:
+    for _ in range(count):
+        body = app(dict(environ), _start_response)
+        try:
+            for _chunk in body:
+                pass
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+
+def _check_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> None:
+    statuses: list[str] = []
+
+    def record(status: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], object]:
+        statuses.append(status)
+        return _discard
+
+    body = app(dict(environ), record)
+    try:
+        content = b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    if statuses != ["200 OK"] or content != b"ok":
+        raise RuntimeError(f"sanity check failed: status {statuses!r}, body {content!r}")
+
+
+def _run_wsgi(app: WSGIApplication, warmup: int, requests: int) -> float:
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(path="/items/42", method="GET", headers=[("User-Agent", "bench")])
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    _check_wsgi(app, environ)
+    _drive_wsgi(app, environ, warmup)
+    start = time.perf_counter()
+    _drive_wsgi(app, environ, requests)
+    return time.perf_counter() - start
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def run(variant: str, requests: int, warmup: int = WARMUP) -> float:
+    """Build ``variant``, make ``warmup`` then ``requests`` requests; return the latter's time."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    if variant.startswith("starlette-"):
+        return _run_asgi(_asgi_app(variant), warmup, requests)
+    return _run_wsgi(_flask_app(variant), warmup, requests)
+
+
+def main(argv: list[str]) -> int:
+    if not 1 <= len(argv) <= 2 or argv[0] not in VARIANTS:
+        print(f"usage: inprocess.py {{{','.join(VARIANTS)}}} [N]", file=sys.stderr)
+        return 2
+    variant = argv[0]
+    requests = int(argv[1]) if len(argv) == 2 else DEFAULT_REQUESTS
+    try:
+        elapsed = run(variant, requests)
+    except VariantUnavailable as exc:
+        print(f"{variant}: skipped ({exc}; pip install starlette-exporter)")
+        return SKIPPED
+    per_request_us = elapsed / requests * 1e6 if requests else 0.0
+    print(f"{variant}: {requests} requests in {elapsed:.3f} s ({per_request_us:.2f} us/request)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
