@@ -19,7 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import stdio, suppress
 from .buffering import asgi_buffering_layers
-from .diagnostics import ZeroLogWarning
+from .diagnostics import DebugModeError, ZeroLogWarning, tell_operator
+from .errors import (
+    DEBUG_REFUSED,
+    MAX_VALIDATION_BODY,
+    error_headers,
+    is_validation_error,
+    replacement_body,
+)
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .metrics.recorder import Recorder
@@ -71,27 +78,148 @@ class LoggerSuppressor:
 
 
 class RedactionGuard:
-    """Keep what the app writes to stdout/stderr while handling a request from leaving.
+    """Let nothing content-bearing leave: prints, error bodies, debug pages, caches.
 
-    With ``stdio="drop"`` (default) such writes are discarded; the rest of the guard
-    (request-aware redaction, generic error bodies) lands with its own issue.
+    With ``stdio="drop"`` (default) what the app writes to stdout/stderr while handling a
+    request is discarded. A 5xx body is replaced by a fixed one (JSON or text by ``Accept``);
+    a 422 JSON body keeps only each error's ``loc`` and ``type``; an exception before the
+    response started gets that fixed 500. Responses without ``Cache-Control`` get
+    ``cache_control`` (``no-store``). A Starlette/FastAPI app with ``debug=True`` is refused at
+    lifespan start-up unless ``allow_debug=True``.
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
+        opts = Options.from_kwargs(options)
         self.app = app
-        self._drop_stdio = Options.from_kwargs(options).stdio == "drop"
+        self._drop_stdio = opts.stdio == "drop"
+        self._allow_debug = opts.allow_debug
+        self._cache_control = None if opts.cache_control is None else opts.cache_control.encode()
         if self._drop_stdio:
             stdio.patchset.claim()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._drop_stdio or scope["type"] == "lifespan":
+        kind = scope["type"]
+        if kind == "lifespan":
+            if not self._allow_debug and getattr(scope.get("app"), "debug", False) is True:
+                await _refuse_startup(receive, send)
+                return
             await self.app(scope, receive, send)
             return
-        token = stdio.IN_REQUEST.set(True)
+        token = stdio.IN_REQUEST.set(True) if self._drop_stdio else None
         try:
-            await self.app(scope, receive, send)
+            if kind == "http":
+                await self._guarded(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
         finally:
-            stdio.IN_REQUEST.reset(token)
+            if token is not None:
+                stdio.IN_REQUEST.reset(token)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _GuardedSend(send, scope, self._cache_control)
+        try:
+            await self.app(scope, receive, response)
+        except Exception:
+            await response.fail()
+            raise
+
+
+async def _refuse_startup(receive: Receive, send: Send) -> None:
+    message = f"{DebugModeError.__name__}: {DEBUG_REFUSED}"
+    tell_operator(message)
+    while (await receive())["type"] != "lifespan.startup":
+        pass
+    await send({"type": "lifespan.startup.failed", "message": message})
+    raise DebugModeError(DEBUG_REFUSED)
+
+
+_PASS, _REPLACE, _SCRUB, _DONE = range(4)
+
+
+class _GuardedSend:
+    """The guard's ``send`` for one HTTP request; passes 1xx-4xx responses straight through."""
+
+    __slots__ = ("send", "scope", "cache_control", "mode", "start", "held")
+
+    def __init__(self, send: Send, scope: Scope, cache_control: bytes | None) -> None:
+        self.send = send
+        self.scope = scope
+        self.cache_control = cache_control
+        self.mode = _PASS
+        self.start: Message | None = None
+        self.held = bytearray()
+
+    async def __call__(self, message: Message) -> None:
+        if self.mode == _PASS:
+            if message["type"] == "http.response.start":
+                message = self._started(message)
+                if self.mode != _PASS:
+                    return
+            await self.send(message)
+            return
+        kind = message["type"]
+        last = kind == "http.response.pathsend" or (
+            kind == "http.response.body" and not message.get("more_body", False)
+        )
+        if self.mode == _SCRUB and kind == "http.response.body" and self._holding():
+            self.held += message.get("body", b"")
+        if last:
+            await self._send_own_body()
+        elif kind not in ("http.response.body", "http.response.pathsend"):
+            await self.send(message)  # trailers and the like carry no body
+
+    def _started(self, message: Message) -> Message:
+        self.start = message
+        status = message["status"]
+        raw = message.get("headers", [])
+        if status >= 500 or status == 422:
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+            if status >= 500:
+                self.mode = _REPLACE
+            elif is_validation_error(status, headers):
+                self.mode = _SCRUB
+            return message
+        control = self.cache_control
+        if control is not None and not any(k.lower() == b"cache-control" for k, _ in raw):
+            return {**message, "headers": [*raw, (b"cache-control", control)]}
+        return message
+
+    async def _send_own_body(self) -> None:
+        start = self.start
+        if start is None or self.mode == _DONE:
+            return
+        held = self.held if self.mode == _SCRUB else None
+        body, content_type = replacement_body(start["status"], held, self._accept())
+        self.held = bytearray()
+        self.mode = _DONE
+        control = None if self.cache_control is None else self.cache_control.decode()
+        raw = start.get("headers", [])
+        headers = error_headers(
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw],
+            body,
+            content_type,
+            control,
+        )
+        encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        await self.send({**start, "headers": encoded})
+        await self.send({"type": "http.response.body", "body": body})
+
+    def _holding(self) -> bool:
+        return len(self.held) <= MAX_VALIDATION_BODY  # past it: replaced whole, not held
+
+    def _accept(self) -> str:
+        for name, value in self.scope.get("headers", ()):
+            if name.lower() == b"accept":
+                return str(value.decode("latin-1").lower())
+        return ""
+
+    async def fail(self) -> None:
+        """The app raised: finish what was started, or answer a fixed 500 if nothing was."""
+        if self.start is None:
+            self.start = {"type": "http.response.start", "status": 500, "headers": []}
+            self.mode = _REPLACE
+        if self.mode in (_REPLACE, _SCRUB):
+            await self._send_own_body()
 
 
 class StreamWrapper:

@@ -6,8 +6,31 @@ they are content-free by construction and may be shown in full.
 
 from __future__ import annotations
 
-__all__ = ["ZeroLogWarning"]
+import contextlib
+import sys
+
+__all__ = ["DebugModeError", "ZeroLogWarning", "tell_operator"]
 
 
 class ZeroLogWarning(UserWarning):
     """A configuration or code pattern that defeats zerolog_mw's guarantees (e.g. buffering)."""
+
+
+class DebugModeError(RuntimeError):
+    """A framework in debug mode was refused: its error pages show request content.
+
+    Pass ``allow_debug=True`` (``ZEROLOG_ALLOW_DEBUG``, ``ZEROLOG["allow_debug"]``) to accept
+    that, for local development only.
+    """
+
+
+def tell_operator(line: str) -> None:
+    """Write a fixed, content-free line to the process's real stderr.
+
+    For refusals an operator must see even while the request's own output is dropped.
+    """
+    with contextlib.suppress(Exception):
+        stream = sys.__stderr__
+        if stream is not None:
+            stream.write(f"zerolog_mw: {line}\n")
+            stream.flush()

@@ -19,16 +19,15 @@ with its own options.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, request
 
 from . import wsgi
+from .diagnostics import DebugModeError, tell_operator
 from .options import Options
 from .routes import set_route
 
@@ -47,15 +46,6 @@ _DEBUG_REFUSED = (
     "tracebacks show request content. Turn debug off, or pass allow_debug=True "
     "(app.config['ZEROLOG_ALLOW_DEBUG'] = True) to accept that"
 )
-
-
-class DebugModeError(RuntimeError):
-    """A Flask app in debug mode was refused: its debugger would show request content.
-
-    Raised by :meth:`ZeroLog.init_app` when ``app.debug`` is on, and inside each request when
-    debug was turned on later (``app.run(debug=True)``, ``flask run --debug``); such requests
-    get a generic ``500`` body and the server keeps running.
-    """
 
 
 def _config_keys() -> dict[str, str]:
@@ -164,11 +154,7 @@ def _refused_response() -> Callable[[DebugModeError], Response]:
         nonlocal said
         if not said:
             said = True
-            with contextlib.suppress(Exception):
-                stream = sys.__stderr__
-                if stream is not None:
-                    stream.write(f"zerolog_mw: {DebugModeError.__name__}: {_DEBUG_REFUSED}\n")
-                    stream.flush()
+            tell_operator(f"{DebugModeError.__name__}: {_DEBUG_REFUSED}")
         return Response("Internal Server Error\n", 500, mimetype="text/plain")
 
     return zerolog_debug_refused

@@ -22,6 +22,7 @@ class OptionsKwargs(TypedDict, total=False):
     lifecycle_logs: bool
     stdio: StdioMode
     allow_debug: bool
+    cache_control: str | None
     metrics: tuple[object, ...] | list[object]
     statsd_host: str | None
     statsd_port: int | None
@@ -46,6 +47,8 @@ class Options:
     :param allow_debug: let a framework run in debug mode (Flask/Werkzeug debugger, Starlette
         ``debug=True``, Django ``DEBUG=True``), whose error pages show request content.
         Default: refused at start-up.
+    :param cache_control: ``Cache-Control`` value added to responses that set none, so no
+        intermediary keeps them; ``None`` adds nothing. Default ``"no-store"``.
     :param metrics: where content-free metrics go: ``"statsd"`` (default), ``"prometheus"``,
         and/or objects with an ``emit(batch)`` method (see :class:`zerolog_mw.metrics.Sink`).
         ``()`` turns metrics off.
@@ -64,6 +67,7 @@ class Options:
     lifecycle_logs: bool = True
     stdio: StdioMode = "drop"
     allow_debug: bool = False
+    cache_control: str | None = "no-store"
     metrics: tuple[object, ...] = ("statsd",)
     statsd_host: str | None = None
     statsd_port: int | None = None
@@ -95,6 +99,11 @@ class Options:
                 raise TypeError(f"zerolog_mw option {flag!r} must be True or False")
         if self.stdio not in ("drop", "pass"):
             raise ValueError("zerolog_mw option 'stdio' must be 'drop' or 'pass'")
+        control = self.cache_control
+        if control is not None and (
+            not isinstance(control, str) or not control.isprintable() or not control.strip()
+        ):
+            raise ValueError("zerolog_mw option 'cache_control' must be a header value or None")
         self._check_metrics()
 
     def _check_metrics(self) -> None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from asgiref.sync import iscoroutinefunction
 
 from . import asgi, suppress, wsgi
+from .diagnostics import DebugModeError
+from .errors import DEBUG_REFUSED
 from .options import Options
 
 if TYPE_CHECKING:
@@ -45,6 +47,8 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
         return init_flask(app, **options)
     starlette = sys.modules.get("starlette.applications")
     if starlette is not None and isinstance(app, starlette.Starlette):
+        if app.debug and not opts.allow_debug:
+            raise DebugModeError(DEBUG_REFUSED)
         if not any(m.cls is asgi.ZeroLogMiddleware for m in app.user_middleware):
             if app.middleware_stack is not None:
                 raise RuntimeError(

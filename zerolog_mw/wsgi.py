@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.wsgi import ClosingIterator
-
 from . import hooks, stdio, suppress
+from .errors import (
+    MAX_VALIDATION_BODY,
+    error_headers,
+    is_validation_error,
+    replacement_body,
+)
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .options import Options
@@ -59,29 +63,143 @@ def _leave_request() -> None:
 
 
 class RedactionGuard:
-    """Keep what the app writes to stdout/stderr while handling a request from leaving.
+    """Let nothing content-bearing leave: prints, error bodies, debug pages, caches.
 
-    With ``stdio="drop"`` (default) writes are discarded from the call until the response
-    iterable is closed, so a generator that prints while streaming is covered too.
+    With ``stdio="drop"`` (default) what the app writes to stdout/stderr is discarded from the
+    call until the response is closed, so a generator that prints while streaming is covered
+    too. A 5xx body is replaced by a fixed one (JSON or text by ``Accept``); a 422 JSON body
+    keeps only each error's ``loc`` and ``type``; an exception before the response started
+    gets that fixed 500 (so a debugger further out never sees it). Responses without
+    ``Cache-Control`` get ``cache_control`` (``no-store``).
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
+        opts = Options.from_kwargs(options)
         self.app = app
-        self._drop_stdio = Options.from_kwargs(options).stdio == "drop"
+        self._drop_stdio = opts.stdio == "drop"
+        self._cache_control = opts.cache_control
         if self._drop_stdio:
             stdio.patchset.claim()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if not self._drop_stdio:
-            return self.app(environ, start_response)
         # WSGI servers run a request start to close() on one thread, so the mark stays in
         # that thread's context until the server closes the response.
-        stdio.IN_REQUEST.set(True)
+        if self._drop_stdio:
+            stdio.IN_REQUEST.set(True)
+        guarded = _GuardedStart(start_response, environ, self._cache_control)
         try:
-            return ClosingIterator(self.app(environ, start_response), _leave_request)
-        except BaseException:
+            body = self.app(environ, guarded)
+        except Exception:
             _leave_request()
-            raise
+            if guarded.mode == _PASS and guarded.passed:
+                raise  # the app's own headers are with the server: let it abort
+            return [guarded.fixed_500()]
+        if guarded.mode != _PASS:
+            return _ReplacedBody(body, guarded)
+        return _MarkedBody(body) if self._drop_stdio else body
+
+
+_PASS, _REPLACE, _SCRUB = range(3)
+
+
+class _GuardedStart:
+    """The guard's ``start_response`` for one request; 1xx-4xx headers pass at once."""
+
+    __slots__ = ("start_response", "environ", "cache_control", "mode", "passed", "status",
+                 "headers", "exc_info", "held")  # fmt: skip
+
+    def __init__(
+        self, start_response: StartResponse, environ: WSGIEnvironment, cache_control: str | None
+    ) -> None:
+        self.start_response = start_response
+        self.environ = environ
+        self.cache_control = cache_control
+        self.mode = _PASS
+        self.passed = False
+        self.status = ""
+        self.headers: list[tuple[str, str]] = []
+        self.exc_info: OptExcInfo | None = None
+        self.held = bytearray()
+
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        code = int(status[:3]) if status[:3].isdigit() else 500
+        if code >= 500 or is_validation_error(code, headers):
+            self.mode = _REPLACE if code >= 500 else _SCRUB
+            self.status, self.headers, self.exc_info = status, headers, exc_info
+            return self.hold
+        control = self.cache_control
+        if control is not None and not any(k.lower() == "cache-control" for k, _ in headers):
+            headers = [*headers, ("Cache-Control", control)]
+        self.passed = True
+        return self.start_response(status, headers, exc_info)
+
+    def hold(self, chunk: bytes) -> None:
+        """Take a chunk of a body being replaced: kept (bounded) only to scrub a 422."""
+        if self.mode == _SCRUB and len(self.held) <= MAX_VALIDATION_BODY:
+            self.held += chunk
+
+    def finish(self) -> bytes:
+        """Send the headers for our own body and return that body."""
+        code = int(self.status[:3]) if self.status[:3].isdigit() else 500
+        held = self.held if self.mode == _SCRUB else None
+        body, content_type = replacement_body(code, held, self.environ.get("HTTP_ACCEPT", ""))
+        self.held = bytearray()
+        headers = error_headers(self.headers, body, content_type, self.cache_control)
+        self.start_response(self.status, headers, self.exc_info)
+        return body
+
+    def fixed_500(self) -> bytes:
+        self.mode, self.status, self.headers = _REPLACE, "500 Internal Server Error", []
+        return self.finish()
+
+
+class _MarkedBody:
+    """The app's body as is (the server iterates it directly); ``close()`` ends the mark.
+
+    Not werkzeug's ``ClosingIterator``: that one costs a Python call per chunk and a typing
+    subscript per request, on the hot path.
+    """
+
+    __slots__ = ("_body",)
+
+    def __init__(self, body: Iterable[bytes]) -> None:
+        self._body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            _leave_request()
+
+
+class _ReplacedBody:
+    """Drains the app's body (discarding it) and yields the guard's own; forwards close()."""
+
+    __slots__ = ("_body", "_guarded")
+
+    def __init__(self, body: Iterable[bytes], guarded: _GuardedStart) -> None:
+        self._body = body
+        self._guarded = guarded
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            self._guarded.hold(chunk)
+        yield self._guarded.finish()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            _leave_request()
 
 
 class StreamWrapper:
@@ -203,7 +321,8 @@ class _MeteredBody:
         self._meter = meter
 
     def __iter__(self) -> _MeteredBody:
-        self._chunks = iter(self._body)
+        if self._chunks is None:
+            self._chunks = iter(self._body)
         return self
 
     def __next__(self) -> bytes:

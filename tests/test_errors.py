@@ -1,0 +1,199 @@
+"""Error responses leave content-free: fixed 5xx bodies, scrubbed 422s, no debug pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from flask import Flask, Response, abort, request
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+import zerolog_mw
+from zerolog_mw import asgi, wsgi
+from zerolog_mw.canary import new_canary
+from zerolog_mw.diagnostics import DebugModeError
+
+CANARY = new_canary()
+
+
+def starlette_app(debug: bool = False) -> Starlette:
+    async def boom(request: Request) -> PlainTextResponse:
+        raise ValueError(f"bad {request.query_params['v']}")
+
+    async def unavailable(request: Request) -> PlainTextResponse:
+        raise HTTPException(503, detail=f"down for {request.query_params['v']}")
+
+    async def stream_500(request: Request) -> StreamingResponse:
+        value = request.query_params["v"]
+
+        async def chunks() -> Any:
+            for _ in range(1000):
+                yield f"trace {value}\n".encode()
+
+        return StreamingResponse(chunks(), status_code=500)
+
+    async def cached(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok", headers={"cache-control": "max-age=60"})
+
+    async def ok(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    routes = [Route("/boom", boom), Route("/503", unavailable), Route("/stream", stream_500),
+              Route("/cached", cached), Route("/ok", ok)]  # fmt: skip
+    return Starlette(debug=debug, routes=routes)
+
+
+@pytest.mark.parametrize(
+    ("accept", "body", "content_type"),
+    [
+        ("text/html", b"Internal Server Error\n", "text/plain; charset=utf-8"),
+        ("application/json", b'{"detail": "Internal Server Error"}', "application/json"),
+    ],
+)
+def test_a_500_gets_a_fixed_body_by_accept(accept: str, body: bytes, content_type: str) -> None:
+    app = zerolog_mw.wrap(starlette_app())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get(f"/boom?v={CANARY}", headers={"accept": accept})
+    assert response.status_code == 500
+    assert response.content == body
+    assert response.headers["content-type"] == content_type
+    assert response.headers["content-length"] == str(len(body))
+
+
+def test_5xx_bodies_from_handlers_and_streams_are_replaced() -> None:
+    app = asgi.RedactionGuard(starlette_app())
+    with TestClient(app) as client:
+        unavailable = client.get(f"/503?v={CANARY}")
+        streamed = client.get(f"/stream?v={CANARY}")
+    assert (unavailable.status_code, unavailable.text) == (503, "Service Unavailable\n")
+    assert (streamed.status_code, streamed.text) == (500, "Internal Server Error\n")
+
+
+def test_bare_starlette_does_echo_the_value() -> None:  # proof the tests above can fail
+    with TestClient(starlette_app()) as client:
+        assert CANARY in client.get(f"/503?v={CANARY}").text
+
+
+def test_cache_control_is_added_unless_the_app_set_one() -> None:
+    with TestClient(asgi.RedactionGuard(starlette_app())) as client:
+        assert client.get("/ok").headers["cache-control"] == "no-store"
+        assert client.get("/cached").headers["cache-control"] == "max-age=60"
+    with TestClient(asgi.RedactionGuard(starlette_app(), cache_control=None)) as client:
+        assert "cache-control" not in client.get("/ok").headers
+
+
+def fastapi_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    def item(item_id: int, q: int = 0) -> dict[str, int]:
+        return {"item": item_id}
+
+    @app.post("/things")
+    def things(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    return app
+
+
+def test_fastapi_422_keeps_loc_and_type_only() -> None:
+    app = zerolog_mw.wrap(fastapi_app())
+    with TestClient(app) as client:
+        bad_query = client.get(f"/items/{CANARY}?q={CANARY}")
+        bad_body = client.post("/things", json={"x": CANARY})
+    for response in (bad_query, bad_body):
+        assert response.status_code == 422
+        assert CANARY not in response.text
+        errors = response.json()["detail"]
+        assert errors and all(set(error) == {"loc", "type"} for error in errors)
+    assert {"loc": ["path", "item_id"], "type": "int_parsing"} in bad_query.json()["detail"]
+
+
+def test_bare_fastapi_422_does_echo_the_input() -> None:
+    with TestClient(fastapi_app()) as client:
+        assert CANARY in client.get(f"/items/{CANARY}").text
+
+
+def test_a_huge_422_is_replaced_whole() -> None:
+    async def huge(request: Request) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": ["x"], "input": "y" * 100_000}]}, 422)
+
+    app = asgi.RedactionGuard(Starlette(routes=[Route("/", huge)]))
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"detail": "Unprocessable Entity"}
+
+
+def test_starlette_debug_is_refused_by_wrap_and_at_startup() -> None:
+    with pytest.raises(DebugModeError, match="allow_debug=True"):
+        zerolog_mw.wrap(starlette_app(debug=True))
+    app = starlette_app(debug=True)
+    app.add_middleware(asgi.ZeroLogMiddleware)
+    with pytest.raises(DebugModeError, match="debug mode"), TestClient(app):
+        pass
+
+
+def test_allowed_debug_still_serves_no_traceback_page() -> None:
+    app = zerolog_mw.wrap(starlette_app(debug=True), allow_debug=True)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get(f"/boom?v={CANARY}", headers={"accept": "text/html"})
+    assert (response.status_code, response.text) == (500, "Internal Server Error\n")
+
+
+def flask_app() -> Flask:
+    app = Flask("errors_tests")
+
+    @app.get("/abort")
+    def aborted() -> str:
+        abort(500, description=f"failed on {request.args['v']}")
+
+    @app.get("/raise")
+    def raised() -> str:
+        raise ValueError(request.args["v"])
+
+    @app.get("/validation")
+    def validation() -> tuple[dict[str, Any], int]:
+        return {"detail": [{"loc": ["q"], "type": "int", "input": request.args["v"]}]}, 422
+
+    @app.get("/stream")
+    def stream() -> Response:
+        value = request.args["v"]
+
+        def chunks() -> Iterator[str]:
+            yield from (f"trace {value}\n" for _ in range(100))
+
+        return Response(chunks(), status=502)
+
+    return app
+
+
+@pytest.mark.parametrize("path", ["/abort", "/raise", "/stream"])
+def test_wsgi_5xx_bodies_are_fixed(path: str) -> None:
+    with Client(zerolog_mw.wrap(flask_app())).get(f"{path}?v={CANARY}") as response:
+        assert response.status_code in (500, 502)
+        assert CANARY not in response.text
+        assert response.text in ("Internal Server Error\n", "Bad Gateway\n")
+
+
+def test_wsgi_422_is_scrubbed_and_ok_responses_get_cache_control() -> None:
+    client = Client(zerolog_mw.wrap(flask_app()))
+    with client.get(f"/validation?v={CANARY}") as response:
+        assert json.loads(response.text) == {"detail": [{"loc": ["q"], "type": "int"}]}
+    with Client(wsgi.RedactionGuard(flask_app().wsgi_app)).get("/nope") as response:
+        assert response.status_code == 404 and response.headers["cache-control"] == "no-store"
+
+
+def test_a_raw_wsgi_app_raising_gets_a_fixed_500() -> None:
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        raise KeyError(CANARY)
+
+    with Client(wsgi.RedactionGuard(app)).get("/", headers={"accept": "application/json"}) as r:
+        assert (r.status_code, r.json) == (500, {"detail": "Internal Server Error"})

@@ -1,0 +1,94 @@
+"""Content-free error responses, shared by the ASGI and WSGI redaction guards.
+
+A 5xx body is replaced by a fixed one (JSON or plain text by ``Accept``): exception text, a
+debug traceback page or an echo of the request never reaches the client. A validation error
+(422 with a JSON body, as FastAPI and pydantic send) keeps each error's ``loc`` and ``type``
+and loses ``input``, ``ctx``, ``url`` and ``msg``, which quote what the client sent.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+from collections.abc import Sequence
+
+__all__ = [
+    "DEBUG_REFUSED",
+    "MAX_VALIDATION_BODY",
+    "error_headers",
+    "generic_body",
+    "is_validation_error",
+    "replacement_body",
+    "scrub_validation",
+    "wants_json",
+]
+
+DEBUG_REFUSED = (
+    "zerolog_mw refuses to serve an app in debug mode: its error pages show request content. "
+    "Turn debug off, or pass allow_debug=True to accept that (local development only)"
+)
+MAX_VALIDATION_BODY = 64 * 1024  # a larger 422 body is replaced whole, never held longer
+_DROPPED = frozenset({"content-length", "content-type", "content-encoding", "transfer-encoding"})
+
+
+def wants_json(accept: str) -> bool:
+    """Whether an ``Accept`` header asks for JSON rather than text or HTML."""
+    return "json" in accept and "text/html" not in accept
+
+
+def generic_body(status: int, as_json: bool) -> tuple[bytes, str]:
+    """The fixed body for ``status`` and its content type."""
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Server Error" if status >= 500 else "Error"
+    if as_json:
+        return json.dumps({"detail": phrase}).encode(), "application/json"
+    return f"{phrase}\n".encode(), "text/plain; charset=utf-8"
+
+
+def is_validation_error(status: int, headers: Sequence[tuple[str, str]]) -> bool:
+    """A 422 with a JSON body: the shape whose ``input`` echoes the request."""
+    if status != 422:
+        return False
+    return any(k.lower() == "content-type" and "json" in v.lower() for k, v in headers)
+
+
+def scrub_validation(body: bytes) -> bytes:
+    """``{"detail": [{"loc": [...], "type": "..."}, ...]}`` from a validation error body."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if not isinstance(detail, list):
+        return generic_body(422, True)[0]
+    errors = [
+        {
+            "loc": [part for part in error.get("loc", ()) if isinstance(part, (str, int))],
+            "type": str(error.get("type", "")),
+        }
+        for error in detail
+        if isinstance(error, dict)
+    ]
+    return json.dumps({"detail": errors}).encode()
+
+
+def replacement_body(status: int, scrubbed: bytearray | None, accept: str) -> tuple[bytes, str]:
+    """What replaces an error body: ``scrubbed`` holds a 422 body (None for a 5xx)."""
+    if scrubbed is None:
+        return generic_body(status, wants_json(accept))
+    if len(scrubbed) > MAX_VALIDATION_BODY:
+        return generic_body(status, True)
+    return scrub_validation(bytes(scrubbed)), "application/json"
+
+
+def error_headers(
+    headers: Sequence[tuple[str, str]], body: bytes, content_type: str, cache_control: str | None
+) -> list[tuple[str, str]]:
+    """The app's headers for a replaced body: its own content headers out, ours in."""
+    kept = [(k, v) for k, v in headers if k.lower() not in _DROPPED]
+    kept += [("content-type", content_type), ("content-length", str(len(body)))]
+    if cache_control is not None and not any(k.lower() == "cache-control" for k, _ in kept):
+        kept.append(("cache-control", cache_control))
+    return kept
