@@ -8,9 +8,10 @@ and the servers write to on their own. See README.md.
 from __future__ import annotations
 
 from .options import Options
+from .redaction import redact
 from .suppress import SuppressionHandle, suppress_logging
 from .wrap import wrap
 
-__all__ = ["Options", "SuppressionHandle", "__version__", "suppress_logging", "wrap"]
+__all__ = ["Options", "SuppressionHandle", "__version__", "redact", "suppress_logging", "wrap"]
 
 __version__ = "0.1.0.dev0"
