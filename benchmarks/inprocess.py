@@ -42,14 +42,18 @@ WARMUP = 200
 DEFAULT_REQUESTS = 10_000
 SKIPPED = 3  # exit status: the variant's optional dependency is not installed
 
+COMPONENTS = ("LoggerSuppressor", "RedactionGuard", "StreamWrapper", "MetricsEmitter")
 VARIANTS = (
     "starlette-bare",
     "starlette-passthrough",
     "starlette-zerolog",
+    *(f"starlette-{name}" for name in COMPONENTS),
     "starlette-exporter",
+    "starlette-pfi",
     "flask-bare",
     "flask-passthrough",
     "flask-zerolog",
+    *(f"flask-{name}" for name in COMPONENTS),
 )
 
 
@@ -92,6 +96,18 @@ def _asgi_app(variant: str) -> ASGIApp:
         from zerolog_mw.asgi import ZeroLogMiddleware
 
         return ZeroLogMiddleware(app)
+    if variant.removeprefix("starlette-") in COMPONENTS:
+        from zerolog_mw import asgi
+
+        component: ASGIApp = getattr(asgi, variant.removeprefix("starlette-"))(app)
+        return component
+    if variant == "starlette-pfi":
+        try:
+            from prometheus_fastapi_instrumentator import Instrumentator
+        except ImportError as exc:
+            raise VariantUnavailable("prometheus-fastapi-instrumentator is not installed") from exc
+        Instrumentator().instrument(app)  # type: ignore[arg-type]
+        return app
     if variant == "starlette-exporter":
         try:
             from starlette_exporter import PrometheusMiddleware
@@ -188,6 +204,11 @@ def _flask_app(variant: str) -> WSGIApplication:
 
         wrapped: WSGIApplication = zerolog_mw.wrap(app)
         return wrapped
+    if variant.removeprefix("flask-") in COMPONENTS:
+        from zerolog_mw import wsgi
+
+        app.wsgi_app = getattr(wsgi, variant.removeprefix("flask-"))(app.wsgi_app)  # type: ignore[method-assign]
+        return app
     raise ValueError(variant)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from starlette.responses import Response
@@ -91,37 +93,34 @@ class RedactionGuard:
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         opts = Options.from_kwargs(options)
         self.app = app
-        self._drop_stdio = opts.stdio == "drop"
-        self._allow_debug = opts.allow_debug
-        self._cache_control = None if opts.cache_control is None else opts.cache_control.encode()
-        if self._drop_stdio:
+        self.drop_stdio = opts.stdio == "drop"
+        self.allow_debug = opts.allow_debug
+        self.cache_control = None if opts.cache_control is None else opts.cache_control.encode()
+        if self.drop_stdio:
             stdio.patchset.claim()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            if not self._allow_debug and getattr(scope.get("app"), "debug", False) is True:
+            if not self.allow_debug and getattr(scope.get("app"), "debug", False) is True:
                 await _refuse_startup(receive, send)
                 return
             await self.app(scope, receive, send)
             return
-        token = stdio.IN_REQUEST.set(True) if self._drop_stdio else None
+        token = stdio.IN_REQUEST.set(True) if self.drop_stdio else None
         try:
             if kind == "http":
-                await self._guarded(scope, receive, send)
+                guarded_send = _GuardedSend(send, scope, self)
+                try:
+                    await self.app(scope, receive, guarded_send)
+                except Exception:
+                    await guarded_send.fail()  # a fixed body, then the server aborts or logs
+                    raise
             else:
                 await self.app(scope, receive, send)
         finally:
             if token is not None:
                 stdio.IN_REQUEST.reset(token)
-
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = _GuardedSend(send, scope, self._cache_control)
-        try:
-            await self.app(scope, receive, response)
-        except Exception:
-            await response.fail()
-            raise
 
 
 async def _refuse_startup(receive: Receive, send: Send) -> None:
@@ -134,22 +133,32 @@ async def _refuse_startup(receive: Receive, send: Send) -> None:
 
 
 _PASS, _REPLACE, _SCRUB, _DONE = range(4)
+Observer = Callable[[Message], Message]
 
 
 class _GuardedSend:
-    """The guard's ``send`` for one HTTP request; passes 1xx-4xx responses straight through."""
+    """The guard's ``send`` for one HTTP request; passes 1xx-4xx responses straight through.
 
-    __slots__ = ("send", "scope", "cache_control", "mode", "start", "held")
+    ``observe`` sees (and may rewrite) each message first: the full stack hangs the stream
+    wrapper and the metrics there, so a message takes one ``send`` layer, not three.
+    """
 
-    def __init__(self, send: Send, scope: Scope, cache_control: bytes | None) -> None:
+    __slots__ = ("send", "scope", "cache_control", "observe", "mode", "start", "held")
+
+    def __init__(
+        self, send: Send, scope: Scope, guard: RedactionGuard, observe: Observer | None = None
+    ) -> None:
         self.send = send
         self.scope = scope
-        self.cache_control = cache_control
+        self.cache_control = guard.cache_control
+        self.observe = observe
         self.mode = _PASS
         self.start: Message | None = None
         self.held = bytearray()
 
     async def __call__(self, message: Message) -> None:
+        if self.observe is not None:
+            message = self.observe(message)
         if self.mode == _PASS:
             if message["type"] == "http.response.start":
                 message = self._started(message)
@@ -180,9 +189,12 @@ class _GuardedSend:
                 self.mode = _SCRUB
             return message
         control = self.cache_control
-        if control is not None and not any(k.lower() == b"cache-control" for k, _ in raw):
-            return {**message, "headers": [*raw, (b"cache-control", control)]}
-        return message
+        if control is None:
+            return message
+        for name, _ in raw:
+            if name.lower() == b"cache-control":
+                return message
+        return {**message, "headers": [*raw, (b"cache-control", control)]}
 
     async def _send_own_body(self) -> None:
         start = self.start
@@ -243,15 +255,20 @@ class StreamWrapper:
             return
 
         async def send_unbuffered(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                if needs_unbuffering(headers):
-                    message = {**message, "headers": [*headers, _RAW_EVENT_STREAM_HEADER]}
-                    if not self._buffering_checked:
-                        self._warn_about_buffering()
-            await send(message)
+            await send(self.unbuffered(message))
 
         await self.app(scope, receive, send_unbuffered)
+
+    def unbuffered(self, message: Message) -> Message:
+        """``message``, with ``X-Accel-Buffering: no`` if it starts an event stream."""
+        if message["type"] != "http.response.start":
+            return message
+        headers = message.get("headers", [])
+        if not needs_unbuffering(headers):
+            return message
+        if not self._buffering_checked:
+            self._warn_about_buffering()
+        return {**message, "headers": [*headers, _RAW_EVENT_STREAM_HEADER]}
 
     def _warn_about_buffering(self) -> None:
         """At the first event stream: say if a layer below would hold its chunks back."""
@@ -290,6 +307,16 @@ class MetricsEmitter:
             return
         meter = RequestMeter(recorder, scope["method"])
 
+        async def send_metered(message: Message) -> None:
+            await send(observe(meter, None, message))
+
+        await self.metered(meter, scope, receive, send_metered)
+
+    async def metered(
+        self, meter: RequestMeter, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Run the app for ``meter`` (``send`` must pass each message to :func:`observe`)."""
+
         async def receive_metered() -> Message:
             message = await receive()
             if message["type"] == "http.request":
@@ -298,18 +325,9 @@ class MetricsEmitter:
                 meter.disconnected = True
             return message
 
-        async def send_metered(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                meter.body(len(message.get("body", b"")))
-                if not message.get("more_body", False):
-                    meter.complete = True
-            elif message["type"] == "http.response.start":
-                meter.status = message["status"]
-            await send(message)
-
         token = current_slot.set(meter.slot)
         try:
-            await self.app(scope, receive_metered, send_metered)
+            await self.app(scope, receive_metered, send)
         except asyncio.CancelledError:
             meter.disconnected = True  # the server cancelled the app: the client went away
             meter.finish(None, self._templates.lookup(scope))
@@ -320,6 +338,20 @@ class MetricsEmitter:
         finally:
             current_slot.reset(token)
         meter.finish(None, self._templates.lookup(scope))
+
+
+def observe(meter: RequestMeter, on_start: Observer | None, message: Message) -> Message:
+    """Count a response message for ``meter``; ``on_start`` may rewrite the start message."""
+    kind = message["type"]
+    if kind == "http.response.body":
+        meter.body(len(message.get("body", b"")))
+        if not message.get("more_body", False):
+            meter.complete = True
+    elif kind == "http.response.start":
+        meter.status = message["status"]
+        if on_start is not None:
+            return on_start(message)
+    return message
 
 
 def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
@@ -334,12 +366,38 @@ def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
 class ZeroLogMiddleware(LoggerSuppressor):
     """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics.
 
+    The components are the same objects as when stacked by hand; for an HTTP request their
+    per-request parts run fused — one call, one ``send`` layer — since this is the hot path.
     ``self.metrics`` is its :class:`MetricsEmitter`, e.g. to ``metrics.recorder.flush()``.
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)  # fail before installing anything
         self.metrics = MetricsEmitter(app, **options)
-        # The suppressor is the outer layer itself: one call less per request.
-        inner = RedactionGuard(StreamWrapper(self.metrics, **options), **options)
-        super().__init__(inner, **options)
+        self.stream = StreamWrapper(self.metrics, **options)
+        self.guard = RedactionGuard(self.stream, **options)
+        super().__init__(self.guard, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = self.metrics
+        recorder = metrics.recorder
+        if scope["type"] != "http" or recorder is None or scope["path"] == metrics.metrics_path:
+            await super().__call__(scope, receive, send)  # the components, one after another
+            return
+        if not self._suppression.settled:
+            self._suppression.settle()
+        guard = self.guard
+        token = stdio.IN_REQUEST.set(True) if guard.drop_stdio else None
+        meter = RequestMeter(recorder, scope["method"])
+        # One observer per message: the metrics count it, the stream wrapper rewrites a start.
+        guarded_send = _GuardedSend(
+            send, scope, guard, partial(observe, meter, self.stream.unbuffered)
+        )
+        try:
+            await metrics.metered(meter, scope, receive, guarded_send)
+        except Exception:
+            await guarded_send.fail()
+            raise
+        finally:
+            if token is not None:
+                stdio.IN_REQUEST.reset(token)

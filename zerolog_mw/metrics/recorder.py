@@ -98,7 +98,7 @@ class Recorder:
         next(self._ended)
         queue = self._queue
         queue.append(event)
-        if len(queue) >= _FLUSH_SIZE:
+        if len(queue) == _FLUSH_SIZE:  # once: waking it on every later call would cost more
             self._wake.set()
 
     def _start(self) -> None:
