@@ -10,6 +10,9 @@ Per request it marks the request's context so ``print()`` in views is dropped
 producing each chunk, covers ``response.close()`` (generators' ``finally``, the
 ``request_finished`` receivers), points ``request.META["wsgi.errors"]`` at a sink, and reports
 the matched route *template* to :mod:`zerolog_mw.routes`.
+
+It also emits the content-free metrics (``ZEROLOG["metrics"]``, read at start-up) — unless the
+handler is wrapped by :func:`zerolog_mw.wrap` too, whose metrics then count the request once.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .. import hooks, routes, stdio, suppress
 from ..diagnostics import ZeroLogWarning
+from ..metrics.build import build_recorder
+from ..metrics.meter import RequestMeter
+from ..metrics.recorder import Recorder
 from ..options import Options
 from . import conf
 
@@ -58,6 +64,8 @@ class ZeroLogMiddleware:
                 "ZEROLOG = {'allow_debug': True} for local development only."
             )
         self._lock = threading.Lock()
+        self._recorder: Recorder | None = None  # built at the first request that meters
+        self._recorder_built = False
         self._options = options
         self._suppression = suppress.install(options)
         self._stdio_claimed = options.stdio == "drop"
@@ -67,27 +75,39 @@ class ZeroLogMiddleware:
     def __call__(self, request: Any) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        drop = self._before(request)
+        drop, meter = self._before(request)
         token = stdio.IN_REQUEST.set(True) if drop else None
+        slot = routes.current_slot.set(meter.slot) if meter is not None else None
         try:
             response = self.get_response(request)
+            return self._after(request, response, drop, meter)
         finally:
+            if slot is not None:
+                routes.current_slot.reset(slot)
             if token is not None:
                 stdio.IN_REQUEST.reset(token)
-        return self._after(request, response, drop)
 
     async def __acall__(self, request: Any) -> Any:
-        drop = self._before(request)
+        drop, meter = self._before(request)
         token = stdio.IN_REQUEST.set(True) if drop else None
+        slot = routes.current_slot.set(meter.slot) if meter is not None else None
         try:
             response = await self.get_response(request)
+            return self._after(request, response, drop, meter)
         finally:
+            if slot is not None:
+                routes.current_slot.reset(slot)
             if token is not None:
                 stdio.IN_REQUEST.reset(token)
-        return self._after(request, response, drop)
 
-    def _before(self, request: Any) -> bool:
-        """Per-request set-up; returns whether stdio is dropped for this request."""
+    def process_exception(self, request: Any, exception: Exception) -> None:
+        """Note the class of an exception Django turns into a 500, for the metrics."""
+        meter = getattr(request, "_zerolog_meter", None)
+        if meter is not None:
+            meter.error = type(exception).__name__
+
+    def _before(self, request: Any) -> tuple[bool, RequestMeter | None]:
+        """Per-request set-up: whether stdio is dropped, and this request's meter if any."""
         options = conf.options()
         if options is not self._options:
             self._reinstall(options)
@@ -95,15 +115,32 @@ class ZeroLogMiddleware:
             self._suppression.settle()  # the server has finished configuring logging
         if "wsgi.errors" in request.META:  # WSGI: META is the environ
             request.META["wsgi.errors"] = hooks.NULL_ERRORS
-        return options.stdio == "drop"
+        meter = None
+        if routes.current_slot.get() is None:  # no zerolog_mw.wrap() around the handler
+            recorder = self._metrics_recorder()
+            if recorder is not None:
+                meter = request._zerolog_meter = RequestMeter(recorder, request.method or "")
+        return options.stdio == "drop", meter
 
-    def _after(self, request: Any, response: Any, drop: bool) -> Any:
+    def _metrics_recorder(self) -> Recorder | None:
+        if not self._recorder_built:
+            with self._lock:
+                if not self._recorder_built:
+                    self._recorder = build_recorder(self._options)
+                    self._recorder_built = True
+        return self._recorder
+
+    def _after(self, request: Any, response: Any, drop: bool, meter: RequestMeter | None) -> Any:
         match = getattr(request, "resolver_match", None)
         if match is not None and match.route:
             routes.set_route(str(match.route))
         _warn_if_django_buffers(request, response)
-        if drop:
-            _guard_response(response)
+        if meter is not None:
+            meter.status = response.status_code
+            if not getattr(response, "streaming", False):
+                meter.body(len(response.content))
+        if drop or meter is not None:
+            _guard_response(response, drop, meter)
         return response
 
     def _reinstall(self, options: Options) -> None:
@@ -122,50 +159,65 @@ class ZeroLogMiddleware:
             self._options = options
 
 
-def _guard_response(response: Any) -> None:
-    """Cover the rest of the response's life — producing chunks, closing — with the mark."""
+def _guard_response(response: Any, drop: bool, meter: RequestMeter | None) -> None:
+    """Cover the rest of the response's life — producing chunks, closing — with the mark
+    (``drop``) and the metrics (``meter``: chunks counted, the request finished at close)."""
     close = response.close
 
     def close_in_request() -> None:
-        token = stdio.IN_REQUEST.set(True)
+        token = stdio.IN_REQUEST.set(True) if drop else None
         try:
             close()
         finally:
-            stdio.IN_REQUEST.reset(token)
+            if token is not None:
+                stdio.IN_REQUEST.reset(token)
+            if meter is not None:
+                meter.complete = True
+                meter.finish()
 
     response.close = close_in_request
     # FileResponse: reading a file runs no app code, and re-wrapping would lose sendfile.
     if getattr(response, "streaming", False) and getattr(response, "file_to_stream", None) is None:
         content = response.streaming_content  # never consumed here: both wrappers are lazy
         if response.is_async:
-            response.streaming_content = _chunks_in_request_async(content)
+            response.streaming_content = _chunks_in_request_async(content, drop, meter)
         else:
-            response.streaming_content = _chunks_in_request(content)
+            response.streaming_content = _chunks_in_request(content, drop, meter)
 
 
-def _chunks_in_request(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Yield ``chunks`` one by one, each produced under the request mark."""
+def _chunks_in_request(
+    chunks: Iterator[bytes], drop: bool, meter: RequestMeter | None
+) -> Iterator[bytes]:
+    """Yield ``chunks`` one by one, each produced under the request mark and counted."""
     while True:
-        token = stdio.IN_REQUEST.set(True)
+        token = stdio.IN_REQUEST.set(True) if drop else None
         try:
             chunk = next(chunks)
         except StopIteration:
             return
         finally:
-            stdio.IN_REQUEST.reset(token)
+            if token is not None:
+                stdio.IN_REQUEST.reset(token)
+        if meter is not None:
+            meter.body(len(chunk))
         yield chunk
 
 
-async def _chunks_in_request_async(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _chunks_in_request_async(
+    chunks: AsyncIterator[bytes], drop: bool, meter: RequestMeter | None
+) -> AsyncIterator[bytes]:
     """The async twin of :func:`_chunks_in_request`."""
     while True:
-        token = stdio.IN_REQUEST.set(True)
+        token = stdio.IN_REQUEST.set(True) if drop else None
         try:
             chunk = await anext(chunks)
         except StopAsyncIteration:
             return
         finally:
-            stdio.IN_REQUEST.reset(token)
+            if token is not None:
+                stdio.IN_REQUEST.reset(token)
+        if meter is not None:
+            meter.body(len(chunk))
         yield chunk
 
 

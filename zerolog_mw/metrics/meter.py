@@ -15,7 +15,7 @@ class RequestMeter:
     """Times and counts one request; :meth:`finish` hands its event to the recorder once."""
 
     __slots__ = ("recorder", "method", "start", "first", "status", "request_bytes",
-                 "response_bytes", "disconnected", "complete", "slot", "done")  # fmt: skip
+                 "response_bytes", "disconnected", "complete", "error", "slot", "done")  # fmt: skip
 
     def __init__(self, recorder: Recorder, method: str) -> None:
         recorder.begin()
@@ -28,6 +28,7 @@ class RequestMeter:
         self.response_bytes = 0
         self.disconnected = False
         self.complete = False  # the last body byte was handed to the server
+        self.error: str | None = None  # an exception class an integration saw handled
         self.slot = RouteSlot()
         self.done = False
 
@@ -54,7 +55,7 @@ class RequestMeter:
                 None if first is None else first - self.start,
                 self.request_bytes,
                 self.response_bytes,
-                None if error is None else type(error).__name__,
+                self.error if error is None else type(error).__name__,
                 self.disconnected,
             )
         )

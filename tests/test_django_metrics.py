@@ -1,0 +1,109 @@
+"""Metrics from the Django middleware alone (settings only), and none counted twice when the
+handler is wrapped too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import django
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.test import Client, override_settings
+from django.urls import include, path
+from werkzeug.test import Client as WsgiClient
+
+import zerolog_mw
+from zerolog_mw.metrics import Batch
+
+if not settings.configured:  # the same minimal base as tests/test_django.py
+    settings.configure(SECRET_KEY="tests", ALLOWED_HOSTS=["testserver"], ROOT_URLCONF=[])
+    django.setup()
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
+
+    def emit(self, batch: Batch) -> None:
+        self.batches.append(batch)
+
+    def counts(self) -> dict[tuple[str, str, int], tuple[int, int, dict[str, int]]]:
+        out: dict[tuple[str, str, int], tuple[int, int, dict[str, int]]] = {}
+        for batch in self.batches:
+            for key, w in batch.series.items():
+                count, sent, errors = out.get(key, (0, 0, {}))
+                out[key] = (count + w.count, sent + w.response_bytes, {**errors, **w.errors})
+        return out
+
+
+def item(request: HttpRequest, pk: int) -> HttpResponse:
+    return HttpResponse("x" * 10)
+
+
+def fail(request: HttpRequest) -> HttpResponse:
+    raise LookupError("the value")
+
+
+def stream(request: HttpRequest) -> StreamingHttpResponse:
+    def chunks() -> Iterator[bytes]:
+        yield b"a" * 5
+        yield b"b" * 5
+
+    return StreamingHttpResponse(chunks())
+
+
+urlpatterns = [
+    path("api/", include([path("items/<int:pk>", item)])),
+    path("fail", fail),
+    path("stream", stream),
+]
+
+
+def settings_for(sink: ListSink) -> override_settings:
+    return override_settings(
+        ROOT_URLCONF=__name__,
+        INSTALLED_APPS=["zerolog_mw.django"],
+        MIDDLEWARE=["zerolog_mw.django.ZeroLogMiddleware"],
+        DEBUG=False,
+        ZEROLOG={"metrics": [sink]},
+    )
+
+
+def flush(sink: ListSink) -> None:
+    """Flush every recorder feeding ``sink`` (the middleware's, built at its first request)."""
+    import gc
+
+    from zerolog_mw.metrics import Recorder
+
+    for obj in gc.get_objects():
+        if type(obj) is Recorder and sink in obj.sinks:  # type(): lazy objects stay unevaluated
+            obj.flush()
+
+
+def test_the_middleware_alone_emits_content_free_metrics() -> None:
+    sink = ListSink()
+    with settings_for(sink):
+        client = Client(raise_request_exception=False)
+        assert client.get("/api/items/41").status_code == 200
+        assert client.get("/fail").status_code == 500
+        assert b"".join(client.get("/stream").streaming_content) == b"aaaaabbbbb"
+        assert client.get("/nope/zlcanary0123").status_code == 404
+    flush(sink)
+    counts = sink.counts()
+    assert counts[("GET", "api/items/<int:pk>", 200)][:2] == (1, 10)
+    assert counts[("GET", "fail", 500)][2] == {"LookupError": 1}
+    assert counts[("GET", "stream", 200)][:2] == (1, 10)
+    assert ("GET", "__unmatched__", 404) in counts
+
+
+def test_a_wrapped_handler_counts_each_request_once() -> None:
+    inner, outer = ListSink(), ListSink()
+    with settings_for(inner):
+        handler = WSGIHandler()
+        app = zerolog_mw.wrap(handler, metrics=[outer])
+        with WsgiClient(app).get("/api/items/7") as response:
+            assert response.status_code == 200
+        app.metrics.recorder.flush()
+    assert outer.counts()[("GET", "api/items/<int:pk>", 200)][0] == 1  # route from Django
+    assert inner.batches == []  # the middleware left metering to the wrapper
