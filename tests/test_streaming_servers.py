@@ -93,8 +93,11 @@ def test_first_event_arrives_before_the_generator_yields_the_second(server) -> N
         first, ttfb = read_until(sock, b"data: 0")
         second, gap = read_until(sock, b"data: 1")
     assert b"data: 0" in first and b"data: 1" in second
-    assert ttfb < 0.4, f"first event took {ttfb:.3f} s: something buffered it"
-    assert gap > 0.3  # and the second really came later
+    # Buffered, both events would arrive together at the end: a gap close to the generator's
+    # 0.5 s pause proves the first one was on the wire before the second existed. (The first
+    # event's own latency is a wall-clock figure, bounded loosely: CI machines are shared.)
+    assert gap > 0.3, f"the second event came {gap:.3f} s after the first: buffered"
+    assert ttfb < 2.0
     assert b"x-accel-buffering: no" in first.lower()
 
 
