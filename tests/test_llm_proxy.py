@@ -39,7 +39,7 @@ def test_llm_proxy_streams_and_forgets(tmp_path: Path) -> None:
                 first = time.perf_counter() - start
         total = time.perf_counter() - start
     assert b"data: [DONE]" in received
-    assert first is not None and first < 0.6 < total  # the first token came before the rest
+    assert first is not None and first < total / 2  # buffered, it would come with the rest
     assert scan(tmp_path, canary) == {}
     udp.settimeout(2)
     metrics = udp.recv(65536).decode()
