@@ -9,7 +9,13 @@ from __future__ import annotations
 import contextlib
 import sys
 
-__all__ = ["DebugModeError", "ZeroLogWarning", "tell_operator"]
+__all__ = ["REQUEST_LOGGING_PACKAGES", "DebugModeError", "ZeroLogWarning", "tell_operator"]
+
+# Top-level packages of Django apps/middleware that store or print requests (check W005,
+# audit ZL501).
+REQUEST_LOGGING_PACKAGES = frozenset(
+    {"debug_toolbar", "django_request_logging", "easyaudit", "request", "requestlogs", "silk"}
+)
 
 
 class ZeroLogWarning(UserWarning):

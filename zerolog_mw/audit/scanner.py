@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ..diagnostics import REQUEST_LOGGING_PACKAGES as DJANGO_REQUEST_LOGGING_PACKAGES
 from .ignores import ALL, ignored_codes
 from .rules import Finding
 from .taint import (
@@ -63,19 +64,8 @@ ASGI_APPS = frozenset(
 )
 ENGINE_FACTORIES = frozenset({"create_engine", "create_async_engine"})
 DJANGO_LISTS = frozenset({"INSTALLED_APPS", "MIDDLEWARE", "MIDDLEWARE_CLASSES"})
-# Top-level packages that store or print requests; the Django ones match
-# zerolog_mw.django.checks.REQUEST_LOGGING_PACKAGES (W005).
-REQUEST_LOGGING_PACKAGES = frozenset(
-    {
-        "debug_toolbar",
-        "django_request_logging",
-        "easyaudit",
-        "request",
-        "requestlogs",
-        "silk",
-        "flask_debugtoolbar",
-    }
-)
+# Packages that store or print requests: the Django ones of check W005, and Flask's toolbar.
+REQUEST_LOGGING_PACKAGES = DJANGO_REQUEST_LOGGING_PACKAGES | {"flask_debugtoolbar"}
 SENTRY_OFF = (
     ("ZL201", ("send_default_pii",), False),
     ("ZL202", ("include_local_variables", "with_locals"), False),

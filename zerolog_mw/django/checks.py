@@ -29,6 +29,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from ..buffering import check_buffering
+from ..diagnostics import REQUEST_LOGGING_PACKAGES
 from . import conf
 
 __all__ = [
@@ -57,16 +58,6 @@ CACHE_MIDDLEWARE = frozenset(
         "django.middleware.cache.FetchFromCacheMiddleware",
         "django.middleware.cache.CacheMiddleware",
     }
-)
-
-# Top-level packages of apps/middleware that store or print requests.
-REQUEST_LOGGING_PACKAGES = (
-    "debug_toolbar",
-    "django_request_logging",
-    "easyaudit",
-    "request",
-    "requestlogs",
-    "silk",
 )
 
 Messages = list[checks.CheckMessage]
