@@ -12,6 +12,9 @@ import http
 import json
 from collections.abc import Sequence
 
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
 __all__ = [
     "DEBUG_REFUSED",
     "MAX_VALIDATION_BODY",
@@ -32,8 +35,9 @@ _DROPPED = frozenset({"content-length", "content-type", "content-encoding", "tra
 
 
 def wants_json(accept: str) -> bool:
-    """Whether an ``Accept`` header asks for JSON rather than text or HTML."""
-    return "json" in accept and "text/html" not in accept
+    """Whether an ``Accept`` header prefers JSON to plain text (werkzeug's negotiation)."""
+    offers = parse_accept_header(accept, MIMEAccept)
+    return offers.best_match(("text/plain", "application/json")) == "application/json"
 
 
 def generic_body(status: int, as_json: bool) -> tuple[bytes, str]:
