@@ -68,9 +68,10 @@ def holders(seed: int) -> list[str]:
         for ref in gc.get_referents(obj):
             if ref is needle_text or ref is needle_bytes:
                 continue
-            if isinstance(ref, str):
+            kind = type(ref)  # not isinstance(): that evaluates lazy objects (Django settings)
+            if issubclass(kind, str):
                 hit = needle_text in ref
-            elif isinstance(ref, (bytes, bytearray)):
+            elif issubclass(kind, (bytes, bytearray)):
                 hit = needle_bytes in ref
             else:
                 continue

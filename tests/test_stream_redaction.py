@@ -180,6 +180,11 @@ def chunked_texts(draw: st.DrawFn) -> tuple[str, list[int], int]:
 def test_chunked_equals_whole(case: tuple[str, list[int], int]) -> None:
     text, cuts, window = case
     out = stream(text.encode(), cuts, window)
+    if max(map(len, re.split(r"\s", text))) > window // 2:
+        # A run of token characters near the window's size is outside the invariant: it may be
+        # withheld whole (fail closed), but never passed through.
+        assert out == whole(text) or b"[REDACTED:overlong]" in out
+        return
     assert out == whole(text)
     if len(text) <= MAX_SCAN_CHARS:
         assert out.decode() == redact(text)

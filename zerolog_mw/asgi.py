@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import stdio, suppress
+from . import hooks, stdio, suppress
 from .buffering import asgi_buffering_layers
 from .diagnostics import DebugModeError, ZeroLogWarning, tell_operator
 from .errors import (
@@ -34,6 +34,8 @@ from .metrics.meter import RequestMeter
 from .metrics.recorder import Recorder
 from .metrics.starlette_routes import RouteTemplates
 from .options import Options
+from .request_values import CURRENT as REQUEST_VALUES
+from .request_values import RequestValues
 from .routes import current_slot
 from .streaming import EVENT_STREAM_HEADER, needs_unbuffering
 
@@ -83,20 +85,25 @@ class RedactionGuard:
     """Let nothing content-bearing leave: prints, error bodies, debug pages, caches.
 
     With ``stdio="drop"`` (default) what the app writes to stdout/stderr while handling a
-    request is discarded. A 5xx body is replaced by a fixed one (JSON or text by ``Accept``);
-    a 422 JSON body keeps only each error's ``loc`` and ``type``; an exception before the
-    response started gets that fixed 500. Responses without ``Cache-Control`` get
-    ``cache_control`` (``no-store``). A Starlette/FastAPI app with ``debug=True`` is refused at
-    lifespan start-up unless ``allow_debug=True``.
+    request is discarded; with ``stdio="redact"`` it goes through :func:`zerolog_mw.redact`.
+    While a request (HTTP or WebSocket) is handled, its values are known to ``redact`` —
+    headers, path and query hashed on first use, an HTTP body as the app reads it (WebSocket
+    messages are not collected) — so allowlisted
+    log records and redacted writes lose them. A 5xx body is replaced by a fixed one (JSON or
+    text by ``Accept``); a 422 JSON body keeps only each error's ``loc`` and ``type``; an
+    exception before the response started gets that fixed 500. Responses without
+    ``Cache-Control`` get ``cache_control`` (``no-store``). A Starlette/FastAPI app with
+    ``debug=True`` is refused at lifespan start-up unless ``allow_debug=True``.
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         opts = Options.from_kwargs(options)
         self.app = app
         self.drop_stdio = opts.stdio == "drop"
+        self.redact_stdio = opts.stdio == "redact"
         self.allow_debug = opts.allow_debug
         self.cache_control = None if opts.cache_control is None else opts.cache_control.encode()
-        if self.drop_stdio:
+        if opts.stdio != "pass":
             stdio.patchset.claim()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,17 +115,25 @@ class RedactionGuard:
             await self.app(scope, receive, send)
             return
         token = stdio.IN_REQUEST.set(True) if self.drop_stdio else None
+        redacting = stdio.REDACTING.set(True) if self.redact_stdio else None
+        values = RequestValues(scope, receive)
+        values_token = REQUEST_VALUES.set(values)
         try:
             if kind == "http":
                 guarded_send = _GuardedSend(send, scope, self)
                 try:
-                    await self.app(scope, receive, guarded_send)
-                except Exception:
+                    await self.app(scope, values.receive, guarded_send)
+                except Exception as exc:
+                    hooks.mark_escaped(exc)  # the server logs it after the values are gone
                     await guarded_send.fail()  # a fixed body, then the server aborts or logs
                     raise
-            else:
+            else:  # WebSocket: its scope is known; its messages pass untouched
                 await self.app(scope, receive, send)
         finally:
+            REQUEST_VALUES.reset(values_token)
+            values.close()
+            if redacting is not None:
+                stdio.REDACTING.reset(redacting)
             if token is not None:
                 stdio.IN_REQUEST.reset(token)
 
@@ -388,16 +403,24 @@ class ZeroLogMiddleware(LoggerSuppressor):
             self._suppression.settle()
         guard = self.guard
         token = stdio.IN_REQUEST.set(True) if guard.drop_stdio else None
+        redacting = stdio.REDACTING.set(True) if guard.redact_stdio else None
+        values = RequestValues(scope, receive)  # hashes nothing until output needs redacting
+        values_token = REQUEST_VALUES.set(values)
         meter = RequestMeter(recorder, scope["method"])
         # One observer per message: the metrics count it, the stream wrapper rewrites a start.
         guarded_send = _GuardedSend(
             send, scope, guard, partial(observe, meter, self.stream.unbuffered)
         )
         try:
-            await metrics.metered(meter, scope, receive, guarded_send)
-        except Exception:
+            await metrics.metered(meter, scope, values.receive, guarded_send)
+        except Exception as exc:
+            hooks.mark_escaped(exc)  # the server logs it after the values are gone
             await guarded_send.fail()
             raise
         finally:
+            REQUEST_VALUES.reset(values_token)
+            values.close()
+            if redacting is not None:
+                stdio.REDACTING.reset(redacting)
             if token is not None:
                 stdio.IN_REQUEST.reset(token)

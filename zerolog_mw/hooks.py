@@ -2,6 +2,14 @@
 
 Each keeps what an operator needs (that something failed, and its exception *class*) and drops
 what may hold request content (messages, tracebacks, client addresses, request lines).
+
+The exception hooks print the class only, with one exception: in a request's context under
+``stdio="redact"`` they add the message passed through :func:`zerolog_mw.redact` (the stream
+redacts it again on its way out). Outside a request nothing is known of what a message may
+carry — a thread the app started has a context of its own — so the class is all they say.
+
+:func:`redacted_traceback` is the traceback text allowlisted log records carry instead of
+their ``exc_info``: frames and exception types kept, every message redacted.
 """
 
 from __future__ import annotations
@@ -9,14 +17,20 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+import traceback
 from types import TracebackType
 from typing import Any, TextIO
 
+from . import stdio
 from .diagnostics import ZeroLogWarning
+from .redaction import redact
 
 __all__ = [
     "NULL_ERRORS",
+    "WITHHELD",
     "excepthook",
+    "mark_escaped",
+    "redacted_traceback",
     "showwarning",
     "silent",
     "threading_excepthook",
@@ -29,21 +43,102 @@ def _say(line: str) -> None:
         sys.stderr.write(f"zerolog_mw: {line}\n")
 
 
+_ESCAPED = "_zerolog_mw_escaped"
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+WITHHELD = "(message withheld: raised while handling a request that has ended)"
+
+
+def mark_escaped(exc: BaseException) -> None:
+    """Mark ``exc`` as escaping a request: its message is withheld wherever it is shown later.
+
+    The server logs such an exception after the request's context — and its values — are gone,
+    so redaction could no longer recognise them.
+    """
+    with contextlib.suppress(Exception):  # an exception type without __dict__ stays unmarked
+        setattr(exc, _ESCAPED, True)
+
+
+def _message(exc: BaseException) -> str:
+    if getattr(exc, _ESCAPED, False):
+        return WITHHELD
+    try:
+        return redact(str(exc))
+    except Exception:
+        return "(unprintable message)"
+
+
+def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
+    """``exc`` and its causes/contexts, oldest first, each with the line that links it on."""
+    found: list[tuple[BaseException, str]] = []
+    seen: set[int] = set()
+    link = ""
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(found) < 32:
+        seen.add(id(current))
+        found.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, _CAUSE
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, _CONTEXT
+        else:
+            current = None
+    found.reverse()
+    return found
+
+
+def redacted_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` with frames and types kept and each message redacted.
+
+    Frames name files, lines and functions and quote source lines (code, not request data);
+    each exception's message goes through :func:`zerolog_mw.redact`, or is withheld when the
+    exception escaped a request that has since ended (:func:`mark_escaped`).
+    """
+    parts: list[str] = []
+    chain = _chain(exc)
+    for each, link in chain:
+        if each.__traceback__ is not None:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(redact(line) for line in traceback.format_tb(each.__traceback__))
+        kind = type(each)
+        module = kind.__module__
+        name = kind.__qualname__
+        if module not in ("builtins", "__main__"):
+            name = f"{module}.{name}"
+        message = _message(each)
+        parts.append(f"{name}: {message}\n" if message else f"{name}\n")
+        parts.append(link)  # how the next, newer exception relates to this one
+    return "".join(parts).rstrip("\n")
+
+
+def _detail(exc: BaseException | None) -> str:
+    """``: <redacted message>`` in a request's context under ``stdio="redact"``, else ``""``."""
+    if exc is None or not stdio.REDACTING.get():
+        return ""
+    return f": {_message(exc)}"
+
+
 def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """``sys.excepthook``: report the class of an uncaught exception, nothing else."""
-    _say(f"uncaught {exc_type.__qualname__} (message and traceback withheld)")
+    detail = _detail(exc)
+    withheld = "traceback withheld" if detail else "message and traceback withheld"
+    _say(f"uncaught {exc_type.__qualname__}{detail} ({withheld})")
 
 
 def threading_excepthook(args: threading.ExceptHookArgs) -> None:
     """``threading.excepthook``: report the class of an exception that ended a thread."""
     if args.exc_type is SystemExit:
         return  # threading's own default is silent here too
-    _say(f"uncaught {args.exc_type.__qualname__} in a thread (message and traceback withheld)")
+    detail = _detail(args.exc_value)
+    withheld = "traceback withheld" if detail else "message and traceback withheld"
+    _say(f"uncaught {args.exc_type.__qualname__} in a thread{detail} ({withheld})")
 
 
 def unraisablehook(unraisable: Any) -> None:
     """``sys.unraisablehook``: e.g. a generator whose ``finally`` raised while being closed."""
-    _say(f"unraisable {unraisable.exc_type.__qualname__} (message and traceback withheld)")
+    detail = _detail(unraisable.exc_value)
+    withheld = "traceback withheld" if detail else "message and traceback withheld"
+    _say(f"unraisable {unraisable.exc_type.__qualname__}{detail} ({withheld})")
 
 
 def showwarning(

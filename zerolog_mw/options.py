@@ -10,7 +10,7 @@ from typing import Literal, TypedDict
 
 __all__ = ["Options", "OptionsKwargs"]
 
-StdioMode = Literal["drop", "pass"]
+StdioMode = Literal["drop", "pass", "redact"]
 _LOGGER_NAME = re.compile(r"[^\s.]+(\.[^\s.]+)*")
 _PREFIX = re.compile(r"[A-Za-z0-9_.\-]*")
 
@@ -43,7 +43,9 @@ class Options:
     :param lifecycle_logs: let the servers' fixed, content-free start/stop lines through
         (``Uvicorn running on …``, ``Booting worker with pid …``). Default: on.
     :param stdio: what happens to ``sys.stdout``/``sys.stderr`` writes made while a request is
-        being handled (``print(body)``): ``"drop"`` (default) or ``"pass"``.
+        being handled (``print(body)``): ``"drop"`` (default), ``"redact"`` (each write goes
+        through :func:`zerolog_mw.redact`, which also removes every value the request carried)
+        or ``"pass"``.
     :param allow_debug: let a framework run in debug mode (Flask/Werkzeug debugger, Starlette
         ``debug=True``, Django ``DEBUG=True``), whose error pages show request content.
         Default: refused at start-up.
@@ -97,8 +99,8 @@ class Options:
         for flag in ("lifecycle_logs", "allow_debug", "statsd_tags"):
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"zerolog_mw option {flag!r} must be True or False")
-        if self.stdio not in ("drop", "pass"):
-            raise ValueError("zerolog_mw option 'stdio' must be 'drop' or 'pass'")
+        if self.stdio not in ("drop", "pass", "redact"):
+            raise ValueError("zerolog_mw option 'stdio' must be 'drop' or 'pass' or 'redact'")
         control = self.cache_control
         if control is not None and (
             not isinstance(control, str) or not control.isprintable() or not control.strip()

@@ -97,6 +97,10 @@ def render_policy(options: Options | None = None) -> str:
     if o.stdio == "drop":
         lines.append("Whatever the application writes to stdout or stderr while handling a "
                      "request is discarded.")  # fmt: skip
+    elif o.stdio == "redact":
+        lines.append("What the application writes to stdout or stderr while handling a request "
+                     "is passed through redaction (`stdio=\"redact\"`): every value the request "
+                     "carried and known secret and personal-data shapes are replaced.")  # fmt: skip
     else:
         lines.append("Writes to stdout and stderr made while handling a request are passed "
                      "through (`stdio=\"pass\"`): the application itself must not print "

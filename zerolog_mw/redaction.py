@@ -25,6 +25,8 @@ import ipaddress
 import re
 from collections.abc import Callable
 
+from . import request_values
+
 __all__ = ["MAX_SCAN_CHARS", "TRUNCATED", "redact"]
 
 MAX_SCAN_CHARS = 64 * 1024
@@ -362,12 +364,19 @@ def _bound(text: str) -> tuple[str, bool]:
 def redact(text: str) -> str:
     """Return ``text`` with every detected secret replaced by ``[REDACTED:<kind>]``.
 
+    While a request is handled (in its context), every token of ``text`` that the request
+    carried — a header, cookie, query, path, form, JSON or body value, see
+    :mod:`zerolog_mw.request_values` — is first replaced by ``[REDACTED:request]``.
+
     Examines at most :data:`MAX_SCAN_CHARS` characters; anything past them is replaced by
     :data:`TRUNCATED`. Never raises: if redaction itself failed, the whole text is withheld.
     Idempotent for inputs within the bound: ``redact(redact(text)) == redact(text)``.
     """
     try:
         head, truncated = _bound(text)
+        values = request_values.CURRENT.get()
+        if values is not None:
+            head = values.redact(head)
         out = _redact_patterns(head)
     except Exception:  # fail closed: a bug here must not let the text through
         return _placeholder("error")

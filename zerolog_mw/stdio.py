@@ -1,9 +1,14 @@
-"""Standard streams that drop writes made while a request is being handled.
+"""Standard streams that drop (or redact) writes made while a request is being handled.
 
 ``print(body)`` in a view writes to ``sys.stdout`` in the request's context (its task, or the
 thread the server handles it in). The middleware marks that context; the stream proxies here
-drop writes made under the mark and pass everything else — the server's own start-up lines,
-a management command's output — through untouched.
+drop writes made under :data:`IN_REQUEST` (``stdio="drop"``), pass writes made under
+:data:`REDACTING` (``stdio="redact"``) through :func:`zerolog_mw.redact` — which knows the
+request's values — and pass everything else — the server's own start-up lines, a management
+command's output — through untouched.
+
+Redaction works per ``write`` call: ``print(a, b)`` writes each argument whole, but a value
+written a few characters at a time is not recognised.
 """
 
 from __future__ import annotations
@@ -13,14 +18,27 @@ from contextvars import ContextVar
 from typing import Any
 
 from .patches import Patch, PatchSet
+from .redaction import redact
 
-__all__ = ["IN_REQUEST", "GuardedStream", "patchset"]
+__all__ = ["IN_REQUEST", "REDACTING", "GuardedStream", "patchset"]
 
 IN_REQUEST: ContextVar[bool] = ContextVar("zerolog_mw.in_request", default=False)
+"""Set in a request's context under ``stdio="drop"``: its writes are discarded."""
+
+REDACTING: ContextVar[bool] = ContextVar("zerolog_mw.redacting", default=False)
+"""Set in a request's context under ``stdio="redact"``: its writes pass through redact()."""
+
+
+def _redacted(data: Any) -> Any:
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return redact(bytes(data).decode("utf-8", "replace")).encode("utf-8", "replace")
+    return redact(str(data))
 
 
 class GuardedStream:
-    """A proxy for a text stream (and its ``.buffer``) that drops writes made in a request."""
+    """A proxy for a text stream (and its ``.buffer``) that drops or redacts request writes."""
 
     __slots__ = ("_zerolog_stream",)
 
@@ -30,6 +48,9 @@ class GuardedStream:
     def write(self, data: Any) -> int:
         if IN_REQUEST.get():
             return len(data)
+        if REDACTING.get():
+            self._zerolog_stream.write(_redacted(data))
+            return len(data)  # what the caller asked to write, as if written
         return int(self._zerolog_stream.write(data))
 
     def writelines(self, lines: Any) -> None:

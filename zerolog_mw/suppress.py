@@ -6,8 +6,17 @@ the class, holds for loggers created later, dynamically named children, handlers
 or replaced by ``dictConfig``, and servers that reconfigure logging after the app is imported.
 ``Logger.isEnabledFor`` is gated as well, so denied loggers do not even build their records.
 
-Records are dropped, never reshaped: rewriting ``msg``/``args`` breaks formatters, and the
-resulting ``handleError`` prints the very exception chain we are hiding.
+Records of denied loggers are dropped. Records of allowlisted loggers reach handlers
+*redacted*: each handler sees a copy whose ``msg`` is the redacted ``getMessage()`` and whose
+``args`` is ``()``, whose ``exc_info`` became ``exc_text`` (:func:`hooks.redacted_traceback`:
+frames and types kept, messages redacted), whose ``stack_info`` is redacted, and whose extra
+attributes are redacted when they are ``str``, kept when ``int``/``float``/``bool``/``None``,
+and replaced by :data:`EXTRA_PLACEHOLDER` otherwise (Django's ``record.request``). The rule
+for what cannot be reshaped safely: a record whose ``args`` is a non-empty mapping (``%(name)s``
+templates; gunicorn's access records, whose dict holds every header and which are logged after
+the request has ended) and a record of a logger whose formatter unpacks ``record.args``
+(:data:`ARGS_UNPACKED_BY_FORMATTER`: uvicorn's access log) are **dropped**, not reshaped —
+reshaping breaks those formatters. The servers' lifecycle lines pass unchanged.
 
 Channels that bypass logging are closed here too: ``logging.lastResort``,
 ``Handler.handleError`` (``logging.raiseExceptions``), the interpreter's exception hooks,
@@ -17,6 +26,7 @@ Channels that bypass logging are closed here too: ``logging.lastResort``,
 
 from __future__ import annotations
 
+import copy
 import http.server
 import logging
 import socketserver
@@ -24,21 +34,45 @@ import sys
 import threading
 import warnings
 import wsgiref.handlers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import hooks, stdio
+from . import hooks, request_values, stdio
 from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
 from .options import Options
 from .patches import Patch, PatchSet
+from .redaction import redact
 
-__all__ = ["Policy", "SuppressionHandle", "install", "restore_all", "suppress_logging"]
+__all__ = [
+    "ARGS_UNPACKED_BY_FORMATTER",
+    "EXTRA_PLACEHOLDER",
+    "Policy",
+    "SuppressionHandle",
+    "install",
+    "redacted_record",
+    "restore_all",
+    "suppress_logging",
+]
+
+ARGS_UNPACKED_BY_FORMATTER = frozenset({"uvicorn.access"})
+"""Loggers whose records a known formatter unpacks by position: dropped even if allowlisted."""
+
+EXTRA_PLACEHOLDER = "[REDACTED:object]"
+"""What an extra record attribute that is not a str or a number becomes."""
+
+_STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+# Extras meaningless once args are gone: uvicorn's coloured copy of msg, formatted with args.
+_DROPPED_EXTRAS = frozenset({"color_message"})
 
 
 class Policy:
     """Which records may pass, combined over every active claim: the strictest one wins."""
 
-    __slots__ = ("_rules", "lifecycle")
+    __slots__ = ("_rules", "lifecycle", "active")
 
     def __init__(self, claims: Sequence[Options]) -> None:
         # One (exact names, child prefixes) pair per distinct allowlist; a name must pass all.
@@ -46,6 +80,7 @@ class Policy:
             {(frozenset(o.allow_loggers), tuple(f"{n}." for n in o.allow_loggers)) for o in claims}
         )
         self.lifecycle = bool(claims) and all(o.lifecycle_logs for o in claims)
+        self.active = bool(claims)
 
     def name_allowed(self, name: str) -> bool:
         # With no claim left every name passes: a gate someone kept after restore() is inert.
@@ -69,9 +104,65 @@ _handles: list[SuppressionHandle] = []
 _policy = Policy(())
 
 
+def _redacted_value(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return EXTRA_PLACEHOLDER
+
+
+def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
+    """The copy of an allowlisted ``record`` that handlers see, or None to drop it.
+
+    See the module docstring for the rule; the original record is left as it was.
+    """
+    args = record.args
+    name = record.name
+    if isinstance(args, Mapping) and args:
+        return None
+    if name in ARGS_UNPACKED_BY_FORMATTER or any(
+        name.startswith(f"{n}.") for n in ARGS_UNPACKED_BY_FORMATTER
+    ):
+        return None
+    try:
+        message = record.getMessage()
+    except Exception:
+        return None  # it would have failed in the handler: handleError, never the raw args
+    clone = copy.copy(record)
+    clone.msg = redact(message)
+    clone.args = ()
+    exc_info = record.exc_info
+    if isinstance(exc_info, tuple) and exc_info[1] is not None:
+        clone.exc_text = hooks.redacted_traceback(exc_info[1])
+    elif record.exc_text:
+        clone.exc_text = redact(record.exc_text)
+    clone.exc_info = None
+    if record.stack_info:
+        clone.stack_info = redact(record.stack_info)
+    attributes = clone.__dict__
+    for key, value in record.__dict__.items():
+        if key in _STANDARD_ATTRIBUTES:
+            continue
+        if key in _DROPPED_EXTRAS:
+            del attributes[key]
+        else:
+            attributes[key] = _redacted_value(value)
+    return clone
+
+
 def _gate_handle(original: Any) -> Callable[[logging.Logger, logging.LogRecord], None]:
     def handle(self: logging.Logger, record: logging.LogRecord) -> None:
-        if _policy.allows(record):
+        policy = _policy
+        name = record.name
+        if policy.lifecycle and name in LIFECYCLE_LOGGERS and is_lifecycle_record(record):
+            original(self, record)  # content-free by construction: passes as it is
+        elif policy.name_allowed(name):
+            if policy.active:  # a gate kept after restore() is inert
+                redacted = redacted_record(record)
+                if redacted is None:
+                    return
+                record = redacted
             original(self, record)
 
     return handle
@@ -174,3 +265,5 @@ def restore_all() -> None:
             handle.restore()
         stdio.patchset.release_all()
         stdio.IN_REQUEST.set(False)  # a response nobody closed must not mute this thread
+        stdio.REDACTING.set(False)
+        request_values.CURRENT.set(None)

@@ -21,6 +21,8 @@ from .errors import (
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .options import Options
+from .request_values import CURRENT as REQUEST_VALUES
+from .request_values import CollectingInput, RequestValues
 from .routes import current_slot
 from .streaming import EVENT_STREAM_HEADER, needs_unbuffering
 
@@ -58,8 +60,14 @@ class LoggerSuppressor:
         return self.app(environ, start_response)
 
 
-def _leave_request() -> None:
+_NO_LENGTH = (None, "", "0")
+
+
+def _leave_request(values: RequestValues) -> None:
     stdio.IN_REQUEST.set(False)
+    stdio.REDACTING.set(False)
+    values.close()
+    REQUEST_VALUES.set(None)
 
 
 class RedactionGuard:
@@ -67,36 +75,52 @@ class RedactionGuard:
 
     With ``stdio="drop"`` (default) what the app writes to stdout/stderr is discarded from the
     call until the response is closed, so a generator that prints while streaming is covered
-    too. A 5xx body is replaced by a fixed one (JSON or text by ``Accept``); a 422 JSON body
-    keeps only each error's ``loc`` and ``type``; an exception before the response started
-    gets that fixed 500 (so a debugger further out never sees it). Responses without
-    ``Cache-Control`` get ``cache_control`` (``no-store``).
+    too; with ``stdio="redact"`` it goes through :func:`zerolog_mw.redact`. Until the response
+    is closed the request's values are known to ``redact`` — headers, path and query hashed on
+    first use, the body as the app reads ``wsgi.input`` — so allowlisted log records and
+    redacted writes lose them. A 5xx body is replaced by a fixed one (JSON or text by
+    ``Accept``); a 422 JSON body keeps only each error's ``loc`` and ``type``; an exception
+    before the response started gets that fixed 500 (so a debugger further out never sees it).
+    Responses without ``Cache-Control`` get ``cache_control`` (``no-store``).
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         opts = Options.from_kwargs(options)
         self.app = app
         self._drop_stdio = opts.stdio == "drop"
+        self._redact_stdio = opts.stdio == "redact"
         self._cache_control = opts.cache_control
-        if self._drop_stdio:
+        if opts.stdio != "pass":
             stdio.patchset.claim()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        # WSGI servers run a request start to close() on one thread, so the mark stays in
-        # that thread's context until the server closes the response.
+        # WSGI servers run a request start to close() on one thread, so the mark and the
+        # request's values stay in that thread's context until the server closes the response.
         if self._drop_stdio:
             stdio.IN_REQUEST.set(True)
+        elif self._redact_stdio:
+            stdio.REDACTING.set(True)
+        values = RequestValues(environ)  # hashes nothing until some output needs redacting
+        REQUEST_VALUES.set(values)
+        # Only a request with a body (HTTP/1.1: a length, or chunked) gets its input wrapped.
+        if (
+            environ.get("CONTENT_LENGTH") not in _NO_LENGTH
+            or "HTTP_TRANSFER_ENCODING" in environ
+            or environ.get("wsgi.input_terminated")
+        ) and "wsgi.input" in environ:
+            environ["wsgi.input"] = CollectingInput(environ["wsgi.input"], values)
         guarded = _GuardedStart(start_response, environ, self._cache_control)
         try:
             body = self.app(environ, guarded)
-        except Exception:
-            _leave_request()
+        except Exception as exc:
+            _leave_request(values)
             if guarded.mode == _PASS and guarded.passed:
+                hooks.mark_escaped(exc)  # the server logs it after the values are gone
                 raise  # the app's own headers are with the server: let it abort
             return [guarded.fixed_500()]
         if guarded.mode != _PASS:
-            return _ReplacedBody(body, guarded)
-        return _MarkedBody(body) if self._drop_stdio else body
+            return _ReplacedBody(body, guarded, values)
+        return _MarkedBody(body, values)
 
 
 _PASS, _REPLACE, _SCRUB = range(3)
@@ -156,16 +180,18 @@ class _GuardedStart:
 
 
 class _MarkedBody:
-    """The app's body as is (the server iterates it directly); ``close()`` ends the mark.
+    """The app's body as is (the server iterates it directly); ``close()`` ends the request's
+    mark and forgets its values.
 
     Not werkzeug's ``ClosingIterator``: that one costs a Python call per chunk and a typing
     subscript per request, on the hot path.
     """
 
-    __slots__ = ("_body",)
+    __slots__ = ("_body", "_values")
 
-    def __init__(self, body: Iterable[bytes]) -> None:
+    def __init__(self, body: Iterable[bytes], values: RequestValues) -> None:
         self._body = body
+        self._values = values
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._body)
@@ -176,17 +202,20 @@ class _MarkedBody:
             if close is not None:
                 close()
         finally:
-            _leave_request()
+            _leave_request(self._values)
 
 
 class _ReplacedBody:
     """Drains the app's body (discarding it) and yields the guard's own; forwards close()."""
 
-    __slots__ = ("_body", "_guarded")
+    __slots__ = ("_body", "_guarded", "_values")
 
-    def __init__(self, body: Iterable[bytes], guarded: _GuardedStart) -> None:
+    def __init__(
+        self, body: Iterable[bytes], guarded: _GuardedStart, values: RequestValues
+    ) -> None:
         self._body = body
         self._guarded = guarded
+        self._values = values
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._body:
@@ -199,7 +228,7 @@ class _ReplacedBody:
             if close is not None:
                 close()
         finally:
-            _leave_request()
+            _leave_request(self._values)
 
 
 class StreamWrapper:

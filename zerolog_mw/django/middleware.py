@@ -68,7 +68,7 @@ class ZeroLogMiddleware:
         self._recorder_built = False
         self._options = options
         self._suppression = suppress.install(options)
-        self._stdio_claimed = options.stdio == "drop"
+        self._stdio_claimed = _drops(options)
         if self._stdio_claimed:
             stdio.patchset.claim()
 
@@ -120,7 +120,7 @@ class ZeroLogMiddleware:
             recorder = self._metrics_recorder()
             if recorder is not None:
                 meter = request._zerolog_meter = RequestMeter(recorder, request.method or "")
-        return options.stdio == "drop", meter
+        return _drops(options), meter
 
     def _metrics_recorder(self) -> Recorder | None:
         if not self._recorder_built:
@@ -150,13 +150,19 @@ class ZeroLogMiddleware:
                 return
             old, self._suppression = self._suppression, suppress.install(options)
             old.restore()
-            if options.stdio == "drop" and not self._stdio_claimed:
+            if _drops(options) and not self._stdio_claimed:
                 stdio.patchset.claim()
                 self._stdio_claimed = True
-            elif options.stdio != "drop" and self._stdio_claimed:
+            elif not _drops(options) and self._stdio_claimed:
                 stdio.patchset.release()
                 self._stdio_claimed = False
             self._options = options
+
+
+def _drops(options: Options) -> bool:
+    """Whether prints in a request are dropped: "redact" is too, here — the Django path does
+    not collect request values, so it fails closed rather than printing unredacted."""
+    return options.stdio != "pass"
 
 
 def _guard_response(response: Any, drop: bool, meter: RequestMeter | None) -> None:

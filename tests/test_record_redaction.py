@@ -1,0 +1,293 @@
+"""Allowlisted log records reach handlers redacted, and the servers' formatters keep working.
+
+The rule: handlers see a copy with ``msg`` = the redacted message and ``args`` = ``()``, the
+traceback as redacted text, extras redacted or replaced; records whose ``args`` is a mapping,
+and ``uvicorn.access`` records (its formatter unpacks ``args``), are dropped; lifecycle lines
+pass as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from uvicorn.logging import AccessFormatter, DefaultFormatter
+
+import zerolog_mw
+from zerolog_mw import hooks, request_values
+from zerolog_mw.request_values import PLACEHOLDER, RequestValues
+from zerolog_mw.suppress import EXTRA_PLACEHOLDER
+
+
+class Recorder(logging.Handler):
+    """Keeps each record it is handed and its formatted text; counts handleError calls."""
+
+    def __init__(self, formatter: logging.Formatter | None = None) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+        self.errors = 0
+        if formatter is not None:
+            self.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        try:
+            self.lines.append(self.format(record))
+        except Exception:
+            self.errors += 1
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def token() -> str:
+    return "zlrec" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def in_request(token: str) -> Iterator[RequestValues]:
+    """A request in flight whose header carried ``token``."""
+    values = RequestValues({"type": "http", "headers": [(b"x-secret", token.encode())]})
+    reset = request_values.CURRENT.set(values)
+    try:
+        yield values
+    finally:
+        request_values.CURRENT.reset(reset)
+        values.close()
+
+
+def attach(name: str, formatter: logging.Formatter | None = None) -> Recorder:
+    recorder = Recorder(formatter)
+    logger = logging.getLogger(name)
+    logger.addHandler(recorder)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return recorder
+
+
+@pytest.fixture
+def loggers() -> Iterator[list[str]]:
+    names: list[str] = []
+    yield names
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
+
+
+def test_allowlisted_record_reaches_handlers_redacted_and_reshaped(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("zlrec.app")
+    recorder = attach("zlrec.app", logging.Formatter("%(message)s|%(user)s|%(n)s|%(obj)s"))
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.app"])
+    logging.getLogger("zlrec.app").info(
+        "got %s from %s", token, "10.0.0.7", extra={"user": token, "n": 3, "obj": object()}
+    )
+    [record] = recorder.records
+    assert record.args == ()
+    assert record.msg == f"got {PLACEHOLDER} from [REDACTED:ipv4]"
+    assert recorder.text == f"got {PLACEHOLDER} from [REDACTED:ipv4]|{PLACEHOLDER}|3|" + (
+        EXTRA_PLACEHOLDER
+    )
+
+
+def test_exception_traceback_keeps_type_and_frames_and_loses_the_message(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("zlrec.exc")
+    recorder = attach("zlrec.exc", logging.Formatter("%(message)s"))
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.exc"])
+    try:
+        int(token)
+    except ValueError:
+        logging.getLogger("zlrec.exc").exception("failed", stack_info=True)
+    text = recorder.text
+    assert token not in text
+    assert "Traceback (most recent call last)" in text
+    assert "test_record_redaction.py" in text
+    assert f"ValueError: invalid literal for int() with base 10: '{PLACEHOLDER}'" in text
+    assert "Stack (most recent call last)" in text
+    assert recorder.records[0].exc_info is None
+
+
+def test_mapping_args_are_dropped_not_reshaped(token: str, loggers: list[str]) -> None:
+    loggers.append("gunicorn.access")
+    recorder = attach("gunicorn.access")
+    zerolog_mw.suppress_logging(allow_loggers=["gunicorn.access"])
+    logging.getLogger("gunicorn.access").info("%(h)s %(r)s", {"h": "1.2.3.4", "r": token})
+    assert recorder.records == []
+
+
+def test_uvicorn_access_records_are_dropped_and_its_formatter_never_fails(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("uvicorn.access")
+    recorder = attach("uvicorn.access", AccessFormatter('%(client_addr)s - "%(request_line)s"'))
+    zerolog_mw.suppress_logging(allow_loggers=["uvicorn.access"])
+    access = logging.getLogger("uvicorn.access")
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", f"/?q={token}", "1.1", 200)
+    assert recorder.records == [] and recorder.errors == 0
+
+
+def test_uvicorn_access_formatter_works_on_a_record_that_passes_unredacted(
+    token: str, loggers: list[str]
+) -> None:
+    # Without suppression the same handler formats it: the test above is not vacuous.
+    loggers.append("uvicorn.access")
+    recorder = attach("uvicorn.access", AccessFormatter('%(client_addr)s - "%(request_line)s"'))
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", f"/?q={token}", "1.1", 200
+    )
+    assert recorder.errors == 0 and token in recorder.text
+
+
+@pytest.mark.parametrize("colors", [True, False])
+def test_uvicorn_default_formatter_formats_redacted_records(
+    colors: bool, token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("uvicorn.error")
+    recorder = attach(
+        "uvicorn.error", DefaultFormatter("%(levelprefix)s %(message)s", use_colors=colors)
+    )
+    zerolog_mw.suppress_logging(allow_loggers=["uvicorn.error"])
+    logging.getLogger("uvicorn.error").warning(
+        "Invalid HTTP request: %s", token, extra={"color_message": "Invalid HTTP request: %s"}
+    )
+    assert recorder.errors == 0
+    assert token not in recorder.text
+    assert f"Invalid HTTP request: {PLACEHOLDER}" in recorder.text
+
+
+def test_uvicorn_lifecycle_line_passes_unchanged(loggers: list[str]) -> None:
+    loggers.append("uvicorn.error")
+    recorder = attach("uvicorn.error", DefaultFormatter("%(message)s", use_colors=True))
+    zerolog_mw.suppress_logging()
+    message = "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)"
+    args = ("http", "127.0.0.1", 8000)
+    logging.getLogger("uvicorn.error").info(message, *args, extra={"color_message": message})
+    [record] = recorder.records
+    assert record.args == args and record.msg == message
+    assert "127.0.0.1:8000" in recorder.text and recorder.errors == 0
+
+
+def test_django_server_formatter_formats_redacted_records(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    from django.utils.log import ServerFormatter  # here: importing Django makes lazy settings
+
+    loggers.append("django.server")
+    recorder = attach("django.server", ServerFormatter("[{server_time}] {message}", style="{"))
+    zerolog_mw.suppress_logging(allow_loggers=["django.server"])
+    logging.getLogger("django.server").info(
+        '"%s" %s %s',
+        f"GET /?q={token} HTTP/1.1",
+        "404",
+        "179",
+        extra={"request": object(), "status_code": 404, "server_time": "01/Jan/2030 00:00:00"},
+    )
+    assert recorder.errors == 0
+    assert recorder.text == f'[01/Jan/2030 00:00:00] "GET /?q={PLACEHOLDER} HTTP/1.1" 404 179'
+    assert recorder.records[0].request == EXTRA_PLACEHOLDER  # type: ignore[attr-defined]
+
+
+def test_django_request_record_loses_the_request_object(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("django.request")
+    recorder = attach("django.request", logging.Formatter("%(message)s %(status_code)s"))
+    zerolog_mw.suppress_logging(allow_loggers=["django.request"])
+    request = type("HttpRequest", (), {"META": {"HTTP_AUTHORIZATION": token}})()
+    logging.getLogger("django.request").warning(
+        "Not Found: %s", f"/items/{token}", extra={"status_code": 404, "request": request}
+    )
+    assert recorder.text == f"Not Found: /items/{PLACEHOLDER} 404"
+    assert recorder.records[0].request == EXTRA_PLACEHOLDER  # type: ignore[attr-defined]
+
+
+def test_record_whose_message_cannot_be_built_is_dropped(loggers: list[str]) -> None:
+    loggers.append("zlrec.bad")
+    recorder = attach("zlrec.bad")
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.bad"])
+    logging.getLogger("zlrec.bad").info("%d", "not a number")
+    assert recorder.records == [] and recorder.errors == 0
+
+
+def test_outside_a_request_only_patterns_apply(token: str, loggers: list[str]) -> None:
+    loggers.append("zlrec.out")
+    recorder = attach("zlrec.out", logging.Formatter("%(message)s"))
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.out"])
+    logging.getLogger("zlrec.out").info("job %s mailed jane@example.com", token)
+    assert recorder.text == f"job {token} mailed [REDACTED:email]"
+
+
+def test_after_restore_the_gate_is_inert(token: str, loggers: list[str]) -> None:
+    loggers.append("zlrec.inert")
+    recorder = attach("zlrec.inert")
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.inert"]).restore()
+    logging.getLogger("zlrec.inert").info("%s %s", token, {"a": 1})
+    assert recorder.records[0].args == (token, {"a": 1})
+
+
+def test_escaped_exception_is_logged_with_its_message_withheld(
+    token: str, loggers: list[str]
+) -> None:
+    loggers.append("zlrec.esc")
+    recorder = attach("zlrec.esc", logging.Formatter("%(message)s"))
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.esc"])
+    exc = KeyError(token)
+    hooks.mark_escaped(exc)
+    logging.getLogger("zlrec.esc").error("Exception in ASGI application", exc_info=exc)
+    assert token not in recorder.text
+    assert f"KeyError: {hooks.WITHHELD}" in recorder.text
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    value=st.text(
+        alphabet=st.characters(categories=("L", "Nd", "P", "S"), max_codepoint=0x17F),
+        min_size=4,
+        max_size=30,
+    ).filter(lambda v: any(len(w) >= 4 for w in re.findall(r"\w+", v))),
+    how=st.sampled_from(["args", "fstring", "exception", "extra"]),
+)
+def test_property_request_content_never_survives_an_allowlisted_record(
+    value: str, how: str
+) -> None:
+    logger = logging.getLogger("zlrec.prop")
+    recorder = attach("zlrec.prop", logging.Formatter("%(message)s %(detail)s"))
+    handle = zerolog_mw.suppress_logging(allow_loggers=["zlrec.prop"])
+    values = RequestValues({"type": "http", "headers": [], "query_string": b""})
+    values.feed(value.encode(), True)
+    reset = request_values.CURRENT.set(values)
+    try:
+        detail: dict[str, Any] = {"detail": value if how == "extra" else "-"}
+        if how == "args":
+            logger.info("seen %r", value, extra=detail)
+        elif how == "fstring":
+            logger.info(f"seen {value}", extra=detail)
+        elif how == "exception":
+            try:
+                raise RuntimeError(value)
+            except RuntimeError:
+                logger.exception("seen", extra=detail)
+        else:
+            logger.info("seen", extra=detail)
+    finally:
+        request_values.CURRENT.reset(reset)
+        handle.restore()
+        logger.handlers.clear()
+    text = recorder.text
+    for word in re.findall(r"\w+", value):
+        if len(word) >= 4:
+            assert word.lower() not in re.findall(r"\w+", text.lower()), (word, text)

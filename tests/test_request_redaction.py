@@ -1,0 +1,644 @@
+"""Request-aware redaction: what a request carried never survives output made while it runs.
+
+Canaries go into every part of a request (header, cookie, query, path, form, JSON, raw body,
+Basic user) of real Starlette and Flask apps behind the middleware; the app logs them on an
+allowlisted logger, prints them under ``stdio="redact"`` and raises with them. Then: isolation
+between concurrent requests (tasks and threads), the set gone after the request, property
+tests, and the collector's memory on a 10 MB body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import logging
+import re
+import sys
+import threading
+import tracemalloc
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+from flask import Flask, request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+import zerolog_mw
+from zerolog_mw import asgi, hooks, request_values, stdio, wsgi
+from zerolog_mw.request_values import (
+    MAX_VALUES,
+    MIN_TOKEN,
+    PLACEHOLDER,
+    CollectingInput,
+    RequestValues,
+)
+
+AUDIT = "zltest.audit"
+Message = dict[str, Any]
+
+
+def canaries() -> dict[str, str]:
+    """One unique token per request part."""
+    return {part: f"zl{part}{uuid.uuid4().hex[:12]}" for part in PARTS}
+
+
+PARTS = ("header", "cookie", "query", "qname", "path", "form", "json", "number", "raw", "user",
+         "password", "bearer")  # fmt: skip
+
+
+@pytest.fixture
+def audit() -> Iterator[io.StringIO]:
+    """An allowlisted logger's output, formatted by a plain handler with exceptions."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    logger = logging.getLogger(AUDIT)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+
+def emit_everything(seen: list[str]) -> None:
+    """What a careless view does with the request: log it, print it, raise with it."""
+    log = logging.getLogger(AUDIT)
+    text = " ".join(seen)
+    log.info("visible %s", seen)
+    log.warning(f"f-string visible {text}")
+    print("printed visible", *seen)
+    print(text, file=sys.stderr)
+    try:
+        raise ValueError(f"bad value {text!r}")
+    except ValueError:
+        log.exception("failed visible")
+
+
+def assert_clean(output: str, tokens: dict[str, str]) -> None:
+    leaked = [part for part, token in tokens.items() if token.lower() in output.lower()]
+    assert not leaked, f"request values reached the output: {leaked}"
+    assert PLACEHOLDER in output
+    assert "visible" in output  # the app's own words stay: output was emitted, not withheld
+
+
+# --- Starlette, through the fused stack and the guard alone ------------------------------------
+
+
+def starlette_app() -> Starlette:
+    async def view(req: Request) -> PlainTextResponse:
+        body = await req.body()
+        seen = [*req.headers.values(), *req.cookies.values(), *req.path_params.values()]
+        seen += [f"{k}={v}" for k, v in req.query_params.multi_items()]
+        kind = req.headers.get("content-type", "")
+        if kind == "application/json":
+            data = json.loads(body)
+            seen += [str(v) for v in data.values()]
+        elif kind == "application/x-www-form-urlencoded":
+            seen += [v for _, v in parse_qsl(body.decode())]
+        else:
+            seen.append(body.decode())
+        if req.client:
+            seen.append(req.client.host)
+        emit_everything(seen)
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/items/{item}", view, methods=["POST"])])
+
+
+def request_kwargs(tokens: dict[str, str], body: str) -> dict[str, Any]:
+    basic = base64.b64encode(f"{tokens['user']}:{tokens['password']}".encode()).decode()
+    kwargs: dict[str, Any] = {
+        "url": f"/items/{tokens['path']}?{urlencode({tokens['qname']: tokens['query']})}",
+        "headers": {
+            "X-Custom": f"prefix {tokens['header']}",
+            "Cookie": f"theme=dark; session={tokens['cookie']}",
+            "Authorization": f"Basic {basic}",
+            "X-Token": f"Bearer {tokens['bearer']}",
+        },
+    }
+    if body == "json":
+        kwargs["json"] = {"name": tokens["json"], "count": int("9" + tokens["number"][-9:], 16)}
+        tokens["number"] = str(kwargs["json"]["count"])
+    elif body == "form":
+        kwargs["content"] = urlencode({"field": tokens["form"]})
+        kwargs["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
+    else:
+        kwargs["content"] = f"raw body with {tokens['raw']} in it"
+        kwargs["headers"]["Content-Type"] = "text/plain"
+    return kwargs
+
+
+def body_tokens(tokens: dict[str, str], body: str) -> dict[str, str]:
+    """The canaries one request carries (a request has one body kind)."""
+    others = {"json", "number", "form", "raw"} - ({"json", "number"} if body == "json" else {body})
+    return {k: v for k, v in tokens.items() if k not in others}
+
+
+@pytest.mark.parametrize("body", ["json", "form", "raw"])
+@pytest.mark.parametrize("stack", ["fused", "guard"])
+def test_starlette_canaries_never_reach_allowlisted_logs_prints_or_tracebacks(
+    body: str, stack: str, audit: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:
+    tokens = canaries()
+    options: dict[str, Any] = {"allow_loggers": [AUDIT], "stdio": "redact", "metrics": ()}
+    if stack == "fused":
+        app: Any = asgi.ZeroLogMiddleware(starlette_app(), **{**options, "metrics": ["statsd"]})
+    else:
+        app = asgi.LoggerSuppressor(asgi.RedactionGuard(starlette_app(), **options), **options)
+    with TestClient(app) as client:
+        response = client.post(**request_kwargs(tokens, body))
+    assert response.status_code == 200
+    out, err = capfd.readouterr()
+    carried = body_tokens(tokens, body)
+    assert_clean(audit.getvalue(), carried)
+    assert_clean(out, carried)
+    assert tokens["header"] not in err
+    assert "ValueError: " in audit.getvalue()  # the type and the traceback's frames stay
+    assert "Traceback (most recent call last)" in audit.getvalue()
+
+
+# --- Flask (WSGI) ------------------------------------------------------------------------------
+
+
+def flask_app() -> Flask:
+    app = Flask("zltest_flask")
+
+    @app.post("/items/<item>")
+    def view(item: str) -> str:
+        seen = [*request.headers.values(), *request.cookies.values(), item]
+        seen += [f"{k}={v}" for k, v in request.args.items(multi=True)]
+        seen += list(request.form.values())
+        if request.is_json:
+            seen += [str(v) for v in request.get_json().values()]
+        elif not request.form:
+            seen.append(request.get_data(as_text=True))
+        if request.authorization is not None:
+            seen.append(str(request.authorization.username))
+        emit_everything(seen)
+        return "ok"
+
+    return app
+
+
+@pytest.mark.parametrize("body", ["json", "form", "raw"])
+def test_flask_canaries_never_reach_allowlisted_logs_or_prints(
+    body: str, audit: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:
+    tokens = canaries()
+    app = flask_app()
+    zerolog_mw.wrap(app, allow_loggers=[AUDIT], stdio="redact", metrics=())
+    kwargs = request_kwargs(tokens, body)
+    client = app.test_client()
+    url = kwargs.pop("url")
+    if "content" in kwargs:
+        kwargs["data"] = kwargs.pop("content")
+    response = client.post(url, **kwargs)
+    assert response.status_code == 200
+    response.close()
+    out, _ = capfd.readouterr()
+    carried = body_tokens(tokens, body)
+    assert_clean(audit.getvalue(), carried)
+    assert_clean(out, carried)
+
+
+def test_multi_word_value_matching_no_pattern_is_redacted(audit: io.StringIO) -> None:
+    secret = "my grandmother's maiden name"
+    app = flask_app()
+    zerolog_mw.wrap(app, allow_loggers=[AUDIT], metrics=())
+    app.test_client().post("/items/x", json={"answer": secret}).close()  # as a server would
+    output = audit.getvalue()
+    assert "visible" in output
+    for word in ("grandmother", "maiden", "name"):
+        assert word not in output
+    assert secret not in output
+    assert zerolog_mw.redact(secret) == secret  # no pattern knows it: only the request did
+
+
+# --- isolation and lifetime ------------------------------------------------------------------
+
+
+def asgi_request(
+    app: Any, path: str = "/", headers: list[tuple[bytes, bytes]] | None = None,
+    chunks: list[bytes] | None = None, query: bytes = b"",
+) -> Callable[[], Any]:  # fmt: skip
+    """A coroutine factory running one raw HTTP request through ``app``."""
+    pending = list(chunks or [b""])
+
+    async def receive() -> Message:
+        body = pending.pop(0) if pending else b""
+        return {"type": "http.request", "body": body, "more_body": bool(pending)}
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope = {
+        "type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
+        "query_string": query, "headers": headers or [], "client": ("10.1.2.3", 5000),
+        "scheme": "http", "server": ("localhost", 80), "http_version": "1.1",
+        "root_path": "", "asgi": {"version": "3.0"},
+    }  # fmt: skip
+
+    async def run() -> None:
+        await app(scope, receive, send)
+
+    return run
+
+
+def test_concurrent_asyncio_requests_never_see_each_other_values() -> None:
+    token_a, token_b = "zlalpha" + uuid.uuid4().hex[:8], "zlbravo" + uuid.uuid4().hex[:8]
+    both_in = asyncio.Event()
+    arrived: list[str] = []
+    outputs: dict[str, str] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        mine = scope["path"].strip("/")
+        while (await receive()).get("more_body"):
+            pass
+        arrived.append(mine)
+        if len(arrived) == 2:
+            both_in.set()
+        await both_in.wait()  # both requests are in flight now
+        outputs[mine] = zerolog_mw.redact(f"{token_a} {token_b}")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guard = asgi.RedactionGuard(app)
+
+    async def both() -> None:
+        await asyncio.gather(
+            asgi_request(guard, f"/{token_a}")(), asgi_request(guard, f"/{token_b}")()
+        )
+
+    asyncio.run(both())
+    assert outputs[token_a] == f"{PLACEHOLDER} {token_b}"
+    assert outputs[token_b] == f"{token_a} {PLACEHOLDER}"
+
+
+def test_concurrent_wsgi_requests_on_threads_never_see_each_other_values() -> None:
+    tokens = {"a": "zlthreada" + uuid.uuid4().hex[:8], "b": "zlthreadb" + uuid.uuid4().hex[:8]}
+    barrier = threading.Barrier(2, timeout=10)
+    outputs: dict[str, str] = {}
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        name = environ["PATH_INFO"].strip("/")
+        environ["wsgi.input"].read()
+        barrier.wait()
+        outputs[name] = zerolog_mw.redact(f"{tokens['a']} {tokens['b']}")
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    guard = wsgi.RedactionGuard(app)
+
+    def call(name: str) -> None:
+        body = f"secret={tokens[name]}".encode()
+        environ = {"PATH_INFO": f"/{name}", "CONTENT_LENGTH": str(len(body)),
+                   "wsgi.input": io.BytesIO(body), "REQUEST_METHOD": "POST"}  # fmt: skip
+        result = guard(environ, lambda *a: None)
+        list(result)
+        result.close()  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outputs["a"] == f"{PLACEHOLDER} {tokens['b']}"
+    assert outputs["b"] == f"{tokens['a']} {PLACEHOLDER}"
+
+
+@pytest.mark.parametrize("stack", ["fused", "guard"])
+def test_the_set_is_gone_after_an_asgi_request(stack: str) -> None:
+    token = "zlgone" + uuid.uuid4().hex[:8]
+    kept: list[RequestValues | None] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        kept.append(request_values.CURRENT.get())
+        assert zerolog_mw.redact(token) == PLACEHOLDER
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    wrapped = asgi.ZeroLogMiddleware(app) if stack == "fused" else asgi.RedactionGuard(app)
+    asyncio.run(asgi_request(wrapped, headers=[(b"x-secret", token.encode())])())
+    assert request_values.CURRENT.get() is None
+    assert zerolog_mw.redact(token) == token
+    values = kept[0]
+    assert values is not None and values.closed and len(values) == 0
+    # A context copied during the request and used after it fails closed.
+    assert values.redact(f"ab {token} later") == f"ab {PLACEHOLDER} {PLACEHOLDER}"
+
+
+def test_the_set_is_gone_when_a_wsgi_response_is_closed() -> None:
+    token = "zlwsgigone" + uuid.uuid4().hex[:8]
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        assert zerolog_mw.redact(f"x {token}") == f"x {PLACEHOLDER}"
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    result = wsgi.ZeroLogMiddleware(app, metrics=())(
+        {"PATH_INFO": "/", "HTTP_X_SECRET": token, "REQUEST_METHOD": "GET"}, lambda *a: None
+    )
+    assert request_values.CURRENT.get() is not None  # until the server closes the response
+    list(result)
+    result.close()  # type: ignore[attr-defined]
+    assert request_values.CURRENT.get() is None
+    assert zerolog_mw.redact(token) == token
+
+
+def test_values_are_hashed_lazily_only_when_output_needs_them() -> None:
+    scope = {"type": "http", "path": "/p", "headers": [(b"x-a", b"zllazyvalue1")]}
+    values = RequestValues(scope)
+    assert len(values) == 0  # nothing hashed at the start of a request
+    assert values.redact("zllazyvalue1 seen") == f"{PLACEHOLDER} seen"
+    assert len(values) > 0
+
+
+def test_escaped_exception_message_is_withheld_after_the_request(audit: io.StringIO) -> None:
+    token = "zlescaped" + uuid.uuid4().hex[:8]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise ValueError(f"invalid {token}")
+
+    handle = zerolog_mw.suppress_logging(allow_loggers=[AUDIT])
+    try:
+        with pytest.raises(ValueError) as caught:
+            asyncio.run(asgi_request(asgi.RedactionGuard(app), query=f"q={token}".encode())())
+        # The server logs it after the request's context is gone.
+        logging.getLogger(AUDIT).error("Exception in ASGI application", exc_info=caught.value)
+    finally:
+        handle.restore()
+    output = audit.getvalue()
+    assert token not in output
+    assert "ValueError: " + hooks.WITHHELD in output
+
+
+# --- stdio="redact" and the hooks -----------------------------------------------------------------
+
+
+def test_stdio_redact_passes_other_words_and_drop_stays_the_default(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    token = "zlprinted" + uuid.uuid4().hex[:8]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        print(f"hello {token} 192.168.1.20")
+        sys.stdout.buffer.write(f"bytes {token}\n".encode())
+        sys.stdout.flush()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    headers = [(b"x-secret", token.encode())]
+    asyncio.run(asgi_request(asgi.RedactionGuard(app, stdio="redact"), headers=headers)())
+    out, _ = capfd.readouterr()
+    assert out == f"hello {PLACEHOLDER} [REDACTED:ipv4]\nbytes {PLACEHOLDER}\n"
+    asyncio.run(asgi_request(asgi.RedactionGuard(app), headers=headers)())
+    assert capfd.readouterr().out == ""
+    assert zerolog_mw.Options().stdio == "drop"
+
+
+def test_hooks_add_the_redacted_message_only_under_stdio_redact(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    token = "zlhook" + uuid.uuid4().hex[:8]
+    values = RequestValues({"type": "http", "headers": [(b"x", token.encode())]})
+    exc = ValueError(f"bad {token}")
+    hooks.excepthook(ValueError, exc, None)
+    withheld = "zerolog_mw: uncaught ValueError (message and traceback withheld)\n"
+    assert capfd.readouterr().err == withheld
+    reset_values = request_values.CURRENT.set(values)
+    reset_redacting = stdio.REDACTING.set(True)
+    try:
+        hooks.excepthook(ValueError, exc, None)
+    finally:
+        stdio.REDACTING.reset(reset_redacting)
+        request_values.CURRENT.reset(reset_values)
+    err = capfd.readouterr().err
+    assert err == f"zerolog_mw: uncaught ValueError: bad {PLACEHOLDER} (traceback withheld)\n"
+
+
+# --- the collector: chunk boundaries, decodings, bounds ------------------------------------------
+
+
+def collect(chunks: list[bytes], final: bool = True) -> RequestValues:
+    values = RequestValues({"type": "http", "headers": []})
+    for index, chunk in enumerate(chunks):
+        values.feed(chunk, final and index == len(chunks) - 1)
+    return values
+
+
+@pytest.mark.parametrize(
+    "body, found",
+    [
+        (b'{"n": "Ren\\u00e9e Dupont", "q": "line1\\nline2"}', ["Renée", "Dupont", "line2"]),
+        (b"a=hello%20world&b=caf%C3%A9+cr%C3%A8me", ["world", "café", "crème"]),
+        (b"password=p@ss!x&other=1", ["p@ss!x"]),
+        (b'{"amount": 123456789}', ["123456789"]),
+    ],
+)
+def test_decoded_views_are_collected(body: bytes, found: list[str]) -> None:
+    for size in (1, 3, 7, len(body)):  # every chunking gives the same tokens
+        values = collect([body[i : i + size] for i in range(0, len(body), size)])
+        for value in found:
+            assert values.redact(f"got {value}.") == f"got {PLACEHOLDER}.", (size, value)
+
+
+def test_last_token_of_a_body_read_to_its_length_is_collected() -> None:
+    values = collect([b"first chunk zl", b"tailtoken"], final=False)  # no final chunk seen
+    assert values.redact("zltailtoken") == PLACEHOLDER
+
+
+def test_short_tokens_are_not_collected() -> None:
+    values = collect([b"abc de 4242"])
+    assert values.redact("abc de 4242") == f"abc de {PLACEHOLDER}"
+    assert MIN_TOKEN == 4
+
+
+def test_overflow_fails_closed() -> None:
+    words = " ".join(f"w{i:05d}" for i in range(MAX_VALUES + 10)).encode()
+    values = collect([words])
+    assert values.overflowed
+    assert values.redact("ab unrelated words") == f"ab {PLACEHOLDER} {PLACEHOLDER}"
+
+
+def test_long_runs_are_redacted_unchecked_in_a_request() -> None:
+    values = collect([b"x" * 10])
+    long_run = "y" * 2000
+    assert values.redact(f"a {long_run} b") == f"a {PLACEHOLDER} b"
+
+
+def test_redaction_in_a_request_is_idempotent_and_keeps_other_placeholders() -> None:
+    values = collect([b"request REDACTED email zlidem1234"])
+    token = request_values.CURRENT.set(values)
+    try:
+        once = zerolog_mw.redact("zlidem1234 wrote jane@example.com")
+        assert once == f"{PLACEHOLDER} wrote [REDACTED:email]"
+        assert zerolog_mw.redact(once) == once
+    finally:
+        request_values.CURRENT.reset(token)
+
+
+def test_wsgi_input_is_collected_through_every_read_method() -> None:
+    body = b"line one zlreadline\nzlreadlines here\nzliterated\n"
+    for method in ("read", "readline", "readlines", "iter", "readinto"):
+        values = RequestValues({})
+        stream = CollectingInput(io.BytesIO(body), values)
+        if method == "read":
+            stream.read(5)
+            stream.read()
+        elif method == "readline":
+            while stream.readline():
+                pass
+        elif method == "readlines":
+            stream.readlines()
+        elif method == "iter":
+            list(stream)
+        else:
+            buffer = bytearray(8)
+            while stream.readinto(buffer):
+                pass
+        for value in ("zlreadline", "zlreadlines", "zliterated"):
+            assert values.redact(value) == PLACEHOLDER, (method, value)
+        assert stream.seekable() is True  # other attributes pass through
+
+
+def test_ten_megabyte_body_is_never_buffered_by_the_collector() -> None:
+    vocabulary = [f"zlword{i:04d}" for i in range(2000)]
+    chunk = " ".join(vocabulary).encode() + b" "
+    chunk_size = 64 * 1024
+    total = 10 * 1024 * 1024
+    stream = (chunk * (chunk_size // len(chunk) + 1))[:chunk_size]
+    values = RequestValues({"type": "http", "headers": []})
+    tracemalloc.start()
+    try:
+        sent = 0
+        while sent < total:
+            values.feed(stream, False)
+            sent += len(stream)
+        values.feed(b" zlfinaltoken", True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024, f"collector peak {peak} bytes"
+    assert not values.overflowed
+    assert values.redact("zlword1999 zlfinaltoken") == f"{PLACEHOLDER} {PLACEHOLDER}"
+
+
+def test_ten_megabyte_body_through_the_asgi_stack_is_not_buffered() -> None:
+    chunk = (b"zlstream data " * 5000)[: 64 * 1024]
+    count = 160  # 10 MiB
+    seen = 0
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal seen
+        while True:
+            message = await receive()
+            seen += len(message["body"])
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent = 0
+
+    async def receive() -> Message:
+        nonlocal sent
+        sent += 1
+        return {"type": "http.request", "body": chunk, "more_body": sent < count}
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+    tracemalloc.start()
+    try:
+        asyncio.run(asgi.ZeroLogMiddleware(app, metrics=())(scope, receive, send))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == count * len(chunk)
+    assert peak < 1024 * 1024, f"peak {peak} bytes"
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+WORDS = st.text(
+    alphabet=st.characters(categories=("L", "Nd"), max_codepoint=0x2FF), min_size=4, max_size=16
+)
+VALUES = st.lists(
+    st.one_of(WORDS, st.text(alphabet="!@#$%^*~.-_:/", min_size=1, max_size=3)),
+    min_size=1,
+    max_size=4,
+).map(" ".join)
+
+
+def is_protected(value: str) -> bool:
+    """Whether the rule promises to hide ``value``: a word or a run of 4+ characters."""
+    runs = re.split(r"[\s\"'`=,;&()\[\]{}<>|]+", value)
+    cores = [run.strip("!#$%*+-./:?@\\^~") for run in runs]
+    return any(len(t) >= MIN_TOKEN for t in [*re.findall(r"\w+", value), *cores])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=VALUES,
+    where=st.sampled_from(["header", "query", "path", "json", "form", "raw"]),
+    chunk=st.integers(min_value=1, max_value=64),
+    shape=st.sampled_from(["log", "exception", "print"]),
+)
+def test_property_request_values_never_survive_output(
+    value: str, where: str, chunk: int, shape: str
+) -> None:
+    headers: list[tuple[bytes, bytes]] = []
+    query = b""
+    path = "/"
+    body = b""
+    if where == "header":
+        headers.append((b"x-value", value.encode("latin-1", "replace")))
+        value = value.encode("latin-1", "replace").decode("latin-1")
+    elif where == "query":
+        query = urlencode({"v": value}).encode()
+    elif where == "path":
+        path = "/" + value  # ASGI's path is decoded
+    elif where == "json":
+        body = json.dumps({"v": value}).encode()
+    elif where == "form":
+        body = urlencode({"v": value}).encode()
+    else:
+        body = value.encode()
+    chunks = [body[i : i + chunk] for i in range(0, len(body), chunk)] or [b""]
+    captured: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        if shape == "log":
+            text = zerolog_mw.redact(f"value={value}!")
+        elif shape == "exception":
+            try:
+                raise KeyError(value)
+            except KeyError as exc:
+                text = hooks.redacted_traceback(exc)
+        else:
+            text = stdio._redacted(f"{value}\n")
+        captured.append(text)
+
+    asyncio.run(asgi_request(asgi.RedactionGuard(app), path, headers, chunks, query)())
+    output = captured[0]
+    if is_protected(value):
+        assert value not in output
+    for word in value.split():
+        if len(word) >= MIN_TOKEN and word.isalnum():
+            assert word not in output.replace(PLACEHOLDER, " "), (word, output)

@@ -1,0 +1,403 @@
+"""Request-aware redaction: what the request in flight carried, kept as keyed hashes only.
+
+While a request is handled, :data:`CURRENT` holds its :class:`RequestValues`. Output made in
+that context (an allowlisted log record, a ``print`` under ``stdio="redact"``) goes through
+:func:`zerolog_mw.redact`, which replaces every token of the output whose keyed hash the
+request carried with :data:`PLACEHOLDER`.
+
+What is collected: every header value (``Cookie`` and ``Authorization`` included, a
+``Basic`` credential also decoded into its user and password), the path (decoded and raw),
+the query string (raw, and decoded into names and values), the client address, and the body
+as the app reads it (raw text, plus its URL-decoded and JSON-unescaped views, which cover form
+fields and JSON string leaves; numbers are tokens like any other word).
+
+How: text is lower-cased and cut into *words* (maximal ``\\w`` runs) and *runs* (maximal
+stretches without whitespace, quotes or ``= , ; & ( ) [ ] { } < > |``, compared without the
+punctuation at their ends; they catch values such as ``p@ss!`` that have no long word).
+Tokens of :data:`MIN_TOKEN` characters or more are hashed with BLAKE2b under a random
+per-process key (8-byte digests) into a per-request set of at most :data:`MAX_VALUES`
+entries; the text itself is never kept. Shorter tokens are not collected: they would redact
+every ``the`` and ``200`` of a log line. A multi-word value is thus redacted word by word
+(``my grandmother's maiden name`` leaves ``my`` and ``s``).
+
+Cost: the scope or environ is only *referenced* at the start of a request; its headers, path
+and query are hashed on the first redaction that needs them, so a request that outputs nothing
+pays for one small object. The body is tokenised as it is read, chunk by chunk, with a carry
+of at most :data:`MAX_CARRY` characters across chunk boundaries: it is never buffered.
+
+Failing closed: when the set is full, or output is redacted in a context whose request has
+ended (a thread that copied the request's context and outlived it), every token of
+:data:`MIN_TOKEN` characters or more is redacted. Output runs longer than :data:`MAX_TOKEN`
+characters are always redacted in a request: they cannot be checked against a bounded carry.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import hashlib
+import os
+import re
+import string
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
+from typing import Any
+from urllib.parse import unquote_plus
+
+__all__ = [
+    "CURRENT",
+    "MAX_CARRY",
+    "MAX_TOKEN",
+    "MAX_VALUES",
+    "MIN_TOKEN",
+    "PLACEHOLDER",
+    "CollectingInput",
+    "RequestValues",
+]
+
+MIN_TOKEN = 4
+"""Shortest token collected and redacted; shorter ones would over-redact ordinary words."""
+
+MAX_TOKEN = 1024
+"""Longest token hashed; longer output runs are redacted unchecked while in a request."""
+
+MAX_VALUES = 4096
+"""Distinct token hashes one request may hold; past it the request fails closed."""
+
+MAX_CARRY = 4096
+"""Characters held back at a body chunk's end when no separator was found to cut at."""
+
+MAX_PIECE = 16 * 1024
+"""Body bytes tokenised at once: a huge chunk is taken in pieces, so memory stays bounded."""
+
+PLACEHOLDER = "[REDACTED:request]"
+
+CURRENT: ContextVar[RequestValues | None] = ContextVar("zerolog_mw.request_values", default=None)
+"""The :class:`RequestValues` of the request being handled in this context, if any."""
+
+_KEY = os.urandom(32)  # per process: digests mean nothing outside it, nor across restarts
+_SEPARATOR_CHARS = "\"'`=,;&()[]{}<>|"
+_SEPARATORS = r"\s\"'`=,;&()\[\]{}<>|"
+# A run is compared without the punctuation at its ends: "p@ss!" is found in "p@ss!." too.
+_EDGES = "".join(c for c in string.punctuation if c not in _SEPARATOR_CHARS and c != "_")
+# ASCII text is cut by str.translate + str.split, in C: same tokens as the patterns below.
+_ASCII_WORD_CUT = str.maketrans(
+    dict.fromkeys((c for c in map(chr, range(128)) if not c.isalnum() and c != "_"), " ")
+)
+_ASCII_RUN_CUT = str.maketrans(dict.fromkeys(_SEPARATOR_CHARS, " "))
+_WORD = re.compile(r"\w+")
+_RUN = re.compile(rf"[^{_SEPARATORS}]+")
+_LAST_SEPARATOR = re.compile(rf"[{_SEPARATORS}](?=[^{_SEPARATORS}]*\Z)")
+_LAST_NON_WORD = re.compile(r"\W(?=\w*\Z)")
+# A placeholder already in the text is skipped whole: redact() stays idempotent.
+_SCAN = re.compile(rf"(\[REDACTED:[a-z0-9_]+\])|[^{_SEPARATORS}]+")
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
+_JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+# Environ keys (besides HTTP_*) whose values came from the client.
+_ENVIRON_KEYS = ("PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
+                 "REQUEST_URI", "RAW_URI")  # fmt: skip
+
+_OPEN, _FULL, _CLOSED = range(3)
+_materialise_lock = threading.Lock()
+
+
+_KEYED = hashlib.blake2b(key=_KEY, digest_size=8)  # copied per token: the key block once
+
+
+def _digest(token: str) -> bytes:
+    keyed = _KEYED.copy()
+    keyed.update(token.encode("utf-8", "surrogatepass"))
+    return keyed.digest()
+
+
+def _json_unescape(text: str) -> str:
+    def replace(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code is not None:
+            return chr(int(code, 16))
+        char = m.group(2)
+        return _JSON_SIMPLE.get(char, char)
+
+    return _JSON_ESCAPE.sub(replace, text)
+
+
+def _views(text: str) -> Iterator[str]:
+    """``text`` and the decodings the app may see of it: URL-decoded, JSON-unescaped."""
+    yield text
+    if "%" in text or "+" in text:
+        yield unquote_plus(text, errors="replace")
+    if "\\" in text:
+        yield _json_unescape(text)
+
+
+def _tokens(text: str) -> set[str]:
+    """The words and (edge-stripped) runs of ``text``, lower-cased, long enough to collect."""
+    low = text.lower()
+    if low.isascii():
+        words = set(low.translate(_ASCII_WORD_CUT).split())
+        runs = set(low.translate(_ASCII_RUN_CUT).split())
+    else:
+        words = set(_WORD.findall(low))
+        runs = set(_RUN.findall(low))
+    words.update(run.strip(_EDGES) for run in runs)
+    return {t for t in words if MIN_TOKEN <= len(t) <= MAX_TOKEN}
+
+
+def _basic_credentials(value: str) -> Iterator[str]:
+    """The user, password and ``user:password`` of a ``Basic`` Authorization value."""
+    scheme, _, encoded = value.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return
+    try:
+        raw = binascii.a2b_base64(encoded.strip() + "=" * (-len(encoded.strip()) % 4))
+    except (binascii.Error, ValueError):
+        return
+    pair = raw.decode("utf-8", "replace")
+    user, _, password = pair.partition(":")
+    yield from (pair, user, password)
+
+
+def _latin1_views(value: str) -> Iterator[str]:
+    """A WSGI/ASGI latin-1 string as is and, if not ASCII, as the UTF-8 it likely was."""
+    yield value
+    if not value.isascii():
+        yield value.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+class RequestValues:
+    """The token hashes of one request; lazily filled from its scope/environ, eagerly from
+    its body as the app reads it.
+
+    :param source: the ASGI scope or the WSGI environ, referenced (not copied) until the first
+        lookup hashes its headers, path, query and client address.
+    """
+
+    __slots__ = ("_source", "_receive", "_hashes", "_state", "_carry", "_decoder")
+
+    def __init__(
+        self, source: Mapping[str, Any], receive: Callable[[], Awaitable[Any]] | None = None
+    ) -> None:
+        # Per request, on the hot path: references only; the set is made on the first add.
+        self._source: Mapping[str, Any] | None = source
+        self._receive = receive
+        self._hashes: set[bytes] | None = None
+        self._state = _OPEN
+        self._carry = ""
+        self._decoder: codecs.IncrementalDecoder | None = None
+
+    # --- collecting ------------------------------------------------------------------------
+
+    @property
+    def overflowed(self) -> bool:
+        """True once the set is full: from then on this request fails closed."""
+        return self._state == _FULL
+
+    @property
+    def closed(self) -> bool:
+        """True once the request ended: the set is gone and redaction fails closed."""
+        return self._state == _CLOSED
+
+    def __len__(self) -> int:
+        return len(self._hashes or ())
+
+    def add_text(self, text: str) -> None:
+        """Collect the tokens of ``text`` and of its decoded views."""
+        if self._state != _OPEN:
+            return
+        tokens: set[str] = set()
+        for view in _views(text):
+            tokens |= _tokens(view)
+        hashes = self._hashes
+        if hashes is None:
+            hashes = self._hashes = set()
+        for token in tokens:
+            if len(hashes) >= MAX_VALUES:
+                self._state = _FULL
+                hashes.clear()  # nothing left to compare with: everything is redacted now
+                return
+            hashes.add(_digest(token))
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        """Collect a chunk of the request body as the app reads it (``final`` at its end)."""
+        if self._state != _OPEN:
+            return
+        for start in range(0, len(data), MAX_PIECE):
+            self._feed_piece(data[start : start + MAX_PIECE], False)
+        if final:
+            self._feed_piece(b"", True)
+
+    def _feed_piece(self, data: bytes, final: bool) -> None:
+        decoder = self._decoder
+        if decoder is None:
+            decoder = self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        text = self._carry + decoder.decode(data, final)
+        if final:
+            self._carry = ""
+        else:
+            # Cut where no token (nor a %XX or \uXXXX escape) can straddle the cut.
+            m = _LAST_SEPARATOR.search(text, max(0, len(text) - MAX_CARRY))
+            if m is None and len(text) > MAX_CARRY:
+                m = _LAST_NON_WORD.search(text)  # a run that long is redacted unchecked
+            cut = m.end() if m is not None else (len(text) if len(text) > MAX_CARRY else 0)
+            text, self._carry = text[:cut], text[cut:]
+        if text:
+            self.add_text(text)
+
+    def _materialise(self) -> None:
+        """Hash what the scope/environ holds, once, on the first lookup; and the body's carry."""
+        if self._carry:
+            self.add_text(self._carry)  # a body read to its length never sees a final chunk
+        if self._source is None:
+            return
+        with _materialise_lock:
+            source, self._source = self._source, None
+            if source is None:
+                return
+            for text in _source_texts(source):
+                self.add_text(text)
+
+    def close(self) -> None:
+        """End of the request: forget everything; later lookups fail closed."""
+        self._state = _CLOSED
+        self._source = self._receive = None
+        if self._hashes is not None:
+            self._hashes = None
+            self._carry = ""
+            self._decoder = None
+
+    # --- looking up ------------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """``text`` with each token the request carried replaced by :data:`PLACEHOLDER`."""
+        if self._state == _OPEN:
+            self._materialise()
+        if self._state == _OPEN:
+            hashes = self._hashes
+            if not hashes:
+                return text
+            return _SCAN.sub(lambda m: _checked_run(m, hashes), text)
+        return _SCAN.sub(_every_token, text)
+
+    def carried(self, token: str) -> bool:
+        """True if ``token`` (a word or run) is one the request carried."""
+        if self._state == _OPEN:
+            self._materialise()
+        if self._state != _OPEN:
+            return len(token) >= MIN_TOKEN
+        return _digest(token.lower()) in (self._hashes or ())
+
+    async def receive(self) -> Any:
+        """The ASGI ``receive`` given at construction, collecting ``http.request`` bodies
+        (and WebSocket messages, though the middleware leaves WebSocket ``receive`` as is)."""
+        receive = self._receive
+        if receive is None:
+            raise RuntimeError("RequestValues was made without a receive to wrap")
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            self.feed(message.get("body", b""), not message.get("more_body", False))
+        elif kind == "websocket.receive":
+            text = message.get("text")
+            if text is not None:
+                self.add_text(text)
+            else:
+                self.feed(message.get("bytes") or b"", True)
+                self._decoder = None  # each message decodes on its own
+        return message
+
+
+def _checked_run(m: re.Match[str], hashes: set[bytes]) -> str:
+    if m.group(1) is not None:
+        return m.group(1)
+    run = m.group(0)
+    if len(run) > MAX_TOKEN:
+        return PLACEHOLDER
+    if len(run) < MIN_TOKEN:
+        return run
+    core = run.strip(_EDGES)
+    if len(core) >= MIN_TOKEN and _digest(core.lower()) in hashes:
+        start = run.index(core)
+        return f"{run[:start]}{PLACEHOLDER}{run[start + len(core) :]}"
+
+    def word(w: re.Match[str]) -> str:
+        token = w.group(0)
+        if len(token) < MIN_TOKEN or token == core:
+            return token  # the run itself was checked above
+        return PLACEHOLDER if _digest(token.lower()) in hashes else token
+
+    return _WORD.sub(word, run)
+
+
+def _every_token(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        return m.group(1)
+    run = m.group(0)
+    if len(run) > MAX_TOKEN:
+        return PLACEHOLDER
+    return _WORD.sub(lambda w: PLACEHOLDER if len(w.group(0)) >= MIN_TOKEN else w.group(0), run)
+
+
+def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
+    """Every client-sent string of an ASGI scope or a WSGI environ, in the views apps see."""
+    if "headers" in source or "query_string" in source:  # ASGI
+        yield str(source.get("path", ""))
+        for raw in (source.get("raw_path") or b"", source.get("query_string") or b""):
+            yield from _bytes_views(raw)
+        for _name, value in source.get("headers", ()):
+            for text in _bytes_views(value):
+                yield text
+                yield from _basic_credentials(text)
+        client = source.get("client")
+        if client:
+            yield str(client[0])
+        return
+    for key, value in source.items():
+        if isinstance(value, str) and (key.startswith("HTTP_") or key in _ENVIRON_KEYS):
+            for text in _latin1_views(value):
+                yield text
+                if key == "HTTP_AUTHORIZATION":
+                    yield from _basic_credentials(text)
+
+
+def _bytes_views(raw: bytes) -> Iterable[str]:
+    text = raw.decode("latin-1")
+    return _latin1_views(text)
+
+
+class CollectingInput:
+    """A WSGI ``wsgi.input`` that collects what the app reads into :class:`RequestValues`."""
+
+    __slots__ = ("_stream", "_values")
+
+    def __init__(self, stream: Any, values: RequestValues) -> None:
+        self._stream = stream
+        self._values = values
+
+    def read(self, *args: Any) -> bytes:
+        data: bytes = self._stream.read(*args)
+        unsized = not args or args[0] is None or args[0] < 0
+        self._values.feed(data, unsized or not data)
+        return data
+
+    def readline(self, *args: Any) -> bytes:
+        data: bytes = self._stream.readline(*args)
+        self._values.feed(data, not data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        size: int = self._stream.readinto(buffer)
+        self._values.feed(bytes(memoryview(buffer)[: size or 0]), not size)
+        return size
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        lines: list[bytes] = self._stream.readlines(*args)
+        for line in lines:
+            self._values.feed(line)
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
