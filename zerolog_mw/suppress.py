@@ -42,6 +42,7 @@ from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
 from .options import Options
 from .patches import Patch, PatchSet
 from .redaction import redact
+from .trackers import secure_trackers
 
 __all__ = [
     "ARGS_UNPACKED_BY_FORMATTER",
@@ -208,9 +209,11 @@ class SuppressionHandle:
         self.settled = False  # becomes True at the first request: see settle()
 
     def reassert(self) -> None:
-        """Put back any patched attribute that something replaced since installation."""
+        """Put back any patched attribute that something replaced since installation, and
+        secure an error tracker (Sentry, OpenTelemetry) initialised since."""
         _patchset.reassert()
         stdio.patchset.reassert()
+        secure_trackers()
 
     def settle(self) -> None:
         """Re-assert once, when the server has finished setting itself up."""
@@ -243,6 +246,7 @@ def install(options: Options) -> SuppressionHandle:
         _handles.append(handle)
         _policy = Policy([h.options for h in _handles])
         _patchset.claim()
+    secure_trackers()
     return handle
 
 
