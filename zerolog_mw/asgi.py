@@ -27,6 +27,7 @@ from .errors import (
     MAX_VALIDATION_BODY,
     error_headers,
     is_validation_error,
+    redacts_body,
     replacement_body,
 )
 from .metrics.build import build_recorder, exposition
@@ -34,9 +35,11 @@ from .metrics.meter import RequestMeter
 from .metrics.recorder import Recorder
 from .metrics.starlette_routes import RouteTemplates
 from .options import Options
+from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import RequestValues
 from .routes import current_slot
+from .stream_redaction import StreamRedactor
 from .streaming import EVENT_STREAM_HEADER, needs_unbuffering
 
 if TYPE_CHECKING:
@@ -103,6 +106,7 @@ class RedactionGuard:
         self.redact_stdio = opts.stdio == "redact"
         self.allow_debug = opts.allow_debug
         self.cache_control = None if opts.cache_control is None else opts.cache_control.encode()
+        self.redact_streams = opts.redact_streams
         if opts.stdio != "pass":
             stdio.patchset.claim()
 
@@ -147,7 +151,7 @@ async def _refuse_startup(receive: Receive, send: Send) -> None:
     raise DebugModeError(DEBUG_REFUSED)
 
 
-_PASS, _REPLACE, _SCRUB, _DONE = range(4)
+_PASS, _REPLACE, _SCRUB, _DONE, _STREAM = range(5)
 Observer = Callable[[Message], Message]
 
 
@@ -158,7 +162,8 @@ class _GuardedSend:
     wrapper and the metrics there, so a message takes one ``send`` layer, not three.
     """
 
-    __slots__ = ("send", "scope", "cache_control", "observe", "mode", "start", "held")
+    __slots__ = ("send", "scope", "cache_control", "every_status", "observe", "mode", "start",
+                 "held", "redactor")  # fmt: skip
 
     def __init__(
         self, send: Send, scope: Scope, guard: RedactionGuard, observe: Observer | None = None
@@ -166,20 +171,26 @@ class _GuardedSend:
         self.send = send
         self.scope = scope
         self.cache_control = guard.cache_control
+        self.every_status = guard.redact_streams
         self.observe = observe
         self.mode = _PASS
         self.start: Message | None = None
         self.held = bytearray()
+        self.redactor: StreamRedactor | None = None
 
     async def __call__(self, message: Message) -> None:
         if self.observe is not None:
             message = self.observe(message)
-        if self.mode == _PASS:
+        mode = self.mode
+        if mode == _PASS:
             if message["type"] == "http.response.start":
                 message = self._started(message)
-                if self.mode != _PASS:
-                    return
+                if self.mode in (_REPLACE, _SCRUB):
+                    return  # sent with the fixed body
             await self.send(message)
+            return
+        if mode == _STREAM:
+            await self.send(self._redacted(message))
             return
         kind = message["type"]
         last = kind == "http.response.pathsend" or (
@@ -203,6 +214,13 @@ class _GuardedSend:
             elif is_validation_error(status, headers):
                 self.mode = _SCRUB
             return message
+        if (400 <= status < 500 or self.every_status) and redacts_body(
+            status, [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw], self.every_status
+        ):
+            self.mode = _STREAM
+            self.redactor = StreamRedactor(redact=redact_window)
+            raw = [(k, v) for k, v in raw if k.lower() != b"content-length"]
+            message = {**message, "headers": raw}
         control = self.cache_control
         if control is None:
             return message
@@ -230,6 +248,16 @@ class _GuardedSend:
         encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         await self.send({**start, "headers": encoded})
         await self.send({"type": "http.response.body", "body": body})
+
+    def _redacted(self, message: Message) -> Message:
+        """A body message of a redacted stream: released as far as the redactor may."""
+        redactor = self.redactor
+        if message["type"] != "http.response.body" or redactor is None:
+            return message  # pathsend and trailers pass: nothing of them is text we hold
+        body = redactor.feed(message.get("body", b""))
+        if not message.get("more_body", False):
+            body += redactor.close()
+        return {**message, "body": body}
 
     def _holding(self) -> bool:
         return len(self.held) <= MAX_VALIDATION_BODY  # past it: replaced whole, not held

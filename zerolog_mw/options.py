@@ -23,6 +23,7 @@ class OptionsKwargs(TypedDict, total=False):
     stdio: StdioMode
     allow_debug: bool
     cache_control: str | None
+    redact_streams: bool
     metrics: tuple[object, ...] | list[object]
     statsd_host: str | None
     statsd_port: int | None
@@ -51,6 +52,9 @@ class Options:
         Default: refused at start-up.
     :param cache_control: ``Cache-Control`` value added to responses that set none, so no
         intermediary keeps them; ``None`` adds nothing. Default ``"no-store"``.
+    :param redact_streams: also pass 1xx-3xx text and JSON bodies through
+        :class:`~zerolog_mw.stream_redaction.StreamRedactor` (4xx ones always are); off by
+        default: a successful response is the client's own data, and streams keep no latency.
     :param metrics: where content-free metrics go: ``"statsd"`` (default), ``"prometheus"``,
         and/or objects with an ``emit(batch)`` method (see :class:`zerolog_mw.metrics.Sink`).
         ``()`` turns metrics off.
@@ -70,6 +74,7 @@ class Options:
     stdio: StdioMode = "drop"
     allow_debug: bool = False
     cache_control: str | None = "no-store"
+    redact_streams: bool = False
     metrics: tuple[object, ...] = ("statsd",)
     statsd_host: str | None = None
     statsd_port: int | None = None
@@ -96,7 +101,7 @@ class Options:
                     "be a dotted name without spaces, such as 'myapp' or 'myapp.db'"
                 )
         object.__setattr__(self, "allow_loggers", tuple(names))
-        for flag in ("lifecycle_logs", "allow_debug", "statsd_tags"):
+        for flag in ("lifecycle_logs", "allow_debug", "statsd_tags", "redact_streams"):
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"zerolog_mw option {flag!r} must be True or False")
         if self.stdio not in ("drop", "pass", "redact"):

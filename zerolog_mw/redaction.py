@@ -381,3 +381,11 @@ def redact(text: str) -> str:
     except Exception:  # fail closed: a bug here must not let the text through
         return _placeholder("error")
     return out + TRUNCATED if truncated else out
+
+
+def redact_window(text: str) -> str:
+    """:func:`redact` without its length bound, for a stream redactor's bounded windows."""
+    values = request_values.CURRENT.get()
+    if values is not None:
+        text = values.redact(text)
+    return _redact_patterns(text)

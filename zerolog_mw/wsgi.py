@@ -16,14 +16,18 @@ from .errors import (
     MAX_VALIDATION_BODY,
     error_headers,
     is_validation_error,
+    redacts_body,
     replacement_body,
+    without_length,
 )
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .options import Options
+from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import CollectingInput, RequestValues
 from .routes import current_slot
+from .stream_redaction import StreamRedactor
 from .streaming import EVENT_STREAM_HEADER, needs_unbuffering
 
 if TYPE_CHECKING:
@@ -90,6 +94,7 @@ class RedactionGuard:
         self._drop_stdio = opts.stdio == "drop"
         self._redact_stdio = opts.stdio == "redact"
         self._cache_control = opts.cache_control
+        self._redact_streams = opts.redact_streams
         if opts.stdio != "pass":
             stdio.patchset.claim()
 
@@ -109,7 +114,7 @@ class RedactionGuard:
             or environ.get("wsgi.input_terminated")
         ) and "wsgi.input" in environ:
             environ["wsgi.input"] = CollectingInput(environ["wsgi.input"], values)
-        guarded = _GuardedStart(start_response, environ, self._cache_control)
+        guarded = _GuardedStart(start_response, environ, self._cache_control, self._redact_streams)
         try:
             body = self.app(environ, guarded)
         except Exception as exc:
@@ -118,26 +123,34 @@ class RedactionGuard:
                 hooks.mark_escaped(exc)  # the server logs it after the values are gone
                 raise  # the app's own headers are with the server: let it abort
             return [guarded.fixed_500()]
+        if guarded.mode == _STREAM and guarded.redactor is not None:
+            return _RedactedBody(body, guarded.redactor, values)
         if guarded.mode != _PASS:
             return _ReplacedBody(body, guarded, values)
         return _MarkedBody(body, values)
 
 
-_PASS, _REPLACE, _SCRUB = range(3)
+_PASS, _REPLACE, _SCRUB, _STREAM = range(4)
 
 
 class _GuardedStart:
     """The guard's ``start_response`` for one request; 1xx-4xx headers pass at once."""
 
-    __slots__ = ("start_response", "environ", "cache_control", "mode", "passed", "status",
-                 "headers", "exc_info", "held")  # fmt: skip
+    __slots__ = ("start_response", "environ", "cache_control", "every_status", "mode", "passed",
+                 "status", "headers", "exc_info", "held", "redactor")  # fmt: skip
 
     def __init__(
-        self, start_response: StartResponse, environ: WSGIEnvironment, cache_control: str | None
+        self,
+        start_response: StartResponse,
+        environ: WSGIEnvironment,
+        cache_control: str | None,
+        every_status: bool,
     ) -> None:
         self.start_response = start_response
         self.environ = environ
         self.cache_control = cache_control
+        self.every_status = every_status
+        self.redactor: StreamRedactor | None = None
         self.mode = _PASS
         self.passed = False
         self.status = ""
@@ -157,6 +170,13 @@ class _GuardedStart:
         if control is not None and not any(k.lower() == "cache-control" for k, _ in headers):
             headers = [*headers, ("Cache-Control", control)]
         self.passed = True
+        if (400 <= code < 500 or self.every_status) and redacts_body(
+            code, headers, self.every_status
+        ):
+            self.mode = _STREAM
+            redactor = self.redactor = StreamRedactor(redact=redact_window)
+            write = self.start_response(status, without_length(headers), exc_info)
+            return lambda data: write(redactor.feed(data))  # the legacy write() path
         return self.start_response(status, headers, exc_info)
 
     def hold(self, chunk: bytes) -> None:
@@ -205,30 +225,38 @@ class _MarkedBody:
             _leave_request(self._values)
 
 
-class _ReplacedBody:
+class _ReplacedBody(_MarkedBody):
     """Drains the app's body (discarding it) and yields the guard's own; forwards close()."""
 
-    __slots__ = ("_body", "_guarded", "_values")
+    __slots__ = ("_guarded",)
 
     def __init__(
         self, body: Iterable[bytes], guarded: _GuardedStart, values: RequestValues
     ) -> None:
-        self._body = body
+        super().__init__(body, values)
         self._guarded = guarded
-        self._values = values
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._body:
             self._guarded.hold(chunk)
         yield self._guarded.finish()
 
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            _leave_request(self._values)
+
+class _RedactedBody(_MarkedBody):
+    """Re-yields the app's body through a :class:`StreamRedactor`, chunk by chunk."""
+
+    __slots__ = ("_redactor",)
+
+    def __init__(
+        self, body: Iterable[bytes], redactor: StreamRedactor, values: RequestValues
+    ) -> None:
+        super().__init__(body, values)
+        self._redactor = redactor
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            yield self._redactor.feed(chunk)  # possibly empty: the stream keeps flowing
+        yield self._redactor.close()
 
 
 class StreamWrapper:

@@ -1,0 +1,88 @@
+"""4xx bodies pass through the stream redactor (an echo of the request is removed); other
+text and JSON streams only with ``redact_streams=True``, chunk by chunk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+from flask import Flask, Response, abort, request
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, StreamingResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+import zerolog_mw
+from zerolog_mw.canary import new_canary
+
+EMAIL = "jane.doe@example.com"
+
+
+def starlette_app() -> Starlette:
+    async def echo_400(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(f"cannot use {request.query_params['v']}", status_code=400)
+
+    async def split_email(request: Request) -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield f"contact {EMAIL[:7]}".encode()
+            yield f"{EMAIL[7:]} today\n".encode()
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    return Starlette(routes=[Route("/400", echo_400), Route("/split", split_email)])
+
+
+def test_asgi_4xx_echo_is_redacted_and_ok_streams_pass_by_default() -> None:
+    canary = new_canary()
+    with TestClient(zerolog_mw.wrap(starlette_app())) as client:
+        bad = client.get(f"/400?v={canary}")
+        split = client.get("/split")
+    assert bad.status_code == 400
+    assert canary not in bad.text and "[REDACTED:request]" in bad.text
+    assert "content-length" not in bad.headers or int(bad.headers["content-length"]) == len(
+        bad.content
+    )
+    assert EMAIL in split.text  # a 2xx body is the client's own data: untouched by default
+
+
+def test_asgi_redact_streams_catches_a_secret_split_across_chunks() -> None:
+    app = zerolog_mw.wrap(starlette_app(), redact_streams=True)
+    with TestClient(app) as client:
+        split = client.get("/split")
+    assert EMAIL not in split.text and "[REDACTED:email]" in split.text
+
+
+def test_bare_app_echoes() -> None:  # proof the tests above can fail
+    canary = new_canary()
+    with TestClient(starlette_app()) as client:
+        assert canary in client.get(f"/400?v={canary}").text
+
+
+def flask_app() -> Flask:
+    app = Flask("body_redaction")
+
+    @app.get("/400")
+    def bad() -> str:
+        abort(400, description=f"cannot use {request.args['v']}")
+
+    @app.get("/split")
+    def split() -> Response:
+        def chunks() -> Iterator[str]:
+            yield f"contact {EMAIL[:7]}"
+            yield f"{EMAIL[7:]} today\n"
+
+        return Response(chunks(), mimetype="text/plain")
+
+    return app
+
+
+def test_wsgi_4xx_echo_is_redacted_and_redact_streams_covers_2xx() -> None:
+    canary = new_canary()
+    with Client(zerolog_mw.wrap(flask_app())).get(f"/400?v={canary}") as response:
+        assert response.status_code == 400
+        assert canary not in response.text
+    with Client(zerolog_mw.wrap(flask_app())).get("/split") as response:
+        assert EMAIL in response.text
+    with Client(zerolog_mw.wrap(flask_app(), redact_streams=True)).get("/split") as response:
+        assert EMAIL not in response.text and "[REDACTED:email]" in response.text
