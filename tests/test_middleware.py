@@ -120,20 +120,22 @@ def test_asgi_suppressor_reasserts_at_first_request() -> None:
     assert logging.raiseExceptions is False
 
 
-def test_asgi_scopes_it_does_not_handle_pass_through_untouched() -> None:
+def test_websocket_scopes_pass_with_their_messages_unchanged() -> None:
     seen: list[Any] = []
+    message = {"type": "websocket.receive", "text": "hello there"}
 
     async def inner(scope: Any, receive: Any, send: Any) -> None:
-        seen.append((scope, receive, send))
+        seen.append((scope, await receive(), send))
 
     async def receive() -> dict[str, str]:
-        return {}
+        return message
 
     async def send(message: Any) -> None: ...
 
     scope = {"type": "websocket", "path": "/"}
     asyncio.run(asgi.ZeroLogMiddleware(inner)(scope, receive, send))
-    assert seen == [(scope, receive, send)]
+    # receive is wrapped, to know the messages' values for redaction; what it returns is not
+    assert seen == [(scope, message, send)]
 
 
 class ClosingBody:

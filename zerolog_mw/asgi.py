@@ -131,8 +131,9 @@ class RedactionGuard:
                     hooks.mark_escaped(exc)  # the server logs it after the values are gone
                     await guarded_send.fail()  # a fixed body, then the server aborts or logs
                     raise
-            else:  # WebSocket: its scope is known; its messages pass untouched
-                await self.app(scope, receive, send)
+                await guarded_send.complete()
+            else:  # WebSocket: its messages are collected as they arrive, like a body
+                await self.app(scope, values.receive, send)
         finally:
             REQUEST_VALUES.reset(values_token)
             values.close()
@@ -200,8 +201,8 @@ class _GuardedSend:
             self.held += message.get("body", b"")
         if last:
             await self._send_own_body()
-        elif kind not in ("http.response.body", "http.response.pathsend"):
-            await self.send(message)  # trailers and the like carry no body
+        elif kind not in ("http.response.body", "http.response.pathsend", "http.response.trailers"):
+            await self.send(message)  # nothing of the app's body, nor trailers, goes with ours
 
     def _started(self, message: Message) -> Message:
         self.start = message
@@ -246,7 +247,7 @@ class _GuardedSend:
             control,
         )
         encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        await self.send({**start, "headers": encoded})
+        await self.send({**start, "headers": encoded, "trailers": False})
         await self.send({"type": "http.response.body", "body": body})
 
     def _redacted(self, message: Message) -> Message:
@@ -257,6 +258,7 @@ class _GuardedSend:
         body = redactor.feed(message.get("body", b""))
         if not message.get("more_body", False):
             body += redactor.close()
+            self.redactor = None
         return {**message, "body": body}
 
     def _holding(self) -> bool:
@@ -267,6 +269,15 @@ class _GuardedSend:
             if name.lower() == b"accept":
                 return str(value.decode("latin-1").lower())
         return ""
+
+    async def complete(self) -> None:
+        """The app returned: send what it left unfinished (a held body, a redactor's window)."""
+        if self.mode in (_REPLACE, _SCRUB):
+            await self._send_own_body()
+        elif self.mode == _STREAM and self.redactor is not None:
+            rest, self.redactor = self.redactor.close(), None
+            if rest:
+                await self.send({"type": "http.response.body", "body": rest})
 
     async def fail(self) -> None:
         """The app raised: finish what was started, or answer a fixed 500 if nothing was."""
@@ -391,7 +402,8 @@ def observe(meter: RequestMeter, on_start: Observer | None, message: Message) ->
         if not message.get("more_body", False):
             meter.complete = True
     elif kind == "http.response.start":
-        meter.status = message["status"]
+        status = message["status"]
+        meter.status = status if type(status) is int else 0
         if on_start is not None:
             return on_start(message)
     return message
@@ -441,6 +453,7 @@ class ZeroLogMiddleware(LoggerSuppressor):
         )
         try:
             await metrics.metered(meter, scope, values.receive, guarded_send)
+            await guarded_send.complete()
         except Exception as exc:
             hooks.mark_escaped(exc)  # the server logs it after the values are gone
             await guarded_send.fail()

@@ -119,7 +119,7 @@ class RedactionGuard:
             body = self.app(environ, guarded)
         except Exception as exc:
             _leave_request(values)
-            if guarded.mode == _PASS and guarded.passed:
+            if guarded.passed:
                 hooks.mark_escaped(exc)  # the server logs it after the values are gone
                 raise  # the app's own headers are with the server: let it abort
             return [guarded.fixed_500()]
@@ -127,6 +127,8 @@ class RedactionGuard:
             return _RedactedBody(body, guarded.redactor, values)
         if guarded.mode != _PASS:
             return _ReplacedBody(body, guarded, values)
+        if not guarded.passed:  # start_response is still to come, from inside the body
+            return _LazyBody(body, guarded, values)
         return _MarkedBody(body, values)
 
 
@@ -257,6 +259,36 @@ class _RedactedBody(_MarkedBody):
         for chunk in self._body:
             yield self._redactor.feed(chunk)  # possibly empty: the stream keeps flowing
         yield self._redactor.close()
+
+
+class _LazyBody(_MarkedBody):
+    """For an app that calls ``start_response`` from inside its body: the first chunk decides
+    whether the rest passes, is replaced (5xx, 422) or is redacted (4xx)."""
+
+    __slots__ = ("_guarded",)
+
+    def __init__(
+        self, body: Iterable[bytes], guarded: _GuardedStart, values: RequestValues
+    ) -> None:
+        super().__init__(body, values)
+        self._guarded = guarded
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self._body)
+        first = next(chunks, None)
+        guarded = self._guarded
+        if guarded.mode == _STREAM and guarded.redactor is not None:
+            yield from _RedactedBody(_prepend(first, chunks), guarded.redactor, self._values)
+        elif guarded.mode != _PASS:
+            yield from _ReplacedBody(_prepend(first, chunks), guarded, self._values)
+        else:
+            yield from _prepend(first, chunks)
+
+
+def _prepend(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first is not None:
+        yield first
+    yield from rest
 
 
 class StreamWrapper:

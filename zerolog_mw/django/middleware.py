@@ -21,18 +21,20 @@ import inspect
 import threading
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import Token
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .. import hooks, routes, stdio, suppress
+from .. import hooks, request_values, routes, stdio, suppress
 from ..diagnostics import ZeroLogWarning
 from ..metrics.build import build_recorder
 from ..metrics.meter import RequestMeter
 from ..metrics.recorder import Recorder
 from ..options import Options
+from ..request_values import RequestValues
 from . import conf
 
 __all__ = ["ZeroLogMiddleware"]
@@ -78,10 +80,13 @@ class ZeroLogMiddleware:
         drop, meter = self._before(request)
         token = stdio.IN_REQUEST.set(True) if drop else None
         slot = routes.current_slot.set(meter.slot) if meter is not None else None
+        values = _values_for(request)
         try:
             response = self.get_response(request)
             return self._after(request, response, drop, meter)
         finally:
+            if values is not None:
+                request_values.CURRENT.reset(values)
             if slot is not None:
                 routes.current_slot.reset(slot)
             if token is not None:
@@ -91,10 +96,13 @@ class ZeroLogMiddleware:
         drop, meter = self._before(request)
         token = stdio.IN_REQUEST.set(True) if drop else None
         slot = routes.current_slot.set(meter.slot) if meter is not None else None
+        values = _values_for(request)
         try:
             response = await self.get_response(request)
             return self._after(request, response, drop, meter)
         finally:
+            if values is not None:
+                request_values.CURRENT.reset(values)
             if slot is not None:
                 routes.current_slot.reset(slot)
             if token is not None:
@@ -157,6 +165,14 @@ class ZeroLogMiddleware:
                 stdio.patchset.release()
                 self._stdio_claimed = False
             self._options = options
+
+
+def _values_for(request: Any) -> Token[RequestValues | None] | None:
+    """Make the request's headers, path and query known to ``redact`` (hashed on first use),
+    unless a wrapped handler already did; Django has read the body itself, so it is not."""
+    if request_values.CURRENT.get() is not None:
+        return None
+    return request_values.CURRENT.set(RequestValues(request.META))
 
 
 def _drops(options: Options) -> bool:

@@ -20,7 +20,7 @@ def method_label(method: str) -> str:
 
 def status_label(status: int) -> int:
     """The status if it is a valid HTTP status code, else 0 (none sent, or invented)."""
-    return status if 100 <= status <= 599 else 0
+    return status if type(status) is int and 100 <= status <= 599 else 0
 
 
 # One finished request, content-free by construction: a plain tuple, because building it is

@@ -50,7 +50,7 @@ class RequestMeter:
             (
                 self.method,
                 self.slot.template or route or UNMATCHED,
-                self.status,
+                self.status or (500 if error is not None or self.error else 0),
                 end - self.start,
                 None if first is None else first - self.start,
                 self.request_bytes,

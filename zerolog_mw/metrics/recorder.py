@@ -113,7 +113,10 @@ class Recorder:
         while not self._closed:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # the thread must outlive any bad event or sink
+                self.sink_errors += 1
 
     def flush(self) -> None:
         """Aggregate what is queued and hand it to every sink now."""
@@ -122,28 +125,34 @@ class Recorder:
             overflowed = 0
             queue = self._queue
             while queue:
-                method, route, status, duration, ttfb, received, sent, error, gone = queue.popleft()
-                key: SeriesKey = (method, route, status_label(status))
-                if key not in self._known:
-                    if len(self._known) < self.max_series:
-                        self._known.add(key)
-                    else:
-                        key = _OVERFLOW_KEY
-                        overflowed += 1
-                window = series.get(key)
-                if window is None:
-                    window = series[key] = SeriesWindow()
-                window.count += 1
-                window.durations.append(duration)
-                if ttfb is not None:
-                    window.ttfbs.append(ttfb)
-                window.request_bytes += received
-                window.response_bytes += sent
-                if error is not None:
-                    error = self._error_label(error)
-                    window.errors[error] = window.errors.get(error, 0) + 1
-                window.disconnects += gone
-            inflight = next(self._begun) - next(self._ended)
+                try:
+                    method, route, status, duration, ttfb, received, sent, error, gone = (
+                        queue.popleft()
+                    )
+                    key: SeriesKey = (method, route, status_label(status))
+                    if key not in self._known:
+                        if len(self._known) < self.max_series:
+                            self._known.add(key)
+                        else:
+                            key = _OVERFLOW_KEY
+                            overflowed += 1
+                    window = series.get(key)
+                    if window is None:
+                        window = series[key] = SeriesWindow()
+                    window.count += 1
+                    window.durations.append(duration)
+                    if ttfb is not None:
+                        window.ttfbs.append(ttfb)
+                    window.request_bytes += received
+                    window.response_bytes += sent
+                    if error is not None:
+                        error = self._error_label(error)
+                        window.errors[error] = window.errors.get(error, 0) + 1
+                    window.disconnects += gone
+                except Exception:  # one malformed event must not cost the batch
+                    self.sink_errors += 1
+            ended = next(self._ended)  # read first: a request ending in between is not -1
+            inflight = max(0, next(self._begun) - ended)
             batch = Batch(series, inflight, overflowed, self.sink_errors)
             for sink in self.sinks:
                 try:

@@ -1,0 +1,116 @@
+"""Edge cases of the guard and the metrics: lazy WSGI apps, unfinished ASGI responses,
+WebSocket messages, malformed statuses, crashes before the response."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+from zerolog_mw import asgi, wsgi
+from zerolog_mw.canary import new_canary
+from zerolog_mw.metrics import Batch
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
+
+    def emit(self, batch: Batch) -> None:
+        self.batches.append(batch)
+
+
+def lazy_app(status: str, canary: str) -> Any:
+    def app(environ: Any, start_response: Any) -> Iterator[bytes]:
+        start_response(status, [("Content-Type", "text/plain")])  # from inside the body
+        yield f"failed on {canary} jane.doe@example.com".encode()
+
+    return app
+
+
+@pytest.mark.parametrize("status", ["400 Bad Request", "500 Internal Server Error"])
+def test_wsgi_app_starting_inside_its_body_is_still_guarded(status: str) -> None:
+    canary = new_canary()
+    client = Client(wsgi.RedactionGuard(lazy_app(status, canary)))
+    with client.get(f"/?q={canary}") as response:
+        assert response.status_code == int(status[:3])
+        assert canary not in response.text and "jane.doe" not in response.text
+
+
+def test_wsgi_app_raising_after_a_4xx_start_keeps_its_exception() -> None:
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        raise LookupError("gone")
+
+    with pytest.raises(LookupError):
+        Client(wsgi.RedactionGuard(app)).get("/")
+
+
+def test_asgi_held_error_response_is_finished_when_the_app_returns() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+
+    response = TestClient(asgi.RedactionGuard(app)).get("/")  # no lifespan for this raw app
+    assert (response.status_code, response.text) == (503, "Service Unavailable\n")
+
+
+def test_asgi_websocket_messages_are_known_to_redaction(caplog: pytest.LogCaptureFixture) -> None:
+    canary = new_canary()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        message = await receive()
+        logging.getLogger("myapp").warning("got %s", message["text"])
+        await send({"type": "websocket.close"})
+
+    guarded = asgi.ZeroLogMiddleware(app, allow_loggers=["myapp"], metrics=[])
+    with caplog.at_level(logging.WARNING), TestClient(guarded).websocket_connect("/") as ws:
+        ws.send_text(f"my secret {canary}")
+    records = [r.getMessage() for r in caplog.records if r.name == "myapp"]
+    assert records and all(canary not in text for text in records)
+
+
+def test_recorder_survives_a_malformed_status_and_counts_crashes_as_500() -> None:
+    sink = ListSink()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/bad-status":
+            await send({"type": "http.response.start", "status": "200", "headers": []})
+            await send({"type": "http.response.body", "body": b"x"})
+            return
+        raise RuntimeError("before any response")
+
+    middleware = asgi.MetricsEmitter(app, metrics=[sink])
+    client = TestClient(middleware, raise_server_exceptions=False)  # no lifespan: a raw app
+    client.get("/bad-status")
+    client.get("/crash")
+    assert middleware.recorder is not None
+    middleware.recorder.flush()
+    series = {key for batch in sink.batches for key in batch.series}
+    assert ("GET", "__unmatched__", 0) in series  # the string status is not a label
+    assert ("GET", "__unmatched__", 500) in series  # the client got a 500, not status 0
+    assert all(batch.inflight >= 0 for batch in sink.batches)
+
+
+def test_flush_thread_keeps_running_after_a_bad_event() -> None:
+    sink = ListSink()
+    app = asgi.MetricsEmitter(lambda s, r, w: asyncio.sleep(0), metrics=[sink])
+    recorder = app.recorder
+    assert recorder is not None
+    recorder.begin()
+    recorder.end(("GET", "/x", 200, 0.1, None, None, 0, None, False))  # type: ignore[arg-type]
+    recorder.flush()
+    recorder.begin()
+    recorder.end(("GET", "/x", 200, 0.1, None, 0, 0, None, False))
+    recorder.flush()
+    assert any(("GET", "/x", 200) in batch.series for batch in sink.batches)
+    assert sink.batches[-1].sink_errors == 1  # the malformed event was counted, not raised
