@@ -380,18 +380,25 @@ class MetricsEmitter:
             return message
 
         token = current_slot.set(meter.slot)
+        error: BaseException | None = None
         try:
             await self.app(scope, receive_metered, send)
         except asyncio.CancelledError:
             meter.disconnected = True  # the server cancelled the app: the client went away
-            meter.finish(None, self._templates.lookup(scope))
             raise
         except BaseException as exc:
-            meter.finish(exc, self._templates.lookup(scope))
+            error = exc
             raise
         finally:
             current_slot.reset(token)
-        meter.finish(None, self._templates.lookup(scope))
+            # An integration's template wins; Starlette's routing is looked up only without one.
+            meter.finish(error, None if meter.slot.template else self._route(scope))
+
+    def _route(self, scope: Scope) -> str | None:
+        try:
+            return self._templates.lookup(scope)
+        except Exception:  # an odd router must not cost the request its event
+            return None
 
 
 def observe(meter: RequestMeter, on_start: Observer | None, message: Message) -> Message:

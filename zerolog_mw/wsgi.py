@@ -337,7 +337,8 @@ class MetricsEmitter:
             start_response("200 OK", [("Content-Type", content_type)])
             return [text]
         meter = RequestMeter(recorder, environ.get("REQUEST_METHOD", ""))
-        environ["wsgi.input"] = _MeteredInput(environ["wsgi.input"], meter)
+        if "wsgi.input" in environ:
+            environ["wsgi.input"] = _MeteredInput(environ["wsgi.input"], meter)
 
         def start_response_metered(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
