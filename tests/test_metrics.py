@@ -299,3 +299,21 @@ def test_wsgi_midstream_error_and_disconnect_are_recorded() -> None:
     window = sink.batches[-1].series[("GET", "__unmatched__", 200)]
     assert window.errors == {"LookupError": 1}
     assert window.disconnects == 1
+
+
+def test_flask_handled_exceptions_are_counted_by_class() -> None:
+    sink = ListSink()
+    app = Flask("handled_errors")
+
+    @app.get("/boom/<name>")
+    def boom(name: str) -> str:
+        raise KeyError(name)
+
+    zerolog_mw.wrap(app, metrics=[sink])
+    with Client(app).get("/boom/zlcanary123") as response:
+        assert response.status_code == 500  # Flask handled it: nothing propagated
+    middleware = app.wsgi_app
+    assert isinstance(middleware, wsgi.ZeroLogMiddleware) and middleware.metrics.recorder
+    middleware.metrics.recorder.flush()
+    window = sink.batches[-1].series[("GET", "/boom/<name>", 500)]
+    assert window.errors == {"KeyError": 1}

@@ -24,12 +24,12 @@ import difflib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, got_request_exception, request
 
 from . import wsgi
 from .diagnostics import DebugModeError, tell_operator
 from .options import Options
-from .routes import set_route
+from .routes import set_handled_error, set_route
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -120,6 +120,7 @@ class ZeroLog:
         funcs = app.before_request_funcs[None]
         funcs.insert(0, funcs.pop(funcs.index(before)))
         app.register_error_handler(DebugModeError, _refused_response())
+        got_request_exception.connect(_report_exception, app)
         app.extensions[EXTENSION_KEY] = self
 
 
@@ -158,3 +159,8 @@ def _refused_response() -> Callable[[DebugModeError], Response]:
         return Response("Internal Server Error\n", 500, mimetype="text/plain")
 
     return zerolog_debug_refused
+
+
+def _report_exception(sender: Flask, exception: BaseException, **extra: object) -> None:
+    """Flask turned ``exception`` into a 500: the metrics get its class, nothing more."""
+    set_handled_error(exception)

@@ -3,23 +3,26 @@
 The ASGI/WSGI layer sees only the raw path, which must never become a metric label. A
 framework integration that knows the template (Flask's ``url_rule``, Django's
 ``resolver_match.route``) calls :func:`set_route` while handling the request; the metrics
-emitter that opened the request's slot reads it when the response ends.
+emitter that opened the request's slot reads it when the response ends. An exception the
+framework handled itself (turning it into a 500) is reported the same way, by class only.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
 
-__all__ = ["RouteSlot", "current_slot", "set_route"]
+__all__ = ["RouteSlot", "current_slot", "set_handled_error", "set_route"]
 
 
 class RouteSlot:
-    """The route template of one request; ``None`` until an integration sets it."""
+    """The route template of one request, and the class of an exception the framework
+    handled; ``None`` until an integration sets them."""
 
-    __slots__ = ("template",)
+    __slots__ = ("template", "error")
 
     def __init__(self) -> None:
         self.template: str | None = None
+        self.error: str | None = None
 
 
 current_slot: ContextVar[RouteSlot | None] = ContextVar("zerolog_mw.route", default=None)
@@ -30,3 +33,10 @@ def set_route(template: str) -> None:
     slot = current_slot.get()
     if slot is not None:
         slot.template = template
+
+
+def set_handled_error(exc: BaseException) -> None:
+    """Record the class of an exception the framework turned into a response."""
+    slot = current_slot.get()
+    if slot is not None:
+        slot.error = type(exc).__name__

@@ -55,7 +55,7 @@ class RequestMeter:
                 None if first is None else first - self.start,
                 self.request_bytes,
                 self.response_bytes,
-                self.error if error is None else type(error).__name__,
+                (self.error or self.slot.error) if error is None else type(error).__name__,
                 self.disconnected,
             )
         )
