@@ -78,35 +78,21 @@ class ZeroLogMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         drop, meter = self._before(request)
-        token = stdio.IN_REQUEST.set(True) if drop else None
-        slot = routes.current_slot.set(meter.slot) if meter is not None else None
-        values = _values_for(request)
+        marks = _mark(request, drop, meter)
         try:
             response = self.get_response(request)
             return self._after(request, response, drop, meter)
         finally:
-            if values is not None:
-                request_values.CURRENT.reset(values)
-            if slot is not None:
-                routes.current_slot.reset(slot)
-            if token is not None:
-                stdio.IN_REQUEST.reset(token)
+            _unmark(marks)
 
     async def __acall__(self, request: Any) -> Any:
         drop, meter = self._before(request)
-        token = stdio.IN_REQUEST.set(True) if drop else None
-        slot = routes.current_slot.set(meter.slot) if meter is not None else None
-        values = _values_for(request)
+        marks = _mark(request, drop, meter)
         try:
             response = await self.get_response(request)
             return self._after(request, response, drop, meter)
         finally:
-            if values is not None:
-                request_values.CURRENT.reset(values)
-            if slot is not None:
-                routes.current_slot.reset(slot)
-            if token is not None:
-                stdio.IN_REQUEST.reset(token)
+            _unmark(marks)
 
     def process_exception(self, request: Any, exception: Exception) -> None:
         """Note the class of an exception Django turns into a 500, for the metrics."""
@@ -165,6 +151,26 @@ class ZeroLogMiddleware:
                 stdio.patchset.release()
                 self._stdio_claimed = False
             self._options = options
+
+
+_Marks = tuple[Token[bool] | None, Token[Any] | None, "Token[RequestValues | None] | None"]
+
+
+def _mark(request: Any, drop: bool, meter: RequestMeter | None) -> _Marks:
+    """Set the request's context: the stdio mark, the metrics' route slot, its values."""
+    token = stdio.IN_REQUEST.set(True) if drop else None
+    slot = routes.current_slot.set(meter.slot) if meter is not None else None
+    return token, slot, _values_for(request)
+
+
+def _unmark(marks: _Marks) -> None:
+    token, slot, values = marks
+    if values is not None:
+        request_values.CURRENT.reset(values)
+    if slot is not None:
+        routes.current_slot.reset(slot)
+    if token is not None:
+        stdio.IN_REQUEST.reset(token)
 
 
 def _values_for(request: Any) -> Token[RequestValues | None] | None:
