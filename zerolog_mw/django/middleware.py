@@ -6,10 +6,13 @@ inside it. Django builds middleware when it loads its handler, i.e. at start-up
 logger suppressor is installed, process-wide, and ``DEBUG=True`` is refused.
 
 Per request it marks the request's context so ``print()`` in views is dropped
-(``ZEROLOG["stdio"] == "drop"``), re-wraps streaming content lazily so the mark also covers
+(``ZEROLOG["stdio"] == "drop"``) or redacted (``"redact"``), makes the request's values known
+to :func:`zerolog_mw.redact` — headers, path and query hashed on first use, the body as the
+view reads it — re-wraps streaming content lazily so the mark and the values also cover
 producing each chunk, covers ``response.close()`` (generators' ``finally``, the
-``request_finished`` receivers), points ``request.META["wsgi.errors"]`` at a sink, and reports
-the matched route *template* to :mod:`zerolog_mw.routes`.
+``request_finished`` receivers) and forgets the values there, points
+``request.META["wsgi.errors"]`` at a sink, and reports the matched route *template* to
+:mod:`zerolog_mw.routes`.
 
 It also emits the content-free metrics (``ZEROLOG["metrics"]``, read at start-up) — unless the
 handler is wrapped by :func:`zerolog_mw.wrap` too, whose metrics then count the request once.
@@ -34,7 +37,8 @@ from ..metrics.build import build_recorder
 from ..metrics.meter import RequestMeter
 from ..metrics.recorder import Recorder
 from ..options import Options
-from ..request_values import RequestValues
+from ..request_values import CollectingInput, RequestValues
+from ..routes import RouteSlot
 from . import conf
 
 __all__ = ["ZeroLogMiddleware"]
@@ -70,27 +74,35 @@ class ZeroLogMiddleware:
         self._recorder_built = False
         self._options = options
         self._suppression = suppress.install(options)
-        self._stdio_claimed = _drops(options)
+        self._stdio_claimed = _guards_stdio(options)
         if self._stdio_claimed:
             stdio.patchset.claim()
 
     def __call__(self, request: Any) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        drop, meter = self._before(request)
-        marks = _mark(request, drop, meter)
+        mode, meter = self._before(request)
+        values = _values_for(request)
+        marks = _mark(mode, values, meter.slot if meter is not None else None)
         try:
             response = self.get_response(request)
-            return self._after(request, response, drop, meter)
+            return self._after(request, response, mode, meter, values)
+        except BaseException:
+            _forget(values)
+            raise
         finally:
             _unmark(marks)
 
     async def __acall__(self, request: Any) -> Any:
-        drop, meter = self._before(request)
-        marks = _mark(request, drop, meter)
+        mode, meter = self._before(request)
+        values = _values_for(request)
+        marks = _mark(mode, values, meter.slot if meter is not None else None)
         try:
             response = await self.get_response(request)
-            return self._after(request, response, drop, meter)
+            return self._after(request, response, mode, meter, values)
+        except BaseException:
+            _forget(values)
+            raise
         finally:
             _unmark(marks)
 
@@ -100,8 +112,8 @@ class ZeroLogMiddleware:
         if meter is not None:
             meter.error = type(exception).__name__
 
-    def _before(self, request: Any) -> tuple[bool, RequestMeter | None]:
-        """Per-request set-up: whether stdio is dropped, and this request's meter if any."""
+    def _before(self, request: Any) -> tuple[str, RequestMeter | None]:
+        """Per-request set-up: the stdio mode, and this request's meter if any."""
         options = conf.options()
         if options is not self._options:
             self._reinstall(options)
@@ -114,7 +126,7 @@ class ZeroLogMiddleware:
             recorder = self._metrics_recorder()
             if recorder is not None:
                 meter = request._zerolog_meter = RequestMeter(recorder, request.method or "")
-        return _drops(options), meter
+        return options.stdio, meter
 
     def _metrics_recorder(self) -> Recorder | None:
         if not self._recorder_built:
@@ -124,7 +136,14 @@ class ZeroLogMiddleware:
                     self._recorder_built = True
         return self._recorder
 
-    def _after(self, request: Any, response: Any, drop: bool, meter: RequestMeter | None) -> Any:
+    def _after(
+        self,
+        request: Any,
+        response: Any,
+        mode: str,
+        meter: RequestMeter | None,
+        values: RequestValues | None,
+    ) -> Any:
         match = getattr(request, "resolver_match", None)
         if match is not None and match.route:
             routes.set_route(str(match.route))
@@ -133,8 +152,8 @@ class ZeroLogMiddleware:
             meter.status = response.status_code
             if not getattr(response, "streaming", False):
                 meter.body(len(response.content))
-        if drop or meter is not None:
-            _guard_response(response, drop, meter)
+        if mode != "pass" or meter is not None or values is not None:
+            _guard_response(response, mode, meter, values)
         return response
 
     def _reinstall(self, options: Options) -> None:
@@ -144,61 +163,100 @@ class ZeroLogMiddleware:
                 return
             old, self._suppression = self._suppression, suppress.install(options)
             old.restore()
-            if _drops(options) and not self._stdio_claimed:
+            if _guards_stdio(options) and not self._stdio_claimed:
                 stdio.patchset.claim()
                 self._stdio_claimed = True
-            elif not _drops(options) and self._stdio_claimed:
+            elif not _guards_stdio(options) and self._stdio_claimed:
                 stdio.patchset.release()
                 self._stdio_claimed = False
             self._options = options
 
 
-_Marks = tuple[Token[bool] | None, Token[Any] | None, "Token[RequestValues | None] | None"]
+_Marks = tuple[
+    "Token[bool] | None",
+    "Token[bool] | None",
+    "Token[RouteSlot | None] | None",
+    "Token[RequestValues | None] | None",
+]
 
 
-def _mark(request: Any, drop: bool, meter: RequestMeter | None) -> _Marks:
+def _mark(mode: str, values: RequestValues | None, slot: RouteSlot | None) -> _Marks:
     """Set the request's context: the stdio mark, the metrics' route slot, its values."""
-    token = stdio.IN_REQUEST.set(True) if drop else None
-    slot = routes.current_slot.set(meter.slot) if meter is not None else None
-    return token, slot, _values_for(request)
+    return (
+        stdio.IN_REQUEST.set(True) if mode == "drop" else None,
+        stdio.REDACTING.set(True) if mode == "redact" else None,
+        routes.current_slot.set(slot) if slot is not None else None,
+        request_values.CURRENT.set(values) if values is not None else None,
+    )
 
 
 def _unmark(marks: _Marks) -> None:
-    token, slot, values = marks
+    dropping, redacting, slot, values = marks
     if values is not None:
         request_values.CURRENT.reset(values)
     if slot is not None:
         routes.current_slot.reset(slot)
-    if token is not None:
-        stdio.IN_REQUEST.reset(token)
+    if redacting is not None:
+        stdio.REDACTING.reset(redacting)
+    if dropping is not None:
+        stdio.IN_REQUEST.reset(dropping)
 
 
-def _values_for(request: Any) -> Token[RequestValues | None] | None:
-    """Make the request's headers, path and query known to ``redact`` (hashed on first use),
-    unless a wrapped handler already did; Django has read the body itself, so it is not."""
+def _forget(values: RequestValues | None) -> None:
+    if values is not None:
+        values.close()
+
+
+def _values_for(request: Any) -> RequestValues | None:
+    """The request's values for ``redact`` — headers, path and query hashed on first use, the
+    body as the view reads it — unless a wrapped handler already collects both (None)."""
     if request_values.CURRENT.get() is not None:
         return None
-    return request_values.CURRENT.set(RequestValues(request.META))
+    values = RequestValues(request.META)
+    _collect_body(request, values)
+    return values
 
 
-def _drops(options: Options) -> bool:
-    """Whether prints in a request are dropped: "redact" is too, here — the Django path does
-    not collect request values, so it fails closed rather than printing unredacted."""
+def _collect_body(request: Any, values: RequestValues) -> None:
+    """Collect the body into ``values`` as Django reads it, never buffering it ourselves.
+
+    Django reads lazily from ``request._stream`` (a ``LimitedStream`` over ``wsgi.input``;
+    under ASGI the file the handler spooled the body into) at ``request.body``, ``POST``,
+    ``read()``: that stream is wrapped so each read is fed as it happens. If a middleware
+    above has already read the body, Django holds it in ``request._body``: that is fed.
+    """
+    body = getattr(request, "_body", None)
+    if isinstance(body, bytes):
+        values.feed(body, True)
+        return
+    stream = getattr(request, "_stream", None)
+    if stream is None or isinstance(stream, CollectingInput):
+        return
+    if getattr(stream, "limit", None) == 0:  # WSGI's LimitedStream of a request without body
+        return
+    request._stream = CollectingInput(stream, values)
+
+
+def _guards_stdio(options: Options) -> bool:
+    """Whether the standard streams need the guard: prints are dropped or redacted."""
     return options.stdio != "pass"
 
 
-def _guard_response(response: Any, drop: bool, meter: RequestMeter | None) -> None:
-    """Cover the rest of the response's life — producing chunks, closing — with the mark
-    (``drop``) and the metrics (``meter``: chunks counted, the request finished at close)."""
+def _guard_response(
+    response: Any, mode: str, meter: RequestMeter | None, values: RequestValues | None
+) -> None:
+    """Cover the rest of the response's life — producing chunks, closing — with the stdio
+    mark and the request's values (forgotten once closed), and the metrics (``meter``: chunks
+    counted, the request finished at close)."""
     close = response.close
 
     def close_in_request() -> None:
-        token = stdio.IN_REQUEST.set(True) if drop else None
+        marks = _mark(mode, values, None)
         try:
             close()
         finally:
-            if token is not None:
-                stdio.IN_REQUEST.reset(token)
+            _unmark(marks)
+            _forget(values)
             if meter is not None:
                 meter.complete = True
                 meter.finish()
@@ -208,42 +266,43 @@ def _guard_response(response: Any, drop: bool, meter: RequestMeter | None) -> No
     if getattr(response, "streaming", False) and getattr(response, "file_to_stream", None) is None:
         content = response.streaming_content  # never consumed here: both wrappers are lazy
         if response.is_async:
-            response.streaming_content = _chunks_in_request_async(content, drop, meter)
+            response.streaming_content = _chunks_in_request_async(content, mode, meter, values)
         else:
-            response.streaming_content = _chunks_in_request(content, drop, meter)
+            response.streaming_content = _chunks_in_request(content, mode, meter, values)
 
 
 def _chunks_in_request(
-    chunks: Iterator[bytes], drop: bool, meter: RequestMeter | None
+    chunks: Iterator[bytes], mode: str, meter: RequestMeter | None, values: RequestValues | None
 ) -> Iterator[bytes]:
-    """Yield ``chunks`` one by one, each produced under the request mark and counted."""
+    """Yield ``chunks`` one by one, each produced in the request's context and counted."""
     while True:
-        token = stdio.IN_REQUEST.set(True) if drop else None
+        marks = _mark(mode, values, None)
         try:
             chunk = next(chunks)
         except StopIteration:
             return
         finally:
-            if token is not None:
-                stdio.IN_REQUEST.reset(token)
+            _unmark(marks)
         if meter is not None:
             meter.body(len(chunk))
         yield chunk
 
 
 async def _chunks_in_request_async(
-    chunks: AsyncIterator[bytes], drop: bool, meter: RequestMeter | None
+    chunks: AsyncIterator[bytes],
+    mode: str,
+    meter: RequestMeter | None,
+    values: RequestValues | None,
 ) -> AsyncIterator[bytes]:
     """The async twin of :func:`_chunks_in_request`."""
     while True:
-        token = stdio.IN_REQUEST.set(True) if drop else None
+        marks = _mark(mode, values, None)
         try:
             chunk = await anext(chunks)
         except StopAsyncIteration:
             return
         finally:
-            if token is not None:
-                stdio.IN_REQUEST.reset(token)
+            _unmark(marks)
         if meter is not None:
             meter.body(len(chunk))
         yield chunk
