@@ -141,10 +141,10 @@ def requests(secret: str) -> dict[str, dict[str, Any]]:
 
 def post(kind: str, route: str, body: dict[str, Any]) -> int:
     if kind == "sync":
-        return Client().post(f"/{route}", **body).status_code
+        return int(Client().post(f"/{route}", **body).status_code)
 
     async def run() -> int:
-        return (await AsyncClient().post(f"/{route}", **body)).status_code
+        return int((await AsyncClient().post(f"/{route}", **body)).status_code)
 
     return asyncio.run(run())
 

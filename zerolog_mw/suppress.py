@@ -37,7 +37,7 @@ import wsgiref.handlers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import hooks, request_values, stdio
+from . import hooks, request_values, stdio, threads
 from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
 from .options import Options
 from .patches import Patch, PatchSet
@@ -192,6 +192,7 @@ def _patches() -> list[Patch]:
         Patch(http.server.BaseHTTPRequestHandler, "log_message", const(hooks.silent)),
         Patch(wsgiref.handlers.BaseHandler, "log_exception", const(hooks.silent)),
         Patch(socketserver.BaseServer, "handle_error", const(hooks.silent)),
+        *threads.patches(),  # threads and executor jobs started in a request: its context
     ]
 
 

@@ -1,0 +1,217 @@
+"""Threads and executor jobs started inside a request run in a copy of its context; worker
+threads of servers and libraries, and everything started outside a request, are left alone.
+
+In process for the rules, and on a real uvicorn for a FastAPI app: the canary printed or
+logged from ``run_in_executor`` jobs and ``threading.Thread``s the app starts never reaches
+the server's stdout/stderr, while output those threads make outside requests does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import http.client
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio.to_thread
+import pytest
+
+import zerolog_mw
+from zerolog_mw import request_values, stdio, threads
+from zerolog_mw.canary import ServerProcess, free_port, new_canary, scan
+from zerolog_mw.request_values import PLACEHOLDER, RequestValues
+
+APPS = Path(__file__).parent / "apps"
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """The suppressor and the stdio guard installed, as a middleware would (in the test's
+    body: capfd puts its own streams back when the test starts)."""
+    handle = zerolog_mw.suppress_logging()
+    stdio.patchset.claim()
+    try:
+        yield
+    finally:
+        stdio.patchset.release()
+        handle.restore()
+
+
+def in_a_request(func: object) -> None:
+    """Run ``func()`` in a context marked as handling a request (``stdio="drop"``)."""
+    token = stdio.IN_REQUEST.set(True)
+    try:
+        func()  # type: ignore[operator]
+    finally:
+        stdio.IN_REQUEST.reset(token)
+
+
+def join_new(target: object, *args: object) -> None:
+    thread = threading.Thread(target=target, args=args)  # type: ignore[arg-type]
+    thread.start()
+    thread.join()
+
+
+# --- in process ------------------------------------------------------------------------------
+
+
+def test_thread_started_in_a_request_is_dropped(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    secret = new_canary()
+    with guarded():
+        in_a_request(lambda: join_new(lambda: print(f"lambda {secret}")))
+        in_a_request(lambda: join_new(print, f"print-target {secret}"))
+        join_new(print, "started outside a request")
+    out, err = capfd.readouterr()
+    assert secret not in out + err
+    assert "started outside a request" in out
+
+
+def test_run_in_executor_in_a_request_is_dropped(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    secret = new_canary()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def request() -> None:
+            stdio.IN_REQUEST.set(True)  # this task's context only
+            await loop.run_in_executor(None, print, f"default {secret}")
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                await loop.run_in_executor(pool, print, f"own pool {secret}")
+
+        await asyncio.create_task(request())
+        await loop.run_in_executor(None, print, "job outside a request")
+
+    with guarded():
+        asyncio.run(main())
+    out, err = capfd.readouterr()
+    assert secret not in out + err
+    assert "job outside a request" in out
+
+
+def test_worker_threads_spawned_in_a_request_keep_no_request_context(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The pool's worker, and anyio's, are first spawned inside a request; later jobs
+    # submitted outside any request are not dropped.
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def request() -> None:
+            stdio.IN_REQUEST.set(True)
+            await loop.run_in_executor(pool, print, "in request")
+            await anyio.to_thread.run_sync(print, "in request")
+
+        await asyncio.create_task(request())
+        await loop.run_in_executor(pool, print, "pool job outside")
+        await anyio.to_thread.run_sync(print, "anyio job outside")
+
+    with guarded():
+        try:
+            asyncio.run(main())
+            pool.submit(print, "submitted outside").result()
+        finally:
+            pool.shutdown()
+    out, _ = capfd.readouterr()
+    assert "in request" not in out
+    assert "pool job outside" in out
+    assert "anyio job outside" in out
+    assert "submitted outside" in out
+
+
+def test_thread_logs_are_redacted_with_the_request_values() -> None:
+    secret = new_canary()
+    values = RequestValues({"type": "http", "headers": [(b"x-note", secret.encode())]})
+    seen: list[str] = []
+    token = request_values.CURRENT.set(values)
+    try:
+        with guarded():
+            join_new(lambda: seen.append(zerolog_mw.redact(f"note {secret}")))
+    finally:
+        request_values.CURRENT.reset(token)
+    assert seen == [f"note {PLACEHOLDER}"]
+
+
+def test_a_variable_the_thread_sets_does_not_reach_the_request() -> None:
+    def mark_redacting() -> None:
+        stdio.REDACTING.set(True)
+
+    with guarded():
+        in_a_request(lambda: join_new(mark_redacting))
+    assert stdio.REDACTING.get() is False
+
+
+def test_library_and_own_code_is_not_app_code() -> None:
+    import concurrent.futures.thread as pool_module
+
+    from zerolog_mw.metrics import recorder
+
+    assert not threads.is_app_code(pool_module._worker)
+    assert not threads.is_app_code(threading.Thread.run)
+    assert not threads.is_app_code(recorder.Recorder.__init__)
+    assert not threads.is_app_code(json.dumps)
+    assert threads.is_app_code(join_new)
+    assert threads.is_app_code(lambda: None)
+    assert threads.is_app_code(print)
+
+
+def test_restore_puts_thread_start_and_run_in_executor_back() -> None:
+    start, run_in_executor = threading.Thread.start, asyncio.BaseEventLoop.run_in_executor
+    handle = zerolog_mw.suppress_logging()
+    assert threading.Thread.start is not start
+    assert asyncio.BaseEventLoop.run_in_executor is not run_in_executor
+    handle.restore()
+    assert threading.Thread.start is start
+    assert asyncio.BaseEventLoop.run_in_executor is run_in_executor
+
+
+# --- a real uvicorn ----------------------------------------------------------------------------
+
+
+def call(port: int, method: str, path: str, body: bytes = b"", **headers: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def test_fastapi_on_uvicorn_threads_print_nothing_of_the_request(tmp_path: Path) -> None:
+    canary, port = new_canary(), free_port()
+    argv = [
+        *f"{sys.executable} -m uvicorn threads_fastapi:app --port {port}".split(),
+        *["--log-level", "trace"],
+    ]
+    env = {"PYTHONPATH": str(APPS), "PYTHONUNBUFFERED": "1"}
+    with ServerProcess(argv, port=port, workdir=tmp_path, env=env):
+        text = {"Content-Type": "text/plain"}
+        assert call(port, "POST", "/executor", canary.encode(), **text) == 200
+        assert call(port, "POST", "/thread", canary.encode(), **text) == 200
+        body = json.dumps({"value": canary}).encode()
+        assert call(port, "POST", "/sync-thread", body, **{"Content-Type": "application/json"})
+        assert call(port, "GET", "/outside") == 200
+        deadline = time.monotonic() + 10
+        while "outside thread zlmarker" not in (tmp_path / "stdout.log").read_text():
+            assert time.monotonic() < deadline, "the task outside requests printed nothing"
+            time.sleep(0.1)
+    assert scan(tmp_path, canary) == {}
+    out = (tmp_path / "stdout.log").read_text()
+    err = (tmp_path / "stderr.log").read_text()
+    for kind in ("default-executor", "own-executor", "anyio-worker", "thread"):
+        assert f"outside {kind} zlmarker" in out  # worker threads first spawned in a request
+    # The threads' records of the allowlisted logger went through, redacted.
+    assert f"log {PLACEHOLDER}" in err

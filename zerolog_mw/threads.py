@@ -1,0 +1,166 @@
+"""Threads and executor jobs the app starts inside a request run in a copy of its context.
+
+A new thread starts with an empty :mod:`contextvars` context, and so does a job handed to an
+executor by ``loop.run_in_executor``: ``print(body)`` there is outside the request's
+``stdio`` mark and its values, so it would not be dropped or redacted. Two patches close that,
+both only when the starting context is inside a request (:data:`stdio.IN_REQUEST`,
+:data:`stdio.REDACTING` or :data:`request_values.CURRENT` set) and otherwise the original
+call as is:
+
+- ``asyncio.BaseEventLoop.run_in_executor`` runs the job in ``contextvars.copy_context()``,
+  as ``asyncio.to_thread`` does already (a job that is already a ``Context.run`` is left).
+- ``threading.Thread.start`` runs the thread's ``target`` (or a subclass's own ``run``) in a
+  copy of the starting context — but only when that code is the app's: a function whose
+  source lies outside the standard library, the installed packages and zerolog_mw. Worker
+  threads that servers and libraries spawn lazily inside a request (``ThreadPoolExecutor``'s,
+  anyio's, asgiref's, Sentry's, our metrics flush) outlive it and serve other requests: given
+  the request's context they would drop all their later output and keep its values for life.
+
+Only the copy is affected: a context variable the thread sets never reaches the request. A
+thread of app code that outlives the request keeps its mark: its output stays dropped, and
+what it logs is redacted fail-closed once the request's values are forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import os
+import site
+import sys
+import sysconfig
+import threading
+from collections.abc import Callable
+from types import CodeType
+from typing import Any
+
+from . import request_values, stdio
+from .patches import Patch
+
+__all__ = ["in_request", "is_app_code", "patches"]
+
+_MAX_UNWRAP = 16
+
+
+def in_request() -> bool:
+    """True if this context is handling a request (its prints dropped/redacted, its values
+    known to ``redact``)."""
+    return (
+        stdio.IN_REQUEST.get() or stdio.REDACTING.get() or request_values.CURRENT.get() is not None
+    )
+
+
+def _library_dirs() -> tuple[str, ...]:
+    dirs = {os.path.dirname(os.path.abspath(__file__))}  # zerolog_mw's own threads
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if paths.get(key):
+            dirs.add(paths[key])
+    try:
+        dirs.update(site.getsitepackages())
+        dirs.add(site.getusersitepackages())
+    except AttributeError:  # an embedded or old-virtualenv ``site`` without them
+        pass
+    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs if d)
+
+
+_LIBRARY_DIRS = _library_dirs()
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_app_file(filename: str) -> bool:
+    if filename.startswith("<frozen"):
+        return False  # the standard library's frozen modules
+    if filename.startswith("<"):
+        return True  # exec'd / interactive code: the app's
+    path = os.path.join(os.path.realpath(filename), "")
+    return not path.startswith(_LIBRARY_DIRS)
+
+
+def _code_of(func: object) -> CodeType | None | bool:
+    """The code object ``func`` runs; True for a builtin function (``print``); None if
+    neither can be told."""
+    for _ in range(_MAX_UNWRAP):
+        if isinstance(func, functools.partial):
+            func = func.func
+        elif hasattr(func, "__wrapped__"):
+            func = func.__wrapped__
+        elif hasattr(func, "__func__"):  # a bound method
+            func = func.__func__
+        else:
+            break
+    code = getattr(func, "__code__", None)
+    if isinstance(code, CodeType):
+        return code
+    if getattr(func, "__module__", None) == "builtins" and getattr(func, "__self__", None) in (
+        None,
+        sys.modules["builtins"],
+    ):
+        return True  # print, and the like: what the app passes as target to leak directly
+    call = type(func).__call__ if callable(func) else None  # a callable object's method
+    code = getattr(call, "__code__", None)
+    return code if isinstance(code, CodeType) else None
+
+
+def is_app_code(func: object) -> bool:
+    """Whether ``func`` is the app's own code, not a library's or the standard library's."""
+    code = _code_of(func)
+    if code is True:
+        return True
+    if not isinstance(code, CodeType):
+        return False
+    return _is_app_file(code.co_filename)
+
+
+def _already_in_a_context(func: object) -> bool:
+    """Whether ``func`` is ``Context.run`` bound (partially applied): asyncio.to_thread's."""
+    return isinstance(func, functools.partial) and isinstance(
+        getattr(func.func, "__self__", None), contextvars.Context
+    )
+
+
+def _patched_run_in_executor(original: Any) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def run_in_executor(
+        self: asyncio.AbstractEventLoop, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> Any:
+        if in_request() and not _already_in_a_context(func):
+            func = functools.partial(contextvars.copy_context().run, func)
+        return original(self, executor, func, *args)
+
+    return run_in_executor
+
+
+def _patched_start(original: Any) -> Callable[[threading.Thread], None]:
+    @functools.wraps(original)
+    def start(self: threading.Thread) -> None:
+        if in_request():
+            _bind_to_context(self)
+        original(self)
+
+    return start
+
+
+def _bind_to_context(thread: threading.Thread) -> None:
+    """Make ``thread`` run its app code in a copy of the current (request's) context."""
+    target = getattr(thread, "_target", None)
+    if target is not None:
+        if is_app_code(target) and not _already_in_a_context(target):
+            thread._target = functools.partial(  # type: ignore[attr-defined]
+                contextvars.copy_context().run, target
+            )
+        return
+    run = type(thread).run
+    if run is not threading.Thread.run and "run" not in vars(thread) and is_app_code(run):
+        thread.run = functools.partial(  # type: ignore[method-assign]
+            contextvars.copy_context().run, thread.run
+        )
+
+
+def patches() -> list[Patch]:
+    """The reversible patches; installed with the suppressor, undone by ``restore()``."""
+    return [
+        Patch(asyncio.BaseEventLoop, "run_in_executor", _patched_run_in_executor),
+        Patch(threading.Thread, "start", _patched_start),
+    ]
