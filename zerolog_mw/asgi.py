@@ -6,30 +6,22 @@ construction, and pass non-HTTP scopes through untouched::
     app = ZeroLogMiddleware(app)                       # by hand
     app.add_middleware(ZeroLogMiddleware)              # Starlette / FastAPI
     Middleware(ZeroLogMiddleware, allow_loggers=["myapp.audit"])
+
+Every component serves an HTTP request through one per-request object, :class:`_Request`,
+which is its ``send`` and ``receive``; the full stack runs all four components' parts in one
+such object — one ``send`` layer, not four — since this is the hot path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Callable
-from functools import partial
-from typing import TYPE_CHECKING
-
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typing import TYPE_CHECKING, Any
 
 from . import hooks, stdio, suppress
 from .buffering import asgi_buffering_layers
 from .diagnostics import DebugModeError, ZeroLogWarning, tell_operator
-from .errors import (
-    DEBUG_REFUSED,
-    MAX_VALIDATION_BODY,
-    error_headers,
-    is_validation_error,
-    redacts_body,
-    replacement_body,
-)
+from .errors import DEBUG_REFUSED, MAX_VALIDATION_BODY, error_headers, replacement_body
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .metrics.recorder import Recorder
@@ -38,11 +30,12 @@ from .options import Options
 from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import RequestValues
+from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
 from .routes import current_slot
 from .stream_redaction import StreamRedactor
-from .streaming import EVENT_STREAM_HEADER, needs_unbuffering
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
     from typing_extensions import Unpack
 
     from .options import OptionsKwargs
@@ -84,7 +77,100 @@ class LoggerSuppressor:
         return send_and_reassert
 
 
-class RedactionGuard:
+class _Stack:
+    """Serves an HTTP request through the components it holds (None for those it has not).
+
+    The base of each component and of the full stack: :meth:`__call__` is the hot path of all
+    of them, one coroutine with one :class:`_Request` as ``send`` and ``receive``; every other
+    scope (and the metrics exposition) goes to :meth:`other`.
+    """
+
+    app: ASGIApp
+    _guard: RedactionGuard | None = None
+    _stream: StreamWrapper | None = None
+    _metrics: MetricsEmitter | None = None
+    _suppression: suppress.SuppressionHandle | None = None
+    _metrics_path: str | None = None
+    _serves: str | None = None  # "http" once the stack has a component that serves requests
+    _policy: StartPolicy | None = None
+
+    def _assemble(
+        self,
+        guard: RedactionGuard | None,
+        stream: StreamWrapper | None,
+        metrics: MetricsEmitter | None,
+    ) -> None:
+        self._guard, self._stream = guard, stream
+        self._metrics = metrics if metrics is not None and metrics.recorder is not None else None
+        self._metrics_path = None if metrics is None else metrics.metrics_path
+        if guard is not None or stream is not None or self._metrics is not None:
+            self._serves = "http"
+        if guard is not None or stream is not None:
+            self._policy = StartPolicy(
+                raw=True,
+                guard=guard is not None,
+                unbuffer=stream is not None,
+                cache_control=None if guard is None else guard.cache_control,
+                every_status=guard is not None and guard.redact_streams,
+            )
+
+    async def other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Every scope but an HTTP request this stack serves."""
+        await self.app(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != self._serves or scope["path"] == self._metrics_path:
+            await self.other(scope, receive, send)
+            return
+        suppression = self._suppression
+        if suppression is not None and not suppression.settled:
+            suppression.settle()
+        guard = self._guard
+        metrics = self._metrics
+        values = None
+        if guard is not None:
+            token = stdio.IN_REQUEST.set(True) if guard.drop_stdio else None
+            redacting = stdio.REDACTING.set(True) if guard.redact_stdio else None
+            values = RequestValues(scope)  # hashes nothing until output needs redacting
+            values_token = REQUEST_VALUES.set(values)
+        meter = None
+        if metrics is not None:
+            meter = RequestMeter(metrics.recorder, scope["method"])  # type: ignore[arg-type]
+            slot = current_slot.set(meter)
+        request = _Request(send, receive, scope, self._policy, meter, self._stream, values)
+        error: BaseException | None = None
+        try:
+            await self.app(scope, request.receive if guard or meter else receive, request)
+            if request.mode != PASS:
+                await request.complete()
+        except asyncio.CancelledError:
+            if meter is not None:
+                meter.disconnected = True  # the server cancelled the app: the client went away
+            raise
+        except Exception as exc:
+            error = exc
+            if guard is not None:
+                hooks.mark_escaped(exc)  # the server logs it after the values are gone
+                await request.fail()  # a fixed body, then the server aborts or logs
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if meter is not None:
+                current_slot.reset(slot)
+                # An integration's template wins; Starlette's routing is looked up only without.
+                meter.finish(error, None if meter.template else metrics.route(scope))  # type: ignore[union-attr]
+            if values is not None:
+                REQUEST_VALUES.reset(values_token)
+                values.close()
+                if redacting is not None:
+                    stdio.REDACTING.reset(redacting)
+                if token is not None:
+                    stdio.IN_REQUEST.reset(token)
+
+
+class RedactionGuard(_Stack):
     """Let nothing content-bearing leave: prints, error bodies, debug pages, caches.
 
     With ``stdio="drop"`` (default) what the app writes to stdout/stderr while handling a
@@ -105,42 +191,21 @@ class RedactionGuard:
         self.drop_stdio = opts.stdio == "drop"
         self.redact_stdio = opts.stdio == "redact"
         self.allow_debug = opts.allow_debug
-        self.cache_control = None if opts.cache_control is None else opts.cache_control.encode()
+        self.cache_control = opts.cache_control
         self.redact_streams = opts.redact_streams
+        self._assemble(self, None, None)
         if opts.stdio != "pass":
             stdio.patchset.claim()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
+    async def other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
             if not self.allow_debug and getattr(scope.get("app"), "debug", False) is True:
                 await _refuse_startup(receive, send)
                 return
             await self.app(scope, receive, send)
-            return
-        token = stdio.IN_REQUEST.set(True) if self.drop_stdio else None
-        redacting = stdio.REDACTING.set(True) if self.redact_stdio else None
-        values = RequestValues(scope, receive)
-        values_token = REQUEST_VALUES.set(values)
-        try:
-            if kind == "http":
-                guarded_send = _GuardedSend(send, scope, self)
-                try:
-                    await self.app(scope, values.receive, guarded_send)
-                except Exception as exc:
-                    hooks.mark_escaped(exc)  # the server logs it after the values are gone
-                    await guarded_send.fail()  # a fixed body, then the server aborts or logs
-                    raise
-                await guarded_send.complete()
-            else:  # WebSocket: its messages are collected as they arrive, like a body
+        else:  # WebSocket: its messages are collected as they arrive, like a body
+            with _request_context(self, RequestValues(scope, receive)) as values:
                 await self.app(scope, values.receive, send)
-        finally:
-            REQUEST_VALUES.reset(values_token)
-            values.close()
-            if redacting is not None:
-                stdio.REDACTING.reset(redacting)
-            if token is not None:
-                stdio.IN_REQUEST.reset(token)
 
 
 async def _refuse_startup(receive: Receive, send: Send) -> None:
@@ -152,99 +217,235 @@ async def _refuse_startup(receive: Receive, send: Send) -> None:
     raise DebugModeError(DEBUG_REFUSED)
 
 
-_PASS, _REPLACE, _SCRUB, _DONE, _STREAM = range(5)
-Observer = Callable[[Message], Message]
+class StreamWrapper(_Stack):
+    """Forward every message as it arrives, never holding a chunk back.
 
-
-class _GuardedSend:
-    """The guard's ``send`` for one HTTP request; passes 1xx-4xx responses straight through.
-
-    ``observe`` sees (and may rewrite) each message first: the full stack hangs the stream
-    wrapper and the metrics there, so a message takes one ``send`` layer, not three.
+    ``more_body`` is honoured and message types it does not change (``pathsend``, trailers,
+    websocket, lifespan) pass untouched; ``text/event-stream`` responses get
+    ``X-Accel-Buffering: no`` so a reverse proxy does not buffer them either. An exception
+    after the headers were sent propagates, so the server aborts the connection and the client
+    sees an incomplete response rather than a clean end.
     """
 
-    __slots__ = ("send", "scope", "cache_control", "every_status", "observe", "mode", "start",
-                 "held", "redactor")  # fmt: skip
+    def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
+        Options.from_kwargs(options)
+        self.app = app
+        self._buffering_checked = False
+        self._assemble(None, self, None)
+
+    def check_buffering(self) -> None:
+        """At the first event stream: say if a layer below would hold its chunks back."""
+        if self._buffering_checked:
+            return
+        self._buffering_checked = True
+        for finding in asgi_buffering_layers(self.app):
+            warnings.warn(finding, ZeroLogWarning, stacklevel=2)
+
+
+class MetricsEmitter(_Stack):
+    """Emit one content-free event per request to StatsD/Prometheus/your sinks.
+
+    Counts body bytes as they pass, times the first body byte and the end of the response,
+    reads the route template from an integration or Starlette's routing, never the raw path.
+    """
+
+    def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
+        opts = Options.from_kwargs(options)
+        self.app = app
+        self.recorder = build_recorder(opts)
+        self.metrics_path = opts.metrics_path
+        self._templates = RouteTemplates()
+        self._assemble(None, None, self)
+
+    def route(self, scope: Scope) -> str | None:
+        """The template of the Starlette route ``scope`` matched, if any."""
+        try:
+            return self._templates.lookup(scope)
+        except Exception:  # an odd router must not cost the request its event
+            return None
+
+    async def other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        recorder = self.recorder
+        if recorder is not None:
+            if scope["type"] == "lifespan":
+                send = _flush_at_shutdown(send, recorder)
+            elif scope["type"] == "http":  # the exposition at metrics_path
+                await _send_exposition(recorder, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _send_exposition(recorder: Recorder, send: Send) -> None:
+    body, content_type = exposition(recorder)
+    headers = [(b"content-type", content_type.encode()), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
+    async def send_and_flush(message: Message) -> None:
+        if message["type"] == "lifespan.shutdown.complete":
+            recorder.flush()  # nothing queued is lost when the server stops
+        await send(message)
+
+    return send_and_flush
+
+
+class _request_context:  # noqa: N801 - used as a context manager, named like one
+    """The guard's marks for a WebSocket: stdio mode and the request's values, then reset."""
+
+    __slots__ = ("guard", "values", "tokens")
+
+    def __init__(self, guard: RedactionGuard, values: RequestValues) -> None:
+        self.guard = guard
+        self.values = values
+
+    def __enter__(self) -> RequestValues:
+        guard = self.guard
+        self.tokens = (
+            stdio.IN_REQUEST.set(True) if guard.drop_stdio else None,
+            stdio.REDACTING.set(True) if guard.redact_stdio else None,
+            REQUEST_VALUES.set(self.values),
+        )
+        return self.values
+
+    def __exit__(self, *exc: object) -> None:
+        in_request, redacting, values = self.tokens
+        REQUEST_VALUES.reset(values)
+        self.values.close()
+        if redacting is not None:
+            stdio.REDACTING.reset(redacting)
+        if in_request is not None:
+            stdio.IN_REQUEST.reset(in_request)
+
+
+_DONE = STREAM + 1  # the guard's own body went out: the app's is dropped
+
+
+class _Request:
+    """One HTTP request's ``send`` and ``receive``, for whichever components are in the stack.
+
+    ``send`` counts body bytes for the meter, and at the response start asks the stack's
+    :class:`StartPolicy` whether the body passes (1xx-4xx, most responses), is replaced (5xx),
+    scrubbed (a 422 validation body) or redacted as it streams (4xx text); ``receive`` counts
+    the request body and hands it to the request's values as the app reads it.
+    """
+
+    __slots__ = ("send", "_receive", "scope", "policy", "meter", "stream", "values", "mode",
+                 "start", "held", "redactor")  # fmt: skip
 
     def __init__(
-        self, send: Send, scope: Scope, guard: RedactionGuard, observe: Observer | None = None
+        self,
+        send: Send,
+        receive: Receive,
+        scope: Scope,
+        policy: StartPolicy | None,
+        meter: RequestMeter | None,
+        stream: StreamWrapper | None,
+        values: RequestValues | None,
     ) -> None:
         self.send = send
+        self._receive = receive
         self.scope = scope
-        self.cache_control = guard.cache_control
-        self.every_status = guard.redact_streams
-        self.observe = observe
-        self.mode = _PASS
+        self.policy = policy
+        self.meter = meter
+        self.stream = stream
+        self.values = values
+        self.mode = PASS
         self.start: Message | None = None
         self.held = bytearray()
         self.redactor: StreamRedactor | None = None
 
+    async def receive(self) -> Message:
+        message = await self._receive()
+        kind = message["type"]
+        if kind == "http.request":
+            body = message.get("body", b"")
+            if self.meter is not None:
+                self.meter.request_bytes += len(body)
+            if self.values is not None:
+                self.values.feed(body, not message.get("more_body", False))
+        elif kind == "http.disconnect" and self.meter is not None and not self.meter.complete:
+            self.meter.disconnected = True
+        return message
+
     async def __call__(self, message: Message) -> None:
-        if self.observe is not None:
-            message = self.observe(message)
-        mode = self.mode
-        if mode == _PASS:
-            if message["type"] == "http.response.start":
-                message = self._started(message)
-                if self.mode in (_REPLACE, _SCRUB):
-                    return  # sent with the fixed body
+        kind = message["type"]
+        if kind == "http.response.body":
+            meter = self.meter
+            if meter is not None:
+                meter.body(len(message.get("body", b"")))
+                if not message.get("more_body", False):
+                    meter.complete = True
+            if self.mode == PASS:
+                await self.send(message)
+                return
+        elif kind == "http.response.start":
+            started = self._started(message)
+            if started is not None:
+                await self.send(started)
+            return
+        elif self.mode == PASS:
             await self.send(message)
             return
-        if mode == _STREAM:
+        await self._guarded(kind, message)
+
+    def _started(self, message: Message) -> Message | None:
+        """The start message to send now, or None if it waits for the guard's own body."""
+        self.start = message
+        status = message["status"]
+        if self.meter is not None:
+            self.meter.status = status if type(status) is int else 0
+        policy = self.policy
+        if policy is None:
+            return message
+        mode, headers, event_stream = policy.plan(status, message.get("headers", ()))
+        if mode != PASS or event_stream:
+            return self._unusual_start(message, mode, headers, event_stream)
+        return message if headers is None else {**message, "headers": headers}
+
+    def _unusual_start(
+        self, message: Message, mode: int, headers: list[Any] | None, event_stream: bool
+    ) -> Message | None:
+        if event_stream and self.stream is not None:
+            self.stream.check_buffering()
+        self.mode = mode
+        if mode in (REPLACE, SCRUB):
+            return None  # sent with the fixed body
+        if mode == STREAM:
+            self.redactor = StreamRedactor(redact=redact_window)
+        return message if headers is None else {**message, "headers": headers}
+
+    async def _guarded(self, kind: str, message: Message) -> None:
+        """A message of a body the guard replaces, scrubs or redacts (or has replaced)."""
+        if self.mode == STREAM:
             await self.send(self._redacted(message))
             return
-        kind = message["type"]
         last = kind == "http.response.pathsend" or (
             kind == "http.response.body" and not message.get("more_body", False)
         )
-        if self.mode == _SCRUB and kind == "http.response.body" and self._holding():
+        if self.mode == SCRUB and kind == "http.response.body" and self._holding():
             self.held += message.get("body", b"")
         if last:
             await self._send_own_body()
         elif kind not in ("http.response.body", "http.response.pathsend", "http.response.trailers"):
             await self.send(message)  # nothing of the app's body, nor trailers, goes with ours
 
-    def _started(self, message: Message) -> Message:
-        self.start = message
-        status = message["status"]
-        raw = message.get("headers", [])
-        if status >= 500 or status == 422:
-            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
-            if status >= 500:
-                self.mode = _REPLACE
-            elif is_validation_error(status, headers):
-                self.mode = _SCRUB
-            return message
-        if (400 <= status < 500 or self.every_status) and redacts_body(
-            status, [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw], self.every_status
-        ):
-            self.mode = _STREAM
-            self.redactor = StreamRedactor(redact=redact_window)
-            raw = [(k, v) for k, v in raw if k.lower() != b"content-length"]
-            message = {**message, "headers": raw}
-        control = self.cache_control
-        if control is None:
-            return message
-        for name, _ in raw:
-            if name.lower() == b"cache-control":
-                return message
-        return {**message, "headers": [*raw, (b"cache-control", control)]}
-
     async def _send_own_body(self) -> None:
         start = self.start
-        if start is None or self.mode == _DONE:
-            return
-        held = self.held if self.mode == _SCRUB else None
+        if start is None or self.mode not in (REPLACE, SCRUB):
+            return  # the body passed or streamed, or ours went out already
+        held = self.held if self.mode == SCRUB else None
         body, content_type = replacement_body(start["status"], held, self._accept())
         self.held = bytearray()
         self.mode = _DONE
-        control = None if self.cache_control is None else self.cache_control.decode()
+        cache_control = None if self.policy is None else self.policy.cache_control
         raw = start.get("headers", [])
         headers = error_headers(
             [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw],
             body,
             content_type,
-            control,
+            None if cache_control is None else cache_control[1].decode("latin-1"),
         )
         encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         await self.send({**start, "headers": encoded, "trailers": False})
@@ -272,160 +473,23 @@ class _GuardedSend:
 
     async def complete(self) -> None:
         """The app returned: send what it left unfinished (a held body, a redactor's window)."""
-        if self.mode in (_REPLACE, _SCRUB):
-            await self._send_own_body()
-        elif self.mode == _STREAM and self.redactor is not None:
-            rest, self.redactor = self.redactor.close(), None
-            if rest:
-                await self.send({"type": "http.response.body", "body": rest})
+        if self.mode == STREAM:
+            if self.redactor is not None:
+                rest, self.redactor = self.redactor.close(), None
+                if rest:
+                    await self.send({"type": "http.response.body", "body": rest})
+            return
+        await self._send_own_body()
 
     async def fail(self) -> None:
         """The app raised: finish what was started, or answer a fixed 500 if nothing was."""
         if self.start is None:
             self.start = {"type": "http.response.start", "status": 500, "headers": []}
-            self.mode = _REPLACE
-        if self.mode in (_REPLACE, _SCRUB):
-            await self._send_own_body()
+            self.mode = REPLACE
+        await self._send_own_body()
 
 
-class StreamWrapper:
-    """Forward every message as it arrives, never holding a chunk back.
-
-    ``more_body`` is honoured and message types it does not change (``pathsend``, trailers,
-    websocket, lifespan) pass untouched; ``text/event-stream`` responses get
-    ``X-Accel-Buffering: no`` so a reverse proxy does not buffer them either. An exception
-    after the headers were sent propagates, so the server aborts the connection and the client
-    sees an incomplete response rather than a clean end.
-    """
-
-    def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
-        Options.from_kwargs(options)
-        self.app = app
-        self._buffering_checked = False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_unbuffered(message: Message) -> None:
-            await send(self.unbuffered(message))
-
-        await self.app(scope, receive, send_unbuffered)
-
-    def unbuffered(self, message: Message) -> Message:
-        """``message``, with ``X-Accel-Buffering: no`` if it starts an event stream."""
-        if message["type"] != "http.response.start":
-            return message
-        headers = message.get("headers", [])
-        if not needs_unbuffering(headers):
-            return message
-        if not self._buffering_checked:
-            self._warn_about_buffering()
-        return {**message, "headers": [*headers, _RAW_EVENT_STREAM_HEADER]}
-
-    def _warn_about_buffering(self) -> None:
-        """At the first event stream: say if a layer below would hold its chunks back."""
-        self._buffering_checked = True
-        for finding in asgi_buffering_layers(self.app):
-            warnings.warn(finding, ZeroLogWarning, stacklevel=2)
-
-
-_RAW_EVENT_STREAM_HEADER = tuple(part.encode() for part in EVENT_STREAM_HEADER)
-
-
-class MetricsEmitter:
-    """Emit one content-free event per request to StatsD/Prometheus/your sinks.
-
-    Counts body bytes as they pass, times the first body byte and the end of the response,
-    reads the route template from an integration or Starlette's routing, never the raw path.
-    """
-
-    def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
-        opts = Options.from_kwargs(options)
-        self.app = app
-        self.recorder = build_recorder(opts)
-        self.metrics_path = opts.metrics_path
-        self._templates = RouteTemplates()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        recorder = self.recorder
-        if recorder is None or scope["type"] != "http":
-            if recorder is not None and scope["type"] == "lifespan":
-                send = _flush_at_shutdown(send, recorder)
-            await self.app(scope, receive, send)
-            return
-        if scope["path"] == self.metrics_path:
-            body, content_type = exposition(recorder)
-            await Response(body, media_type=content_type)(scope, receive, send)
-            return
-        meter = RequestMeter(recorder, scope["method"])
-
-        async def send_metered(message: Message) -> None:
-            await send(observe(meter, None, message))
-
-        await self.metered(meter, scope, receive, send_metered)
-
-    async def metered(
-        self, meter: RequestMeter, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        """Run the app for ``meter`` (``send`` must pass each message to :func:`observe`)."""
-
-        async def receive_metered() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                meter.request_bytes += len(message.get("body", b""))
-            elif message["type"] == "http.disconnect" and not meter.complete:
-                meter.disconnected = True
-            return message
-
-        token = current_slot.set(meter.slot)
-        error: BaseException | None = None
-        try:
-            await self.app(scope, receive_metered, send)
-        except asyncio.CancelledError:
-            meter.disconnected = True  # the server cancelled the app: the client went away
-            raise
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            current_slot.reset(token)
-            # An integration's template wins; Starlette's routing is looked up only without one.
-            meter.finish(error, None if meter.slot.template else self._route(scope))
-
-    def _route(self, scope: Scope) -> str | None:
-        try:
-            return self._templates.lookup(scope)
-        except Exception:  # an odd router must not cost the request its event
-            return None
-
-
-def observe(meter: RequestMeter, on_start: Observer | None, message: Message) -> Message:
-    """Count a response message for ``meter``; ``on_start`` may rewrite the start message."""
-    kind = message["type"]
-    if kind == "http.response.body":
-        meter.body(len(message.get("body", b"")))
-        if not message.get("more_body", False):
-            meter.complete = True
-    elif kind == "http.response.start":
-        status = message["status"]
-        meter.status = status if type(status) is int else 0
-        if on_start is not None:
-            return on_start(message)
-    return message
-
-
-def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
-    async def send_and_flush(message: Message) -> None:
-        if message["type"] == "lifespan.shutdown.complete":
-            recorder.flush()  # nothing queued is lost when the server stops
-        await send(message)
-
-    return send_and_flush
-
-
-class ZeroLogMiddleware(LoggerSuppressor):
+class ZeroLogMiddleware(_Stack):
     """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics.
 
     The components are the same objects as when stacked by hand; for an HTTP request their
@@ -435,40 +499,13 @@ class ZeroLogMiddleware(LoggerSuppressor):
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)  # fail before installing anything
+        self.app = app
         self.metrics = MetricsEmitter(app, **options)
         self.stream = StreamWrapper(self.metrics, **options)
         self.guard = RedactionGuard(self.stream, **options)
-        super().__init__(self.guard, **options)
+        self.suppressor = LoggerSuppressor(self.guard, **options)
+        self._suppression = self.suppressor._suppression
+        self._assemble(self.guard, self.stream, self.metrics)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        metrics = self.metrics
-        recorder = metrics.recorder
-        if scope["type"] != "http" or recorder is None or scope["path"] == metrics.metrics_path:
-            await super().__call__(scope, receive, send)  # the components, one after another
-            return
-        if not self._suppression.settled:
-            self._suppression.settle()
-        guard = self.guard
-        token = stdio.IN_REQUEST.set(True) if guard.drop_stdio else None
-        redacting = stdio.REDACTING.set(True) if guard.redact_stdio else None
-        values = RequestValues(scope, receive)  # hashes nothing until output needs redacting
-        values_token = REQUEST_VALUES.set(values)
-        meter = RequestMeter(recorder, scope["method"])
-        # One observer per message: the metrics count it, the stream wrapper rewrites a start.
-        guarded_send = _GuardedSend(
-            send, scope, guard, partial(observe, meter, self.stream.unbuffered)
-        )
-        try:
-            await metrics.metered(meter, scope, values.receive, guarded_send)
-            await guarded_send.complete()
-        except Exception as exc:
-            hooks.mark_escaped(exc)  # the server logs it after the values are gone
-            await guarded_send.fail()
-            raise
-        finally:
-            REQUEST_VALUES.reset(values_token)
-            values.close()
-            if redacting is not None:
-                stdio.REDACTING.reset(redacting)
-            if token is not None:
-                stdio.IN_REQUEST.reset(token)
+    async def other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.suppressor(scope, receive, send)  # the components, one after another

@@ -11,11 +11,15 @@ from .recorder import Recorder
 __all__ = ["RequestMeter"]
 
 
-class RequestMeter:
-    """Times and counts one request; :meth:`finish` hands its event to the recorder once."""
+class RequestMeter(RouteSlot):
+    """Times and counts one request; :meth:`finish` hands its event to the recorder once.
+
+    It is also the request's :class:`RouteSlot`, where integrations report the route template
+    and the class of an exception the framework handled.
+    """
 
     __slots__ = ("recorder", "method", "start", "first", "status", "request_bytes",
-                 "response_bytes", "disconnected", "complete", "error", "slot", "done")  # fmt: skip
+                 "response_bytes", "disconnected", "complete", "done")  # fmt: skip
 
     def __init__(self, recorder: Recorder, method: str) -> None:
         recorder.begin()
@@ -28,9 +32,13 @@ class RequestMeter:
         self.response_bytes = 0
         self.disconnected = False
         self.complete = False  # the last body byte was handed to the server
-        self.error: str | None = None  # an exception class an integration saw handled
-        self.slot = RouteSlot()
+        self.template: str | None = None
+        self.error: str | None = None
         self.done = False
+
+    @property
+    def slot(self) -> RouteSlot:
+        return self
 
     def body(self, size: int) -> None:
         """A response body chunk of ``size`` bytes is on its way to the client."""
@@ -49,13 +57,13 @@ class RequestMeter:
         self.recorder.end(
             (
                 self.method,
-                self.slot.template or route or UNMATCHED,
+                self.template or route or UNMATCHED,
                 self.status or (500 if error is not None or self.error else 0),
                 end - self.start,
                 None if first is None else first - self.start,
                 self.request_bytes,
                 self.response_bytes,
-                (self.error or self.slot.error) if error is None else type(error).__name__,
+                self.error if error is None else type(error).__name__,
                 self.disconnected,
             )
         )

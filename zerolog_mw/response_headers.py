@@ -1,0 +1,138 @@
+"""What the stack does with a response, decided once from its status and headers.
+
+Shared by the ASGI and WSGI sides: one pass over the headers — raw ASGI ``bytes`` pairs or
+WSGI ``str`` pairs, compared without decoding — tells whether the body passes, is replaced
+(5xx), is scrubbed (a 422 validation body) or is redacted as it streams (4xx text, or any
+1xx-3xx text with ``redact_streams``), and which headers the response gains: ``Cache-Control``
+when it has none, ``X-Accel-Buffering: no`` on an event stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+__all__ = ["EVENT_STREAM_HEADER", "PASS", "REPLACE", "SCRUB", "STREAM", "Plan", "StartPolicy"]
+
+PASS, REPLACE, SCRUB, STREAM = range(4)
+"""What happens to a body: passes, replaced by a fixed one, 422 scrubbed, redacted as it streams."""
+
+# Reverse proxies (nginx and others honouring it) must not hold event-stream chunks back.
+EVENT_STREAM_HEADER = ("x-accel-buffering", "no")
+
+_TEXTUAL = ("text/", "application/json", "application/x-ndjson", "application/problem+json")
+_CHARSETS = ("", "utf-8", "utf8", "us-ascii")
+
+
+class _Names(NamedTuple):
+    lower: Any  # str.lower or bytes.lower
+    content_type: Any
+    cache_control: Any
+    accel: Any
+    encoding: Any
+    length: Any
+    identity: Any
+    event_stream: Any
+    json: Any
+
+
+_NAME, _VALUE = itemgetter(0), itemgetter(1)
+_STR_NAMES = _Names(
+    str.lower,
+    "content-type", "cache-control", "x-accel-buffering", "content-encoding", "content-length",
+    "identity", "text/event-stream", "json",
+)  # fmt: skip
+_BYTES_NAMES = _Names(bytes.lower, *(name.encode() for name in _STR_NAMES[1:]))
+
+
+Plan = tuple[int, "list[Any] | None", bool]
+"""A response start's fate: the body's mode (PASS, REPLACE, SCRUB or STREAM), the headers to
+send instead of the app's (None when unchanged), and whether it is an event stream that was
+given ``X-Accel-Buffering: no``. A plain tuple: it is made once per request."""
+
+
+class StartPolicy:
+    """The options that decide a response start, for ``bytes`` (ASGI) or ``str`` (WSGI) headers.
+
+    :param guard: the redaction guard is in the stack (replace, scrub, redact, cache control).
+    :param unbuffer: the stream wrapper is in the stack (``X-Accel-Buffering`` on event streams).
+    :param cache_control: the value added to a response without ``Cache-Control``, or None.
+    :param every_status: ``redact_streams``: 1xx-3xx text bodies are redacted too.
+    """
+
+    __slots__ = ("guard", "unbuffer", "cache_control", "every_status", "names", "accel_header")
+
+    def __init__(
+        self,
+        *,
+        raw: bool,
+        guard: bool,
+        unbuffer: bool,
+        cache_control: str | None = None,
+        every_status: bool = False,
+    ) -> None:
+        self.guard = guard
+        self.unbuffer = unbuffer
+        self.every_status = every_status
+        self.names = _BYTES_NAMES if raw else _STR_NAMES
+        self.cache_control: tuple[Any, Any] | None = None
+        if raw:
+            if cache_control is not None:
+                self.cache_control = (b"cache-control", cache_control.encode("latin-1"))
+            name, value = EVENT_STREAM_HEADER
+            self.accel_header: tuple[Any, Any] = (name.encode(), value.encode())
+        else:
+            if cache_control is not None:
+                self.cache_control = ("Cache-Control", cache_control)
+            self.accel_header = EVENT_STREAM_HEADER
+
+    def plan(self, status: int, headers: Sequence[tuple[Any, Any]]) -> Plan:
+        """What to do with a response of ``status`` with ``headers`` (the app's, unchanged)."""
+        names = self.names
+        # One dict of lower-cased name -> value, built in C (the last of a repeated name wins).
+        found = dict(zip(map(names.lower, map(_NAME, headers)), map(_VALUE, headers), strict=True))
+        mode = PASS
+        added: list[Any] = []
+        if self.guard:
+            if status >= 400 or self.every_status:
+                mode = self._body_mode(status, found)
+                if mode in (REPLACE, SCRUB):
+                    return mode, None, False  # the guard's own body brings its own headers
+            if self.cache_control is not None and names.cache_control not in found:
+                added.append(self.cache_control)
+        event_stream = False
+        if self.unbuffer and names.accel not in found:
+            content_type = found.get(names.content_type)
+            event_stream = content_type is not None and content_type.lower().startswith(
+                names.event_stream
+            )
+            if event_stream:
+                added.append(self.accel_header)
+        if mode == STREAM:  # a redacted body has its own length
+            kept = [pair for pair in headers if pair[0].lower() != names.length]
+            return mode, kept + added, event_stream
+        return mode, [*headers, *added] if added else None, event_stream
+
+    def _body_mode(self, status: int, found: dict[Any, Any]) -> int:
+        """The guard's mode for an error status (or any status with ``redact_streams``)."""
+        if status >= 500:
+            return REPLACE
+        names = self.names
+        content_type = found.get(names.content_type)
+        if content_type is None:
+            return PASS
+        content_type = content_type.lower()
+        if status == 422 and names.json in content_type:
+            return SCRUB
+        encoding = found.get(names.encoding)
+        if encoding is not None and encoding.lower() != names.identity:
+            return PASS  # compressed: not text the redactor can read
+        return STREAM if _textual(content_type) else PASS
+
+
+def _textual(content_type: str | bytes) -> bool:
+    """Text or JSON in UTF-8 (or no charset): what the stream redactor reads."""
+    kind = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
+    charset = kind.partition("charset=")[2].strip(' "')
+    return kind.startswith(_TEXTUAL) and charset in _CHARSETS
