@@ -2,6 +2,7 @@
 
     python benchmarks/stream_bench.py [--sizes 100,1024] [--chunk-kib 64] [--repeat 3]
                                       [--ttfb-runs 51] [--mode inprocess|server|both]
+                                      [--frameworks asgi,wsgi] [--detail]
 
 The app yields one prebuilt chunk (``--chunk-kib``, 64 KiB) N times from a generator, so the
 only memory a size can cost is what a layer holds back. Variants:
@@ -15,13 +16,23 @@ only memory a size can cost is what a layer holds back. Variants:
 ``app(environ, start_response)`` iterated and closed. Peak RSS is that interpreter's
 ``ru_maxrss``. ``server`` runs uvicorn (ASGI, h11) or gunicorn (WSGI, one sync worker) on
 127.0.0.1, the bare and the zerolog app side by side, and reads the socket in this process,
-alternating requests between the two; peak RSS is the serving process's ``VmHWM``.
+alternating requests between the two (bare first on even rounds, zerolog first on odd ones, so
+neither always follows the other); peak RSS is the serving process's ``VmHWM``.
 
 Per (variant, size): the median throughput of ``--repeat`` full streams, the median time to the
 first body byte over ``--ttfb-runs`` one-chunk requests, and peak RSS. The table gives each
 zerolog variant's ratios to the bare app of the same framework in the same run, and the
 throughput difference as time per chunk. In-process, the bare apps only pass references along
 (tens of GiB/s), so the ratio there measures per-chunk overhead, not what a client sees.
+
+``--detail`` (server mode) adds, per variant: the spread of the throughput (min, quartiles,
+max), the median and quartiles of the per-round ratio to bare (each zerolog stream over the
+bare stream next to it), and the CPU time the serving process (gunicorn: its worker; all its
+threads, from ``/proc/<pid>/task/*/schedstat``) spent per stream, as µs per chunk. On a
+shared 2-core machine the wall-clock throughput of one stream swings by 2-3x with where the
+scheduler puts the client and the server (same core or not) and with other load, so a median
+of a few streams can be 10-30 % off either way; the server's CPU per chunk swings less (it
+too rises when the client runs on the other core), and the stack's own cost shows there.
 """
 
 from __future__ import annotations
@@ -290,6 +301,33 @@ def _vmhwm_kib(pid: int) -> float:
     return max(peaks)
 
 
+def _serving_pid(pid: int) -> int:
+    """The process that runs the app: a gunicorn master's (only) worker, else ``pid``."""
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        kids = [int(p) for p in children.read().split()]
+    return kids[0] if len(kids) == 1 else pid
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of all of ``pid``'s threads so far (ns resolution, unlike ``/proc/pid/stat``)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended in between
+    return total / 1e9
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float, float, float]:
+    ordered = sorted(values)
+    if len(ordered) < 2:
+        return ordered[0], ordered[0], ordered[0], ordered[0], ordered[0]
+    q1, q2, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    return ordered[0], q1, q2, q3, ordered[-1]
+
+
 def _start(variant: str) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
@@ -310,7 +348,7 @@ def _start(variant: str) -> tuple[subprocess.Popen[bytes], int]:
 
 def server_pair(
     framework: str, size_mib: int, repeat: int, ttfb_runs: int
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """Serve the bare and the zerolog app at once and alternate requests between them.
 
     Alternating cancels the drift of a shared 2-core machine (other load, CPU frequency)
@@ -328,20 +366,29 @@ def server_pair(
         for variant in variants:
             for _ in range(3):
                 _http_get(servers[variant][1], 1)  # warm-up
-        for _ in range(ttfb_runs):
-            for variant in variants:
+        serving = {v: _serving_pid(servers[v][0].pid) for v in variants}
+        cpu: dict[str, list[float]] = {v: [] for v in variants}
+        for i in range(ttfb_runs):
+            for variant in variants if i % 2 == 0 else variants[::-1]:
                 ttfb[variant].append(_http_get(servers[variant][1], 1)[0])
-        for _ in range(repeat):
-            for variant in variants:
+        for i in range(repeat):
+            # Alternate which goes first: the second of a pair must not always be the same.
+            for variant in variants if i % 2 == 0 else variants[::-1]:
+                before = _cpu_seconds(serving[variant])
                 _, seconds, received = _http_get(servers[variant][1], chunks)
+                cpu[variant].append(_cpu_seconds(serving[variant]) - before)
                 if received < chunks * chunk:  # chunked framing adds a few bytes a chunk
                     raise RuntimeError(f"{variant}: short response ({received} bytes)")
                 rates[variant].append(chunks * chunk / MIB / seconds)
+        bare = variants[0]
         return {
             v: {
                 "mib_s": statistics.median(rates[v]),
                 "ttfb_ms": statistics.median(ttfb[v]) * 1000,
                 "peak_mib": _vmhwm_kib(servers[v][0].pid) / 1024,
+                "rates": rates[v],
+                "paired": [r / b for r, b in zip(rates[v], rates[bare], strict=True)],
+                "cpu_us_chunk": statistics.median(cpu[v]) / chunks * 1e6,
             }
             for v in variants
         }
@@ -358,6 +405,7 @@ def _run_child(mode: str, variant: str, size: int, args: argparse.Namespace) -> 
     argv = [sys.executable, __file__, "--child", mode, variant, str(size)]
     argv += [str(args.repeat), str(args.ttfb_runs)]
     env = {**os.environ, "STREAM_BENCH_CHUNK_KIB": str(args.chunk_kib)}
+    env["PYTHONPATH"] = str(HERE.parent)  # the zerolog_mw next to this file, as the servers
     out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -370,6 +418,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="full streams per measurement")
     parser.add_argument("--ttfb-runs", type=int, default=51)
     parser.add_argument("--mode", choices=["inprocess", "server", "both"], default="both")
+    parser.add_argument(
+        "--frameworks", default="asgi,wsgi", help="asgi and/or wsgi, comma-separated"
+    )
+    parser.add_argument(
+        "--detail",
+        action="store_true",
+        help="server mode: throughput spread, per-round ratios, server CPU µs per chunk",
+    )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -378,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = [int(s) for s in args.sizes.split(",")]
+    frameworks = [f for f in ("asgi", "wsgi") if f in args.frameworks.split(",")]
+    variants = [v for v in VARIANTS if v.split("-")[0] in frameworks]
+    details: list[str] = []
     modes = ["inprocess", "server"] if args.mode == "both" else [args.mode]
     print(f"chunk {args.chunk_kib} KiB, repeat {args.repeat}, ttfb runs {args.ttfb_runs}")
     print(
@@ -390,13 +449,14 @@ def main(argv: list[str] | None = None) -> int:
     for mode in modes:
         for size in sizes:
             if mode == "server":
-                results = {
-                    **server_pair("asgi", size, args.repeat, args.ttfb_runs),
-                    **server_pair("wsgi", size, args.repeat, args.ttfb_runs),
-                }
+                results: dict[str, dict[str, Any]] = {}
+                for framework in frameworks:
+                    results.update(server_pair(framework, size, args.repeat, args.ttfb_runs))
             else:
-                results = {v: _run_child(mode, v, size, args) for v in VARIANTS}
-            for variant in VARIANTS:
+                results = {v: _run_child(mode, v, size, args) for v in variants}
+            if mode == "server" and args.detail:
+                details += _detail_rows(results, variants, size)
+            for variant in variants:
                 got = results[variant]
                 bare = results[variant.replace("zerolog", "bare")]
                 print(
@@ -407,8 +467,30 @@ def main(argv: list[str] | None = None) -> int:
                     f"{got['ttfb_ms'] - bare['ttfb_ms']:+.3f} | {got['peak_mib']:.1f} |",
                     flush=True,
                 )
+    if details:
+        print()
+        print(
+            "| variant | size | MiB/s min / q1 / median / q3 / max | ratio to bare per round: "
+            "median (q1-q3) | server CPU µs/chunk | over bare |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
+        print("\n".join(details))
     print(f"total {time.monotonic() - started:.0f} s")
     return 0
+
+
+def _detail_rows(results: dict[str, dict[str, Any]], variants: list[str], size: int) -> list[str]:
+    rows = []
+    for variant in variants:
+        got = results[variant]
+        bare = results[variant.replace("zerolog", "bare")]
+        spread = " / ".join(f"{r:,.0f}" for r in _quartiles(got["rates"]))
+        _, q1, median, q3, _ = _quartiles(got["paired"])
+        rows.append(
+            f"| `{variant}` | {size} MiB | {spread} | {median:.3f} ({q1:.3f}-{q3:.3f}) | "
+            f"{got['cpu_us_chunk']:.2f} | {got['cpu_us_chunk'] - bare['cpu_us_chunk']:+.2f} |"
+        )
+    return rows
 
 
 if __name__ == "__main__":
