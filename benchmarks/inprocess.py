@@ -18,6 +18,20 @@ Variants:
 * ``flask-zerolog``: ``zerolog_mw.wrap(flask_app)`` (wraps ``flask_app.wsgi_app``).
 * ``starlette-exporter``: ``starlette_exporter.PrometheusMiddleware(app)``, an anchor; needs
   ``pip install starlette-exporter`` (skipped with a note when missing).
+* ``starlette-otel``: OpenTelemetry's ``OpenTelemetryMiddleware(app)``
+  (``opentelemetry.instrumentation.asgi``) with the default global providers, which are no-op
+  when no SDK is configured (nothing recorded or exported), an anchor; needs
+  ``pip install opentelemetry-instrumentation-asgi``.
+* ``starlette-otel-sdk``: the same middleware given an SDK ``TracerProvider`` with no span
+  processor (spans are sampled and built, then dropped) and an SDK ``MeterProvider`` with no
+  reader; also needs ``pip install opentelemetry-sdk``.
+* ``starlette-sentry``: ``sentry_sdk.integrations.asgi.SentryAsgiMiddleware(app)`` after
+  ``sentry_sdk.init(dsn=None, transport=<a transport that discards>, traces_sample_rate=1.0,
+  auto_enabling_integrations=False)``: every request is a sampled transaction, finished and
+  handed to the transport (serialisation to the wire and the HTTP send are skipped), an anchor;
+  needs ``pip install sentry-sdk``.
+* ``starlette-sentry-notrace``: the same with ``traces_sample_rate=None`` (tracing off, the
+  SDK's default: errors only; the middleware still isolates a scope per request).
 
 One request is checked (200, body ``ok``), ``WARMUP`` requests are made, then N measured
 ones. Nothing is printed per request; one summary line (wall clock) goes to stdout at the end.
@@ -50,6 +64,10 @@ VARIANTS = (
     *(f"starlette-{name}" for name in COMPONENTS),
     "starlette-exporter",
     "starlette-pfi",
+    "starlette-otel",
+    "starlette-otel-sdk",
+    "starlette-sentry",
+    "starlette-sentry-notrace",
     "flask-bare",
     "flask-passthrough",
     "flask-zerolog",
@@ -59,6 +77,10 @@ VARIANTS = (
 
 class VariantUnavailable(Exception):
     """The variant needs a package that is not installed."""
+
+    def __init__(self, message: str, install: str) -> None:
+        super().__init__(message)
+        self.install = install
 
 
 # --- ASGI -------------------------------------------------------------------------------------
@@ -105,16 +127,72 @@ def _asgi_app(variant: str) -> ASGIApp:
         try:
             from prometheus_fastapi_instrumentator import Instrumentator
         except ImportError as exc:
-            raise VariantUnavailable("prometheus-fastapi-instrumentator is not installed") from exc
+            raise VariantUnavailable(
+                "prometheus-fastapi-instrumentator is not installed",
+                "pip install prometheus-fastapi-instrumentator",
+            ) from exc
         Instrumentator().instrument(app)  # type: ignore[arg-type]
         return app
     if variant == "starlette-exporter":
         try:
             from starlette_exporter import PrometheusMiddleware
         except ImportError as exc:
-            raise VariantUnavailable("starlette-exporter is not installed") from exc
+            raise VariantUnavailable(
+                "starlette-exporter is not installed", "pip install starlette-exporter"
+            ) from exc
         return PrometheusMiddleware(app)
+    if variant in ("starlette-otel", "starlette-otel-sdk"):
+        return _otel(app, sdk=variant == "starlette-otel-sdk")
+    if variant in ("starlette-sentry", "starlette-sentry-notrace"):
+        return _sentry(app, traces=variant == "starlette-sentry")
     raise ValueError(variant)
+
+
+def _otel(app: ASGIApp, *, sdk: bool) -> ASGIApp:
+    """OpenTelemetry's ASGI middleware: no-op global providers, or SDK ones that export nothing."""
+    try:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    except ImportError as exc:
+        raise VariantUnavailable(
+            "opentelemetry-instrumentation-asgi is not installed",
+            "pip install opentelemetry-instrumentation-asgi",
+        ) from exc
+    if not sdk:
+        # No provider set: the API's global proxies hand out no-op tracers and meters.
+        return OpenTelemetryMiddleware(app)
+    try:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError as exc:
+        raise VariantUnavailable(
+            "opentelemetry-sdk is not installed", "pip install opentelemetry-sdk"
+        ) from exc
+    return OpenTelemetryMiddleware(
+        app, tracer_provider=TracerProvider(), meter_provider=MeterProvider()
+    )
+
+
+def _sentry(app: ASGIApp, *, traces: bool) -> ASGIApp:
+    """Sentry's ASGI middleware, tracing every request or none, with a transport that discards."""
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+        from sentry_sdk.transport import Transport
+    except ImportError as exc:
+        raise VariantUnavailable("sentry-sdk is not installed", "pip install sentry-sdk") from exc
+
+    class DiscardTransport(Transport):
+        def capture_envelope(self, envelope: Any) -> None:
+            return None
+
+    sentry_sdk.init(
+        dsn=None,
+        transport=DiscardTransport(),
+        traces_sample_rate=1.0 if traces else None,
+        # Only the ASGI middleware: the Starlette/FastAPI integrations would add their own.
+        auto_enabling_integrations=False,
+    )
+    return SentryAsgiMiddleware(app)
 
 
 _SCOPE: dict[str, Any] = {
@@ -286,7 +364,7 @@ def main(argv: list[str]) -> int:
     try:
         elapsed = run(variant, requests)
     except VariantUnavailable as exc:
-        print(f"{variant}: skipped ({exc}; pip install starlette-exporter)")
+        print(f"{variant}: skipped ({exc}; {exc.install})")
         return SKIPPED
     per_request_us = elapsed / requests * 1e6 if requests else 0.0
     print(f"{variant}: {requests} requests in {elapsed:.3f} s ({per_request_us:.2f} us/request)")
