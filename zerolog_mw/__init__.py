@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from .options import Options
 from .redaction import redact
+from .sensitive import SENSITIVE_HEADERS
 from .suppress import SuppressionHandle, suppress_logging
 from .wrap import wrap
 
-__all__ = ["Options", "SuppressionHandle", "__version__", "redact", "suppress_logging", "wrap"]
+__all__ = [
+    "SENSITIVE_HEADERS",
+    "Options",
+    "SuppressionHandle",
+    "__version__",
+    "redact",
+    "suppress_logging",
+    "wrap",
+]
 
 __version__ = "0.1.0.dev0"

@@ -15,7 +15,9 @@ it was meant as a version (``v1.2.3.4`` is not: a letter touches it); ``a::b`` i
 address, ``::`` alone is not; card numbers are those whose first digit is 2-6 (the payment
 networks), so 13-digit epoch milliseconds that happen to pass Luhn are not cards; a national
 phone number needs separators (``555-123-4567``, ``06 12 34 56 78``), an international one
-only its ``+`` (``+14155552671``).
+only its ``+`` (``+14155552671``); a name of :data:`~zerolog_mw.sensitive.SENSITIVE_HEADERS`
+followed by ``:`` or ``=`` takes its value, quoted up to its quote or else to the end of the line,
+whatever it is (``Authorization: required`` too).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from __future__ import annotations
 import binascii
 import ipaddress
 import re
+import string
 from collections.abc import Callable
 
 from . import request_values
+from .sensitive import SENSITIVE_HEADERS
 
 __all__ = ["MAX_SCAN_CHARS", "TRUNCATED", "redact"]
 
@@ -165,10 +169,41 @@ _AUTHORIZATION = re.compile(
     r"|(?P<bare>[A-Za-z0-9\-._~+/]{8,}=*))",
     _A,
 )
-_BEARER = re.compile(rf"(?<![\w-])(?:[Bb]earer|BEARER)[ \t]+({_TOKEN68})", _A)
-_BASIC = re.compile(r"(?<![\w-])(?:Basic|BASIC|basic)[ \t]+([A-Za-z0-9+/]{4,}=*)", _A)
+
+
+# A sensitive header's value: after its name (any case, "_" for "-", WSGI's "HTTP_" prefix), a
+# closing quote, ":" or "=" (or "," after a quoted name: a tuple), then a quoted value up to its
+# quote, else the rest of the line. A value that already starts with a placeholder is left:
+# _AUTHORIZATION's, or this pattern's own on a second pass. As in _NUMERIC, the first letter is
+# consumed first, so ``re`` skips to candidates; each name then checks that letter again.
+def _name(name: str) -> str:
+    return re.escape(name).replace(r"\-", "[-_]")
+
+
+_HEADER_NAMES = "|".join(
+    f"(?<=[{name[0]}{name[0].upper()}])(?i:{_name(name[1:])})"
+    for name in sorted(SENSITIVE_HEADERS, key=len, reverse=True)
+)
+_HEADER_FIRST = "".join(sorted({ch for name in SENSITIVE_HEADERS for ch in name[0] + "h"}))
+_HEADER = re.compile(
+    rf"(?P<label>[{_HEADER_FIRST}{_HEADER_FIRST.upper()}](?<![\w-].)"
+    rf"(?:(?<=[hH])(?i:ttp_(?:{'|'.join(map(_name, SENSITIVE_HEADERS))}))|{_HEADER_NAMES})"
+    r"(?![\w-])(?:\\?[\"']?[ \t]*[:=]|\\?[\"'][ \t]*,)[ \t]*)"
+    r"(?!\[REDACTED:)(?:"
+    r"(?P<quote>b?\\?\"(?!\[REDACTED:))(?:[^\"\\\r\n]|\\.)+"
+    r"|(?P<squote>b?\\?'(?!\[REDACTED:))(?:[^'\\\r\n]|\\.)+"
+    r"|(?!b?\\?[\"'])[^ \t\r\n\"'][^\r\n]*)",  # not a quoted placeholder
+    _A,
+)
+# Substrings of every name (after "_" -> "-"), and how far before one a match can start.
+_HEADER_NEEDLES = ("cookie", "forwarded", "-ip", "token", "api-key", "authorization")
+_HEADER_BACK = len("http_") + max(len(name) for name in SENSITIVE_HEADERS)
+# Bearer, Basic and JWT start with a letter or a literal that ``re`` skips to; the look-behinds
+# after it check what comes before the word, as a look-behind in front would at every position.
+_BEARER = re.compile(rf"[Bb](?<![\w-].)(?:earer|(?<=B)EARER)[ \t]+({_TOKEN68})", _A)
+_BASIC = re.compile(r"[Bb](?<![\w-].)(?:(?<=B)ASIC|asic)[ \t]+([A-Za-z0-9+/]{4,}=*)", _A)
 _JWT = re.compile(
-    rf"(?<![{_B64URL}])eyJ[{_B64URL}]{{5,}}\.[{_B64URL}]{{2,}}\.[{_B64URL}]*"
+    rf"eyJ(?<![{_B64URL}]eyJ)[{_B64URL}]{{5,}}\.[{_B64URL}]{{2,}}\.[{_B64URL}]*"
     rf"(?:\.[{_B64URL}]*){{0,2}}",
     _A,
 )
@@ -178,15 +213,16 @@ _AWS_SECRET = re.compile(
     _A,
 )
 # One pass for every vendor key with a fixed prefix; the look-behind refuses a start inside a
-# longer token. Each group is bounded or followed by a disjoint class: no backtracking blow-up.
+# longer token (checked after the first letter, as in _NUMERIC). Each group is bounded or
+# followed by a disjoint class: no backtracking blow-up.
 _API_KEY = re.compile(
-    r"(?<![A-Za-z0-9_-])(?:"
-    r"(?P<aws_access_key>(?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Za-z0-9])"
-    r"|(?P<github_token>gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"
-    r"|(?P<slack_token>xox[abposr]-[A-Za-z0-9-]{10,})"
-    r"|(?P<stripe_key>[srp]k_(?:live|test)_[A-Za-z0-9]{10,})"
-    r"|(?P<google_api_key>AIza[A-Za-z0-9_-]{35})(?![A-Za-z0-9_-])"
-    r"|(?P<openai_key>sk-(?:proj-)?[A-Za-z0-9_-]{20,})"
+    r"[Agxsrp](?<![A-Za-z0-9_-].)(?:"
+    r"(?P<aws_access_key>(?<=A)(?:KIA|SIA)[A-Z0-9]{16})(?![A-Za-z0-9])"
+    r"|(?P<github_token>(?<=g)(?:h[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{22,}))"
+    r"|(?P<slack_token>(?<=x)ox[abposr]-[A-Za-z0-9-]{10,})"
+    r"|(?P<stripe_key>(?<=[srp])k_(?:live|test)_[A-Za-z0-9]{10,})"
+    r"|(?P<google_api_key>(?<=A)Iza[A-Za-z0-9_-]{35})(?![A-Za-z0-9_-])"
+    r"|(?P<openai_key>(?<=s)k-(?:proj-)?[A-Za-z0-9_-]{20,})"
     r")",
     _A,
 )
@@ -215,6 +251,41 @@ _NUMERIC = re.compile(
     rf")){_NUMBER_END})",
     _A,
 )
+# The numbers' gate. _NUMERIC must try every digit and capital letter of a line; the gate tries
+# only where a number can start. Its text is the line reduced to character classes by one
+# ``bytes.translate``, one byte per character: digits become "0", letters and "_" "a" (capitals
+# "A"), ".", "+" and "-" stay, and anything else (what may come before a number: space, "(",
+# ":", "/", a non-ASCII character…) becomes a space. A number then starts after the literal
+# " 0", which ``re`` finds by a prefix search. Its shapes are _NUMERIC's, loosened (every digit
+# alike, a trie for fewer branches): a superset, so a line the gates refuse holds no number, and
+# _NUMERIC starts where they first matched. A test checks the superset on random text.
+_CLASSES = bytes(
+    ch if ch in b".+-" else
+    0x30 if 0x30 <= ch <= 0x39 else
+    0x41 if 0x41 <= ch <= 0x5A else
+    0x61 if 0x61 <= ch <= 0x7A or ch == 0x5F else
+    0x20
+    for ch in range(256)
+)  # fmt: skip
+_GATE_END = rb"(?![0aA-]|\.0)"  # _NUMBER_END in classes
+_GATE_IP = rb"\.0{1,3}\.0{1,3}\.0{1,3}"
+_NUMBER_GATE = re.compile(
+    rb" 0(?:"  # a digit after a separator, or the first digit after "("
+    + _GATE_IP  # ipv4 with a 1-digit first octet
+    + rb"|0(?:"
+    + _GATE_IP
+    + rb"|[0 ]{7,16}0"  # national phone; a card in one run
+    + rb"|0(?:"
+    + _GATE_IP
+    + rb"|[ .-][ .-]?00(?:0[ .-]|-)0000"  # SSN, 3-3-4 phone, "(555) 123-4567"
+    + rb"|0*(?:[ -]000+){2,4}"  # a card in groups
+    + rb")))"
+    + _GATE_END
+)
+_INTL_GATE = re.compile(rb" \+0[0 .-]{6,22}0" + _GATE_END)
+_IBAN_GATE = re.compile(rb"AA00")
+
+
 # A run of hex digits and colons, checked by ``ipaddress``. It runs after _NUMERIC, so the
 # IPv4 tail of ``::ffff:192.0.2.1`` is already gone and the constant ``::ffff:`` stays.
 _IPV6 = re.compile(r"[0-9A-Fa-f:](?<![\w:.].)[0-9A-Fa-f:]*(?![\w:]|\.\d)", _A)
@@ -246,6 +317,7 @@ _NUMERIC_KINDS = _by_group(
         "phone_intl": _phone(8, 15),
     }
 )
+_API_KEY_NEEDLES = ("AKIA", "ASIA", "gh", "_pat_", "xox", "k_live_", "k_test_", "AIza", "sk-")
 _API_KEY_KINDS = _by_group(
     {
         name: _whole(name)
@@ -261,15 +333,16 @@ _API_KEY_KINDS = _by_group(
 )
 
 
-def _substitute(pattern: re.Pattern[str], text: str, replace: _Replacer) -> str:
-    """``pattern.sub``, except that a rejected match is searched again from its second character.
+def _substitute(pattern: re.Pattern[str], text: str, replace: _Replacer, start: int = 0) -> str:
+    """``pattern.sub`` from ``start``, except that a rejected match is searched again from its
+    second character.
 
     Each pattern's matches are bounded or start only where a run starts, so the re-search stays
     linear.
     """
     parts: list[str] = []
     done = 0
-    m = pattern.search(text)
+    m = pattern.search(text, start)
     while m is not None:
         replacement = replace(m)
         if replacement is None:
@@ -296,6 +369,10 @@ _BASIC_KIND = _whole("basic", _basic_ok, 1)
 _JWT_KIND = _whole("jwt")
 
 
+def _header(m: re.Match[str]) -> str:
+    return m.group("label") + (m.group("quote") or m.group("squote") or "") + _placeholder("header")
+
+
 def _aws_secret(m: re.Match[str]) -> str:
     return m.group(1) + _placeholder("aws_secret_key")
 
@@ -304,44 +381,101 @@ _EMAIL_KIND = _whole("email")
 _IPV6_KIND = _whole("ipv6", _ipv6_ok)
 
 
+_SCHEME_CHARS = string.ascii_letters + string.digits + "+.-"
+_LOCAL_CHARS = string.ascii_letters + string.digits + "._%+-"
+
+
+def _run_start(t: str, end: int, chars: str) -> int:
+    """Start of the run of ``chars`` that ends at ``t[end]``: where a URL's scheme or an
+    email's local part before ``t[end]`` (``"://"``, ``"@"``) starts."""
+    return len(t[:end].rstrip(chars))
+
+
+def _numbers_from(text: str) -> int:
+    """Where _NUMERIC's first match in ``text`` can start, or -1 when it has none."""
+    classes = (b" " + text.encode("ascii", "replace")).translate(_CLASSES)  # 1:1 with text
+    m = _NUMBER_GATE.search(classes)
+    end = m.start() if m is not None else len(classes)
+    if (m := _IBAN_GATE.search(classes, 0, end + 4)) is not None:  # only an earlier one matters
+        end = m.start()
+    if "+" in text and (m := _INTL_GATE.search(classes)) is not None:
+        end = min(end, m.start())
+    # A gate match at i is text[i - 1] (a separator or "(") then a number, or an IBAN's first
+    # letter at text[i - 1].
+    return max(end - 1, 0) if end < len(classes) else -1
+
+
+def _near(
+    pattern: re.Pattern[str],
+    t: str,
+    replace: _Replacer,
+    haystack: str,
+    needles: tuple[str, ...],
+    back: int = 0,
+) -> str:
+    """``_substitute`` from ``back`` characters before the first of ``needles`` in ``haystack``
+    (``t`` or ``t.lower()``): every match holds a needle and starts at most ``back`` before it.
+    """
+    found = [i for needle in needles if (i := haystack.find(needle)) >= 0]
+    return _substitute(pattern, t, replace, max(min(found) - back, 0)) if found else t
+
+
 def _redact_patterns(text: str) -> str:
     """Every pattern detector over ``text``, unbounded: the step request-aware redaction joins.
 
     Wider contexts go first (a key block, a URL, an Authorization header) so that narrower
     patterns do not claim their parts. Each detector is skipped when a substring it needs is
-    missing: plain ``in`` tests cost far less than a regex scan of a clean line.
+    missing from the input (plain ``in`` tests cost far less than a regex scan of a clean
+    line); when it runs, it starts near the first such substring of the text as redacted so far.
     """
     t = text
-    low = text.lower()  # needles are looked for in the input, not in placeholders put in since
+    low = text.lower()
     if "-----begin" in low:
-        t = _substitute(_PRIVATE_KEY, t, _PRIVATE_KEY_KIND)
-    if "@" in text and "://" in text:
-        t = _substitute(_URL_CREDENTIALS, t, _url_credentials)
+        t = _near(_PRIVATE_KEY, t, _PRIVATE_KEY_KIND, low, ("-----begin",))
+    at = "@" in text
+    if at and (i := t.find("://")) >= 0:
+        t = _substitute(_URL_CREDENTIALS, t, _url_credentials, _run_start(t, i, _SCHEME_CHARS))
     if "authorization" in low:
-        t = _substitute(_AUTHORIZATION, t, _authorization)
-    if "bearer" in low:
-        t = _substitute(_BEARER, t, _BEARER_KIND)
-    if "basic" in low:
-        t = _substitute(_BASIC, t, _BASIC_KIND)
-    if "eyJ" in text:
-        t = _substitute(_JWT, t, _JWT_KIND)
-    if "secret" in low:
-        t = _substitute(_AWS_SECRET, t, _aws_secret)
+        lt = t.lower() if t is not text else low
+        t = _near(_AUTHORIZATION, t, _authorization, lt, ("authorization",), len("proxy-"))
+    names = low.replace("_", "-")  # one needle for "x-api-key" and "x_api_key"
     if (
-        "akia" in low
-        or "asia" in low
+        "cookie" in names
+        or "forwarded" in names
+        or "-ip" in names
+        or "token" in names
+        or "api-key" in names
+        or "authorization" in low
+    ):
+        lt = t.lower() if t is not text else low
+        t = _near(_HEADER, t, _header, lt.replace("_", "-"), _HEADER_NEEDLES, _HEADER_BACK)
+    if "bearer" in low:
+        lt = t.lower() if t is not text else low
+        t = _near(_BEARER, t, _BEARER_KIND, lt, ("bearer",))
+    if "basic" in low:
+        lt = t.lower() if t is not text else low
+        t = _near(_BASIC, t, _BASIC_KIND, lt, ("basic",))
+    if "eyJ" in text:
+        t = _near(_JWT, t, _JWT_KIND, t, ("eyJ",))
+    if "secret" in low:
+        lt = t.lower() if t is not text else low
+        t = _near(_AWS_SECRET, t, _aws_secret, lt, ("secret",), len("aws_"))
+    if (
+        "AKIA" in text
+        or "ASIA" in text
         or "gh" in text
         or "_pat_" in text
         or "xox" in text
         or "k_live_" in text
         or "k_test_" in text
-        or "aiza" in low
+        or "AIza" in text
         or "sk-" in text
     ):
-        t = _substitute(_API_KEY, t, _API_KEY_KINDS)
-    if "@" in text:
-        t = _substitute(_EMAIL, t, _EMAIL_KIND)
-    t = _substitute(_NUMERIC, t, _NUMERIC_KINDS)
+        t = _near(_API_KEY, t, _API_KEY_KINDS, t, _API_KEY_NEEDLES, len("github"))
+    if at and (i := t.find("@")) >= 0:
+        t = _substitute(_EMAIL, t, _EMAIL_KIND, _run_start(t, i, _LOCAL_CHARS))
+    if (i := _numbers_from(t)) >= 0:
+        t = _substitute(_NUMERIC, t, _NUMERIC_KINDS, i)
     if "::" in text or text.count(":") >= 7:
         t = _substitute(_IPV6, t, _IPV6_KIND)
     return t
