@@ -38,7 +38,8 @@ def test_flask_is_wrapped_in_place_once() -> None:
     middleware = app.wsgi_app
     zerolog_mw.wrap(app)
     assert app.wsgi_app is middleware
-    assert middleware.app.app.app.app == inner  # the other three components, then Flask
+    # the guard (doing the stream wrapper's job too), the metrics, then Flask
+    assert middleware.app.app.app == inner
     with Client(app).get("/") as response:
         assert response.text == "ok"
 

@@ -17,12 +17,9 @@ from werkzeug.http import parse_accept_header
 
 __all__ = [
     "DEBUG_REFUSED",
-    "redacts_body",
-    "without_length",
     "MAX_VALIDATION_BODY",
     "error_headers",
     "generic_body",
-    "is_validation_error",
     "replacement_body",
     "scrub_validation",
     "wants_json",
@@ -51,13 +48,6 @@ def generic_body(status: int, as_json: bool) -> tuple[bytes, str]:
     if as_json:
         return json.dumps({"detail": phrase}).encode(), "application/json"
     return f"{phrase}\n".encode(), "text/plain; charset=utf-8"
-
-
-def is_validation_error(status: int, headers: Sequence[tuple[str, str]]) -> bool:
-    """A 422 with a JSON body: the shape whose ``input`` echoes the request."""
-    if status != 422:
-        return False
-    return any(k.lower() == "content-type" and "json" in v.lower() for k, v in headers)
 
 
 def scrub_validation(body: bytes) -> bytes:
@@ -98,27 +88,3 @@ def error_headers(
     if cache_control is not None and not any(k.lower() == "cache-control" for k, _ in kept):
         kept.append(("cache-control", cache_control))
     return kept
-
-
-_TEXTUAL = ("text/", "application/json", "application/x-ndjson", "application/problem+json")
-
-
-def redacts_body(status: int, headers: Sequence[tuple[str, str]], every_status: bool) -> bool:
-    """Whether a 1xx-4xx body goes through the stream redactor: 4xx always, the others with
-    ``redact_streams``; text or JSON only, in UTF-8, not compressed."""
-    if not (400 <= status < 500 or (every_status and status < 400)):
-        return False
-    textual = False
-    for name, value in headers:
-        lowered, kind = name.lower(), value.lower()
-        if lowered == "content-encoding" and kind != "identity":
-            return False
-        if lowered == "content-type":
-            charset = kind.partition("charset=")[2].strip(' "')
-            textual = kind.startswith(_TEXTUAL) and charset in ("", "utf-8", "utf8", "us-ascii")
-    return textual
-
-
-def without_length(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``headers`` without ``Content-Length``: a redacted body has its own length."""
-    return [(k, v) for k, v in headers if k.lower() != "content-length"]

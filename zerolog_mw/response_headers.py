@@ -10,7 +10,6 @@ when it has none, ``X-Accel-Buffering: no`` on an event stream.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 __all__ = ["EVENT_STREAM_HEADER", "PASS", "REPLACE", "SCRUB", "STREAM", "Plan", "StartPolicy"]
@@ -26,7 +25,6 @@ _CHARSETS = ("", "utf-8", "utf8", "us-ascii")
 
 
 class _Names(NamedTuple):
-    lower: Any  # str.lower or bytes.lower
     content_type: Any
     cache_control: Any
     accel: Any
@@ -37,13 +35,11 @@ class _Names(NamedTuple):
     json: Any
 
 
-_NAME, _VALUE = itemgetter(0), itemgetter(1)
 _STR_NAMES = _Names(
-    str.lower,
     "content-type", "cache-control", "x-accel-buffering", "content-encoding", "content-length",
     "identity", "text/event-stream", "json",
 )  # fmt: skip
-_BYTES_NAMES = _Names(bytes.lower, *(name.encode() for name in _STR_NAMES[1:]))
+_BYTES_NAMES = _Names(*(name.encode() for name in _STR_NAMES))
 
 
 Plan = tuple[int, "list[Any] | None", bool]
@@ -61,7 +57,7 @@ class StartPolicy:
     :param every_status: ``redact_streams``: 1xx-3xx text bodies are redacted too.
     """
 
-    __slots__ = ("guard", "unbuffer", "cache_control", "every_status", "names", "accel_header")
+    __slots__ = ("guard", "unbuffer", "cache_control", "inspect_from", "names", "accel_header")
 
     def __init__(
         self,
@@ -74,7 +70,8 @@ class StartPolicy:
     ) -> None:
         self.guard = guard
         self.unbuffer = unbuffer
-        self.every_status = every_status
+        # Statuses whose body the guard decides on: errors, or every one with redact_streams.
+        self.inspect_from = (0 if every_status else 400) if guard else 1000
         self.names = _BYTES_NAMES if raw else _STR_NAMES
         self.cache_control: tuple[Any, Any] | None = None
         if raw:
@@ -90,12 +87,28 @@ class StartPolicy:
     def plan(self, status: int, headers: Sequence[tuple[Any, Any]]) -> Plan:
         """What to do with a response of ``status`` with ``headers`` (the app's, unchanged)."""
         names = self.names
-        # One dict of lower-cased name -> value, built in C (the last of a repeated name wins).
-        found = dict(zip(map(names.lower, map(_NAME, headers)), map(_VALUE, headers), strict=True))
+        found: dict[Any, Any] = {}  # lower-cased name -> value (the last of a repeated name wins)
+        for name, value in headers:
+            found[name.lower()] = value
+        content_type = found.get(names.content_type)
+        if status >= self.inspect_from or (
+            self.unbuffer
+            and content_type is not None
+            and content_type.lower().startswith(names.event_stream)
+        ):
+            return self._plan(status, headers, found)
+        # The common case, kept short: the body passes, the response may gain Cache-Control.
+        if self.cache_control is None or names.cache_control in found:
+            return PASS, None, False
+        return PASS, [*headers, self.cache_control], False
+
+    def _plan(self, status: int, headers: Sequence[tuple[Any, Any]], found: dict[Any, Any]) -> Plan:
+        """``plan`` for an error status (any with ``redact_streams``), or an event stream."""
+        names = self.names
         mode = PASS
         added: list[Any] = []
         if self.guard:
-            if status >= 400 or self.every_status:
+            if status >= self.inspect_from:
                 mode = self._body_mode(status, found)
                 if mode in (REPLACE, SCRUB):
                     return mode, None, False  # the guard's own body brings its own headers

@@ -12,23 +12,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import hooks, stdio, suppress
-from .errors import (
-    MAX_VALIDATION_BODY,
-    error_headers,
-    is_validation_error,
-    redacts_body,
-    replacement_body,
-    without_length,
-)
+from .errors import MAX_VALIDATION_BODY, error_headers, replacement_body
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .options import Options
 from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import CollectingInput, RequestValues
+from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
 from .routes import current_slot
 from .stream_redaction import StreamRedactor
-from .streaming import EVENT_STREAM_HEADER, needs_unbuffering
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -93,8 +86,7 @@ class RedactionGuard:
         self.app = app
         self._drop_stdio = opts.stdio == "drop"
         self._redact_stdio = opts.stdio == "redact"
-        self._cache_control = opts.cache_control
-        self._redact_streams = opts.redact_streams
+        self._policy = self._start_policy(opts, unbuffer=False)
         if opts.stdio != "pass":
             stdio.patchset.claim()
 
@@ -114,7 +106,7 @@ class RedactionGuard:
             or environ.get("wsgi.input_terminated")
         ) and "wsgi.input" in environ:
             environ["wsgi.input"] = CollectingInput(environ["wsgi.input"], values)
-        guarded = _GuardedStart(start_response, environ, self._cache_control, self._redact_streams)
+        guarded = _GuardedStart(start_response, environ, self._policy)
         try:
             body = self.app(environ, guarded)
         except Exception as exc:
@@ -123,37 +115,44 @@ class RedactionGuard:
                 hooks.mark_escaped(exc)  # the server logs it after the values are gone
                 raise  # the app's own headers are with the server: let it abort
             return [guarded.fixed_500()]
-        if guarded.mode == _STREAM and guarded.redactor is not None:
+        if guarded.mode == STREAM and guarded.redactor is not None:
             return _RedactedBody(body, guarded.redactor, values)
-        if guarded.mode != _PASS:
+        if guarded.mode != PASS:
             return _ReplacedBody(body, guarded, values)
         if not guarded.passed:  # start_response is still to come, from inside the body
             return _LazyBody(body, guarded, values)
         return _MarkedBody(body, values)
 
+    @staticmethod
+    def _start_policy(opts: Options, *, unbuffer: bool) -> StartPolicy:
+        return StartPolicy(
+            raw=False,
+            guard=True,
+            unbuffer=unbuffer,
+            cache_control=opts.cache_control,
+            every_status=opts.redact_streams,
+        )
 
-_PASS, _REPLACE, _SCRUB, _STREAM = range(4)
+    def unbuffering(self, opts: Options) -> RedactionGuard:
+        """This guard, also doing the stream wrapper's job (the full stack: one layer less)."""
+        self._policy = self._start_policy(opts, unbuffer=True)
+        return self
 
 
 class _GuardedStart:
     """The guard's ``start_response`` for one request; 1xx-4xx headers pass at once."""
 
-    __slots__ = ("start_response", "environ", "cache_control", "every_status", "mode", "passed",
-                 "status", "headers", "exc_info", "held", "redactor")  # fmt: skip
+    __slots__ = ("start_response", "environ", "policy", "mode", "passed", "status", "headers",
+                 "exc_info", "held", "redactor")  # fmt: skip
 
     def __init__(
-        self,
-        start_response: StartResponse,
-        environ: WSGIEnvironment,
-        cache_control: str | None,
-        every_status: bool,
+        self, start_response: StartResponse, environ: WSGIEnvironment, policy: StartPolicy
     ) -> None:
         self.start_response = start_response
         self.environ = environ
-        self.cache_control = cache_control
-        self.every_status = every_status
+        self.policy = policy
         self.redactor: StreamRedactor | None = None
-        self.mode = _PASS
+        self.mode = PASS
         self.passed = False
         self.status = ""
         self.headers: list[tuple[str, str]] = []
@@ -164,40 +163,36 @@ class _GuardedStart:
         self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
     ) -> Callable[[bytes], object]:
         code = int(status[:3]) if status[:3].isdigit() else 500
-        if code >= 500 or is_validation_error(code, headers):
-            self.mode = _REPLACE if code >= 500 else _SCRUB
+        mode, sent, _ = self.policy.plan(code, headers)
+        self.mode = mode
+        if mode in (REPLACE, SCRUB):
             self.status, self.headers, self.exc_info = status, headers, exc_info
             return self.hold
-        control = self.cache_control
-        if control is not None and not any(k.lower() == "cache-control" for k, _ in headers):
-            headers = [*headers, ("Cache-Control", control)]
         self.passed = True
-        if (400 <= code < 500 or self.every_status) and redacts_body(
-            code, headers, self.every_status
-        ):
-            self.mode = _STREAM
+        write = self.start_response(status, headers if sent is None else sent, exc_info)
+        if mode == STREAM:
             redactor = self.redactor = StreamRedactor(redact=redact_window)
-            write = self.start_response(status, without_length(headers), exc_info)
             return lambda data: write(redactor.feed(data))  # the legacy write() path
-        return self.start_response(status, headers, exc_info)
+        return write
 
     def hold(self, chunk: bytes) -> None:
         """Take a chunk of a body being replaced: kept (bounded) only to scrub a 422."""
-        if self.mode == _SCRUB and len(self.held) <= MAX_VALIDATION_BODY:
+        if self.mode == SCRUB and len(self.held) <= MAX_VALIDATION_BODY:
             self.held += chunk
 
     def finish(self) -> bytes:
         """Send the headers for our own body and return that body."""
         code = int(self.status[:3]) if self.status[:3].isdigit() else 500
-        held = self.held if self.mode == _SCRUB else None
+        held = self.held if self.mode == SCRUB else None
         body, content_type = replacement_body(code, held, self.environ.get("HTTP_ACCEPT", ""))
         self.held = bytearray()
-        headers = error_headers(self.headers, body, content_type, self.cache_control)
+        control = self.policy.cache_control
+        headers = error_headers(self.headers, body, content_type, control and control[1])
         self.start_response(self.status, headers, self.exc_info)
         return body
 
     def fixed_500(self) -> bytes:
-        self.mode, self.status, self.headers = _REPLACE, "500 Internal Server Error", []
+        self.mode, self.status, self.headers = REPLACE, "500 Internal Server Error", []
         return self.finish()
 
 
@@ -277,9 +272,9 @@ class _LazyBody(_MarkedBody):
         chunks = iter(self._body)
         first = next(chunks, None)
         guarded = self._guarded
-        if guarded.mode == _STREAM and guarded.redactor is not None:
+        if guarded.mode == STREAM and guarded.redactor is not None:
             yield from _RedactedBody(_prepend(first, chunks), guarded.redactor, self._values)
-        elif guarded.mode != _PASS:
+        elif guarded.mode != PASS:
             yield from _ReplacedBody(_prepend(first, chunks), guarded, self._values)
         else:
             yield from _prepend(first, chunks)
@@ -302,14 +297,16 @@ class StreamWrapper:
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)
         self.app = app
+        self._policy = StartPolicy(raw=False, guard=False, unbuffer=True)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        policy = self._policy
+
         def start_response_unbuffered(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            if needs_unbuffering(headers):
-                headers = [*headers, EVENT_STREAM_HEADER]
-            return start_response(status, headers, exc_info)
+            _, sent, _ = policy.plan(0, headers)
+            return start_response(status, headers if sent is None else sent, exc_info)
 
         return self.app(environ, start_response_unbuffered)
 
@@ -353,7 +350,7 @@ class MetricsEmitter:
 
             return write_metered
 
-        token = current_slot.set(meter.slot)
+        token = current_slot.set(meter)
         try:
             body = self.app(environ, start_response_metered)
         except BaseException as exc:
@@ -448,8 +445,8 @@ class ZeroLogMiddleware(LoggerSuppressor):
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
-        Options.from_kwargs(options)  # fail before installing anything
+        opts = Options.from_kwargs(options)  # fail before installing anything
         self.metrics = MetricsEmitter(app, **options)
-        # The suppressor is the outer layer itself: one call less per request.
-        inner = RedactionGuard(StreamWrapper(self.metrics, **options), **options)
-        super().__init__(inner, **options)
+        # The suppressor is the outer layer itself, and the guard does the stream wrapper's
+        # job: two calls less per request.
+        super().__init__(RedactionGuard(self.metrics, **options).unbuffering(opts), **options)
