@@ -160,7 +160,7 @@ class _Stack:
             if meter is not None:
                 current_slot.reset(slot)
                 # An integration's template wins; Starlette's routing is looked up only without.
-                meter.finish(error, None if meter.template else metrics.route(scope))  # type: ignore[union-attr]
+                meter.finish(error, meter.template or metrics.templates.lookup(scope))  # type: ignore[union-attr]
             if values is not None:
                 REQUEST_VALUES.reset(values_token)
                 values.close()
@@ -254,15 +254,8 @@ class MetricsEmitter(_Stack):
         self.app = app
         self.recorder = build_recorder(opts)
         self.metrics_path = opts.metrics_path
-        self._templates = RouteTemplates()
+        self.templates = RouteTemplates()
         self._assemble(None, None, self)
-
-    def route(self, scope: Scope) -> str | None:
-        """The template of the Starlette route ``scope`` matched, if any."""
-        try:
-            return self._templates.lookup(scope)
-        except Exception:  # an odd router must not cost the request its event
-            return None
 
     async def other(self, scope: Scope, receive: Receive, send: Send) -> None:
         recorder = self.recorder
@@ -381,32 +374,30 @@ class _Request:
                 await self.send(message)
                 return
         elif kind == "http.response.start":
-            started = self._started(message)
-            if started is not None:
-                await self.send(started)
+            self.start = message
+            status = message["status"]
+            if self.meter is not None:
+                self.meter.status = status if type(status) is int else 0
+            if self.policy is not None:
+                mode, headers, event_stream = self.policy.plan(status, message.get("headers", ()))
+                if mode != PASS or event_stream:
+                    started = self._unusual_start(message, mode, headers, event_stream)
+                    if started is None:
+                        return  # sent with the guard's own body
+                    message = started
+                elif headers is not None:
+                    message = {**message, "headers": headers}
+            await self.send(message)
             return
         elif self.mode == PASS:
             await self.send(message)
             return
         await self._guarded(kind, message)
 
-    def _started(self, message: Message) -> Message | None:
-        """The start message to send now, or None if it waits for the guard's own body."""
-        self.start = message
-        status = message["status"]
-        if self.meter is not None:
-            self.meter.status = status if type(status) is int else 0
-        policy = self.policy
-        if policy is None:
-            return message
-        mode, headers, event_stream = policy.plan(status, message.get("headers", ()))
-        if mode != PASS or event_stream:
-            return self._unusual_start(message, mode, headers, event_stream)
-        return message if headers is None else {**message, "headers": headers}
-
     def _unusual_start(
         self, message: Message, mode: int, headers: list[Any] | None, event_stream: bool
     ) -> Message | None:
+        """The start of a body the guard handles, or of an event stream; None if it waits."""
         if event_stream and self.stream is not None:
             self.stream.check_buffering()
         self.mode = mode

@@ -83,7 +83,7 @@ class ZeroLogMiddleware:
             return self.__acall__(request)
         mode, meter = self._before(request)
         values = _values_for(request)
-        marks = _mark(mode, values, meter.slot if meter is not None else None)
+        marks = _mark(mode, values, meter)
         try:
             response = self.get_response(request)
             return self._after(request, response, mode, meter, values)
@@ -96,7 +96,7 @@ class ZeroLogMiddleware:
     async def __acall__(self, request: Any) -> Any:
         mode, meter = self._before(request)
         values = _values_for(request)
-        marks = _mark(mode, values, meter.slot if meter is not None else None)
+        marks = _mark(mode, values, meter)
         try:
             response = await self.get_response(request)
             return self._after(request, response, mode, meter, values)

@@ -80,7 +80,7 @@ class Recorder:
         self._queue: deque[Event] = deque()
         # In flight = begun - ended. ``next()`` on a count is atomic; each flush reads both
         # counters once, so the reads themselves cancel out.
-        self._begun = itertools.count()
+        self.begun = itertools.count()  # RequestMeter counts here itself: one call less
         self._ended = itertools.count()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -89,12 +89,12 @@ class Recorder:
 
     def begin(self) -> None:
         """A request started (call :meth:`end` exactly once for it)."""
-        if self._thread is None:
-            self._start()
-        next(self._begun)
+        next(self.begun)
 
     def end(self, event: Event) -> None:
         """A request finished."""
+        if self._thread is None:
+            self._start()
         next(self._ended)
         queue = self._queue
         queue.append(event)
@@ -152,7 +152,7 @@ class Recorder:
                 except Exception:  # one malformed event must not cost the batch
                     self.sink_errors += 1
             ended = next(self._ended)  # read first: a request ending in between is not -1
-            inflight = max(0, next(self._begun) - ended)
+            inflight = max(0, next(self.begun) - ended)
             batch = Batch(series, inflight, overflowed, self.sink_errors)
             for sink in self.sinks:
                 try:

@@ -20,15 +20,19 @@ class RouteTemplates:
         self._templates: dict[int, str] = {}
 
     def lookup(self, scope: MutableMapping[str, Any]) -> str | None:
+        """The template of the route ``scope`` matched, None if none (or an odd router)."""
         route = scope.get("route")
         if route is None:
             return None
         template = self._templates.get(id(route))
         if template is None:
-            app = scope.get("app")
-            self._walk(getattr(app, "routes", ()), "")
-            # A route outside the app's tree (added later, or a router used bare): own path.
-            template = self._templates.setdefault(id(route), str(getattr(route, "path", "")))
+            try:
+                self._walk(getattr(scope.get("app"), "routes", ()), "")
+                # A route outside the app's tree (added later, or a router used bare): own path.
+                template = str(getattr(route, "path", ""))
+            except Exception:  # an odd router must not cost the request its event
+                return None
+            template = self._templates.setdefault(id(route), template)
         return template
 
     def _walk(self, routes: Iterable[Any], prefix: str) -> None:

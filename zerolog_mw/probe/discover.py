@@ -126,7 +126,7 @@ def inspect_app(app: Any) -> AppInfo:
     wrapped = False
     host = "localhost"
     for obj in _walk(app):
-        if isinstance(obj, (asgi.LoggerSuppressor, wsgi.LoggerSuppressor)):
+        if isinstance(obj, (asgi.LoggerSuppressor, wsgi.LoggerSuppressor, asgi.ZeroLogMiddleware)):
             wrapped = True
             claim = getattr(obj, "_suppression", None)
             options = options or getattr(claim, "options", None)
