@@ -6,19 +6,18 @@ import gc
 import logging
 import sys
 import weakref
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, got_request_exception
 from werkzeug.test import Client
 
 import zerolog_mw
 from zerolog_mw import wsgi
 from zerolog_mw.canary import ServerProcess, free_port, new_canary, scan, send_battery
 from zerolog_mw.flask import DebugModeError, ZeroLog
-from zerolog_mw.routes import RouteSlot, current_slot
+from zerolog_mw.metrics import Batch
 
 APPS = Path(__file__).parent / "apps"
 GENERIC_500 = b"Internal Server Error\n"
@@ -60,13 +59,13 @@ def test_init_app_and_wrap_are_idempotent() -> None:
     zerolog = ZeroLog()
     app = create_app()
     zerolog.init_app(app)
-    middleware, hooks = app.wsgi_app, list(app.before_request_funcs[None])
+    middleware = app.wsgi_app
     zerolog.init_app(app)
     ZeroLog(app)
     assert zerolog_mw.wrap(app) is app
     assert app.wsgi_app is middleware
-    assert app.before_request_funcs[None] == hooks
-    assert len(hooks) == 1
+    assert not app.before_request_funcs.get(None)  # no per-request Flask hook at all
+    assert len(list(got_request_exception.receivers_for(app))) == 1
     assert app.extensions["zerolog_mw"] is zerolog
 
 
@@ -189,30 +188,30 @@ def test_wrap_takes_the_same_path() -> None:
     assert get(app, "/items/1") == (500, GENERIC_500)
 
 
-def slot_recorder(app: Any, slots: list[RouteSlot]) -> Any:
-    """Open a route slot around ``app``, as the metrics emitter does."""
+class ListSink:
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
 
-    def record(environ: Any, start_response: Any) -> Iterable[bytes]:
-        slot = RouteSlot()
-        token = current_slot.set(slot)
-        try:
-            return list(app(environ, start_response))
-        finally:
-            current_slot.reset(token)
-            slots.append(slot)
-
-    return record
+    def emit(self, batch: Batch) -> None:
+        self.batches.append(batch)
 
 
 @pytest.mark.parametrize("setup", [ZeroLog, zerolog_mw.wrap], ids=["ZeroLog", "wrap"])
 def test_route_template_is_reported_never_the_path(setup: Any) -> None:
-    app = create_app()
-    slots: list[RouteSlot] = []
-    app.wsgi_app = slot_recorder(app.wsgi_app, slots)  # type: ignore[method-assign]
+    sink = ListSink()
+    app = create_app(ZEROLOG_METRICS=[sink])
     setup(app)
     assert get(app, "/items/secret-id")[0] == 200
     assert get(app, "/nope/secret-id")[0] == 404
-    assert [s.template for s in slots] == ["/items/<item_id>", None]
+    assert get(app, "/boom/secret-id")[0] == 500
+    app.wsgi_app.metrics.recorder.flush()  # type: ignore[attr-defined]
+    keys = {key for batch in sink.batches for key in batch.series}
+    assert keys == {
+        ("GET", "/items/<item_id>", 200),
+        ("GET", "__unmatched__", 404),
+        ("GET", "/boom/<value>", 500),
+    }
+    assert "secret-id" not in repr([batch.series for batch in sink.batches])
 
 
 class Collector(logging.Handler):

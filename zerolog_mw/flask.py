@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, got_request_exception, request
+from flask import Flask, got_request_exception
 
 from . import wsgi
-from .diagnostics import DebugModeError, tell_operator
+from .diagnostics import DebugModeError
 from .options import Options
-from .routes import set_handled_error, set_route
+from .routes import set_handled_error
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -113,13 +112,12 @@ class ZeroLog:
             return
         if not isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
             app.wsgi_app = wsgi.ZeroLogMiddleware(app.wsgi_app, **merged)  # type: ignore[method-assign]
-        # First among the app's before_request functions, so nothing of the app's runs (and
-        # fails into the debugger) before debug mode is refused.
-        before = _before_request(options.allow_debug)
-        app.before_request(before)
-        funcs = app.before_request_funcs[None]
-        funcs.insert(0, funcs.pop(funcs.index(before)))
-        app.register_error_handler(DebugModeError, _refused_response())
+        if not options.allow_debug:
+            # app.run(debug=True) and ``flask run --debug`` turn debug on after init_app: then
+            # every request is refused before anything of Flask's or the app's runs.
+            refused = f"{DebugModeError.__name__}: {_DEBUG_REFUSED}"
+            app.wsgi_app.guard.refuse_while(lambda: app.debug, refused)
+        # The route template needs no hook: the metrics read Werkzeug's request.url_rule.
         got_request_exception.connect(_report_exception, app)
         app.extensions[EXTENSION_KEY] = self
 
@@ -132,33 +130,6 @@ def init_flask(app: Flask, **options: Unpack[OptionsKwargs]) -> Flask:
     """
     ZeroLog(app, **options)
     return app
-
-
-def _before_request(allow_debug: bool) -> Callable[[], None]:
-    def zerolog_before_request() -> None:
-        # app.run(debug=True) and ``flask run --debug`` turn debug on after init_app.
-        if not allow_debug and current_app.debug:
-            raise DebugModeError(_DEBUG_REFUSED)
-        rule = request.url_rule
-        if rule is not None:
-            set_route(rule.rule)
-
-    return zerolog_before_request
-
-
-def _refused_response() -> Callable[[DebugModeError], Response]:
-    said = False
-
-    def zerolog_debug_refused(exc: DebugModeError) -> Response:
-        # Handled here, so Flask never propagates it to the debugger; the operator is told
-        # once per app, in a fixed line. The request's own stderr is dropped: use the process's.
-        nonlocal said
-        if not said:
-            said = True
-            tell_operator(f"{DebugModeError.__name__}: {_DEBUG_REFUSED}")
-        return Response("Internal Server Error\n", 500, mimetype="text/plain")
-
-    return zerolog_debug_refused
 
 
 def _report_exception(sender: Flask, exception: BaseException, **extra: object) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import hooks, stdio, suppress
+from .diagnostics import tell_operator
 from .errors import MAX_VALIDATION_BODY, error_headers, replacement_body
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
@@ -87,10 +88,22 @@ class RedactionGuard:
         self._drop_stdio = opts.stdio == "drop"
         self._redact_stdio = opts.stdio == "redact"
         self._policy = self._start_policy(opts, unbuffer=False)
+        self._refusal: tuple[Callable[[], bool], str] | None = None
+        self._refusal_told = False
         if opts.stdio != "pass":
             stdio.patchset.claim()
 
+    def refuse_while(self, condition: Callable[[], bool], reason: str) -> None:
+        """Answer every request with a fixed 500, running nothing of the app, while
+        ``condition()`` holds, and tell the operator ``reason`` (a fixed line) once.
+
+        How the Flask extension refuses debug mode turned on after it was set up.
+        """
+        self._refusal = (condition, reason)
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._refusal is not None and self._refusal[0]():
+            return self._refuse(environ, start_response)
         # WSGI servers run a request start to close() on one thread, so the mark and the
         # request's values stay in that thread's context until the server closes the response.
         if self._drop_stdio:
@@ -122,6 +135,12 @@ class RedactionGuard:
         if not guarded.passed:  # start_response is still to come, from inside the body
             return _LazyBody(body, guarded, values)
         return _MarkedBody(body, values)
+
+    def _refuse(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        if not self._refusal_told and self._refusal is not None:
+            self._refusal_told = True
+            tell_operator(self._refusal[1])
+        return [_GuardedStart(start_response, environ, self._policy).fixed_500()]
 
     @staticmethod
     def _start_policy(opts: Options, *, unbuffer: bool) -> StartPolicy:
@@ -342,6 +361,10 @@ class MetricsEmitter:
         ) -> Callable[[bytes], object]:
             code = status[:3]
             meter.status = int(code) if code.isdigit() else 0
+            if meter.template is None:  # a Werkzeug app (Flask) keeps its request in environ
+                rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+                if rule is not None:
+                    meter.template = str(rule.rule)
             write = start_response(status, headers, exc_info)
 
             def write_metered(data: bytes) -> object:  # the legacy write() path
@@ -449,4 +472,5 @@ class ZeroLogMiddleware(LoggerSuppressor):
         self.metrics = MetricsEmitter(app, **options)
         # The suppressor is the outer layer itself, and the guard does the stream wrapper's
         # job: two calls less per request.
-        super().__init__(RedactionGuard(self.metrics, **options).unbuffering(opts), **options)
+        self.guard = RedactionGuard(self.metrics, **options).unbuffering(opts)
+        super().__init__(self.guard, **options)
