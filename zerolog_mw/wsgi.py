@@ -61,6 +61,15 @@ class LoggerSuppressor:
 _NO_LENGTH = (None, "", "0")
 
 
+def _has_body(environ: WSGIEnvironment) -> bool:
+    """A request with a body (HTTP/1.1: a length, or chunked): only its input gets wrapped."""
+    return (
+        environ.get("CONTENT_LENGTH") not in _NO_LENGTH
+        or "HTTP_TRANSFER_ENCODING" in environ
+        or bool(environ.get("wsgi.input_terminated"))
+    ) and "wsgi.input" in environ
+
+
 def _leave_request(values: RequestValues) -> None:
     stdio.IN_REQUEST.set(False)
     stdio.REDACTING.set(False)
@@ -112,12 +121,7 @@ class RedactionGuard:
             stdio.REDACTING.set(True)
         values = RequestValues(environ)  # hashes nothing until some output needs redacting
         REQUEST_VALUES.set(values)
-        # Only a request with a body (HTTP/1.1: a length, or chunked) gets its input wrapped.
-        if (
-            environ.get("CONTENT_LENGTH") not in _NO_LENGTH
-            or "HTTP_TRANSFER_ENCODING" in environ
-            or environ.get("wsgi.input_terminated")
-        ) and "wsgi.input" in environ:
+        if _has_body(environ):
             environ["wsgi.input"] = CollectingInput(environ["wsgi.input"], values)
         guarded = _GuardedStart(start_response, environ, self._policy)
         try:
@@ -353,35 +357,18 @@ class MetricsEmitter:
             start_response("200 OK", [("Content-Type", content_type)])
             return [text]
         meter = RequestMeter(recorder, environ.get("REQUEST_METHOD", ""))
-        if "wsgi.input" in environ:
+        if _has_body(environ):
             environ["wsgi.input"] = _MeteredInput(environ["wsgi.input"], meter)
-
-        def start_response_metered(
-            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
-        ) -> Callable[[bytes], object]:
-            code = status[:3]
-            meter.status = int(code) if code.isdigit() else 0
-            if meter.template is None:  # a Werkzeug app (Flask) keeps its request in environ
-                rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
-                if rule is not None:
-                    meter.template = str(rule.rule)
-            write = start_response(status, headers, exc_info)
-
-            def write_metered(data: bytes) -> object:  # the legacy write() path
-                meter.body(len(data))
-                return write(data)
-
-            return write_metered
-
+        response = _MeteredBody(start_response, environ, meter)
         token = current_slot.set(meter)
         try:
-            body = self.app(environ, start_response_metered)
+            response.body = self.app(environ, response.start_response)
         except BaseException as exc:
             meter.finish(exc)
             raise
         finally:
             current_slot.reset(token)
-        return _MeteredBody(body, meter)
+        return response
 
 
 class _MeteredInput:
@@ -421,23 +408,46 @@ class _MeteredInput:
 
 
 class _MeteredBody:
-    """The app's iterable, re-yielded chunk by chunk; ``close()`` always reaches the app."""
+    """The metrics' ``start_response`` for one request, then the app's iterable re-yielded
+    chunk by chunk; ``close()`` always reaches the app."""
 
-    __slots__ = ("_body", "_chunks", "_meter")
+    __slots__ = ("_start_response", "_environ", "_write", "body", "_chunks", "_meter")
 
-    def __init__(self, body: Iterable[bytes], meter: RequestMeter) -> None:
-        self._body = body
-        self._chunks: Iterator[bytes] | None = None
+    def __init__(
+        self, start_response: StartResponse, environ: WSGIEnvironment, meter: RequestMeter
+    ) -> None:
+        self._start_response = start_response
+        self._environ = environ
         self._meter = meter
+        self.body: Iterable[bytes] = ()
+        self._chunks: Iterator[bytes] | None = None
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        meter = self._meter
+        code = status[:3]
+        meter.status = int(code) if code.isdigit() else 0
+        if meter.template is None:  # a Werkzeug app (Flask) keeps its request in environ
+            rule = getattr(self._environ.get("werkzeug.request"), "url_rule", None)
+            if rule is not None:
+                meter.template = str(rule.rule)
+        self._write = self._start_response(status, headers, exc_info)
+        return self.write
+
+    def write(self, data: bytes) -> object:
+        """The legacy ``write()`` path, counted."""
+        self._meter.body(len(data))
+        return self._write(data)
 
     def __iter__(self) -> _MeteredBody:
         if self._chunks is None:
-            self._chunks = iter(self._body)
+            self._chunks = iter(self.body)
         return self
 
     def __next__(self) -> bytes:
         if self._chunks is None:
-            self._chunks = iter(self._body)
+            self._chunks = iter(self.body)
         try:
             chunk = next(self._chunks)
         except StopIteration:
@@ -452,7 +462,7 @@ class _MeteredBody:
     def close(self) -> None:
         meter = self._meter
         try:
-            close = getattr(self._body, "close", None)
+            close = getattr(self.body, "close", None)
             if close is not None:
                 close()
         finally:
