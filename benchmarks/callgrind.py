@@ -32,7 +32,7 @@ from pathlib import Path
 
 from inprocess import SKIPPED, VARIANTS  # this directory is sys.path[0]
 
-__all__ = ["Measurement", "main", "measure"]
+__all__ = ["Measurement", "main", "measure", "zerolog_fingerprint"]
 
 INPROCESS = Path(__file__).resolve().with_name("inprocess.py")
 DEFAULT_REQUESTS = 500
@@ -55,7 +55,7 @@ class Measurement:
         return self.variant.split("-", 1)[0]
 
 
-def _zerolog_fingerprint() -> str:
+def zerolog_fingerprint() -> str:
     """Where zerolog_mw is imported from and a hash of its sources.
 
     The two runs of a variant must see the same code: the script refuses numbers measured while
@@ -185,11 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         print("valgrind not found on PATH", file=sys.stderr)
         return 1
     variants: list[str] = args.variants or list(VARIANTS)
-    fingerprint = _zerolog_fingerprint()
+    fingerprint = zerolog_fingerprint()
     start = time.perf_counter()
     results = measure(variants, args.requests, args.jobs)
     elapsed = time.perf_counter() - start
-    if _zerolog_fingerprint() != fingerprint:
+    if zerolog_fingerprint() != fingerprint:
         print("zerolog_mw changed on disk during the run; measure again", file=sys.stderr)
         return 1
     print(f"zerolog_mw: {fingerprint}")

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -49,6 +48,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from callgrind import zerolog_fingerprint  # this directory is sys.path[0]
 
 __all__ = ["Target", "WrkResult", "main", "parse_wrk"]
 
@@ -361,18 +362,6 @@ def _table(groups: list[list[Target]]) -> str:
     return "\n".join(lines)
 
 
-def _zerolog_fingerprint() -> str:
-    """Where the servers import zerolog_mw from and a hash of its sources (as callgrind.py)."""
-    spec = importlib.util.find_spec("zerolog_mw")
-    if spec is None or spec.origin is None:
-        return "zerolog_mw not found"
-    package = Path(spec.origin).parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return f"{package} (sources sha256 {digest.hexdigest()[:12]})"
-
-
 def _versions() -> str:
     names = [
         "uvicorn",
@@ -422,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     # A plain `kill` of this script still stops the servers (the finally blocks below).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     groups, notes = _targets(servers)
-    fingerprint = _zerolog_fingerprint()
+    fingerprint = zerolog_fingerprint()
     print(f"zerolog_mw: {fingerprint}")
     print(_versions())
     print(
@@ -442,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 for target in group:
                     _stop(target)
-    if _zerolog_fingerprint() != fingerprint:
+    if zerolog_fingerprint() != fingerprint:
         print("zerolog_mw changed on disk during the run; measure again", file=sys.stderr)
         return 1
     print(_table(groups))
