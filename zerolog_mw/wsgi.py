@@ -4,6 +4,10 @@ Spelled like :mod:`zerolog_mw.asgi`; the app is taken positionally, options as k
 
     app.wsgi_app = ZeroLogMiddleware(app.wsgi_app)     # Flask
     application = ZeroLogMiddleware(get_wsgi_application())  # Django
+
+Every component serves a request through one per-request object, :class:`_Response`, which is
+its ``start_response`` and the iterable it returns; the full stack runs the components' parts
+in one such object — one layer, not four — since this is the hot path.
 """
 
 from __future__ import annotations
@@ -70,6 +74,101 @@ def _has_body(environ: WSGIEnvironment) -> bool:
     ) and "wsgi.input" in environ
 
 
+class _Stack:
+    """Serves a request through the components it holds (None for those it has not).
+
+    The base of each component and of the full stack: :meth:`__call__` is the hot path of all
+    of them, with one :class:`_Response` per request.
+    """
+
+    app: WSGIApplication
+    _guard: RedactionGuard | None = None
+    _metrics: MetricsEmitter | None = None
+    _suppression: suppress.SuppressionHandle | None = None
+    _metrics_path: str | None = None
+    _policy: StartPolicy | None = None
+
+    def _assemble(
+        self,
+        guard: RedactionGuard | None,
+        unbuffer: bool,
+        metrics: MetricsEmitter | None,
+        cache_control: str | None = None,
+        every_status: bool = False,
+    ) -> None:
+        self._guard = guard
+        self._metrics = metrics if metrics is not None and metrics.recorder is not None else None
+        self._metrics_path = None if self._metrics is None else metrics.metrics_path  # type: ignore[union-attr]
+        if guard is not None or unbuffer:
+            self._policy = StartPolicy(
+                raw=False,
+                guard=guard is not None,
+                unbuffer=unbuffer,
+                cache_control=cache_control,
+                every_status=every_status,
+            )
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        metrics = self._metrics
+        if metrics is not None and environ.get("PATH_INFO") == self._metrics_path:
+            text, content_type = exposition(metrics.recorder)  # type: ignore[arg-type]
+            start_response("200 OK", [("Content-Type", content_type)])
+            return [text]
+        suppression = self._suppression
+        if suppression is not None:
+            if not suppression.settled:
+                suppression.settle()
+            environ["wsgi.errors"] = hooks.NULL_ERRORS
+        guard = self._guard
+        values = None
+        if guard is not None:
+            refusal = guard.refusal
+            if refusal is not None and refusal[0]():
+                return guard.refuse(environ, start_response)
+            # WSGI servers run a request start to close() on one thread, so the mark and the
+            # request's values stay in that thread's context until the server closes it.
+            if guard.drop_stdio:
+                stdio.IN_REQUEST.set(True)
+            elif guard.redact_stdio:
+                stdio.REDACTING.set(True)
+            values = RequestValues(environ)  # hashes nothing until some output needs redacting
+            REQUEST_VALUES.set(values)
+        meter = None
+        if metrics is not None:
+            meter = RequestMeter(metrics.recorder, environ.get("REQUEST_METHOD", ""))  # type: ignore[arg-type]
+            slot = current_slot.set(meter)
+        if (values is not None or meter is not None) and _has_body(environ):
+            stream = environ["wsgi.input"]
+            if meter is not None:
+                stream = _MeteredInput(stream, meter)
+            environ["wsgi.input"] = stream if values is None else CollectingInput(stream, values)
+        response = _Response(start_response, environ, self._policy, meter, values)
+        try:
+            response.body = self.app(environ, response.start_response)
+        except Exception as exc:
+            if meter is not None:
+                meter.finish(exc)
+            if values is None:
+                raise
+            _leave_request(values)
+            if response.passed:
+                hooks.mark_escaped(exc)  # the server logs it after the values are gone
+                raise  # the app's own headers are with the server: let it abort
+            return [response.fixed_500()]
+        except BaseException as exc:
+            if meter is not None:
+                meter.finish(exc)
+            if values is not None:
+                _leave_request(values)
+            raise
+        finally:
+            if meter is not None:
+                current_slot.reset(slot)
+        if values is None and meter is None:
+            return response.body  # the stream wrapper alone: the app's iterable itself
+        return response
+
+
 def _leave_request(values: RequestValues) -> None:
     stdio.IN_REQUEST.set(False)
     stdio.REDACTING.set(False)
@@ -77,7 +176,7 @@ def _leave_request(values: RequestValues) -> None:
     REQUEST_VALUES.set(None)
 
 
-class RedactionGuard:
+class RedactionGuard(_Stack):
     """Let nothing content-bearing leave: prints, error bodies, debug pages, caches.
 
     With ``stdio="drop"`` (default) what the app writes to stdout/stderr is discarded from the
@@ -94,11 +193,13 @@ class RedactionGuard:
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         opts = Options.from_kwargs(options)
         self.app = app
-        self._drop_stdio = opts.stdio == "drop"
-        self._redact_stdio = opts.stdio == "redact"
-        self._policy = self._start_policy(opts, unbuffer=False)
-        self._refusal: tuple[Callable[[], bool], str] | None = None
+        self.drop_stdio = opts.stdio == "drop"
+        self.redact_stdio = opts.stdio == "redact"
+        self.cache_control = opts.cache_control
+        self.redact_streams = opts.redact_streams
+        self.refusal: tuple[Callable[[], bool], str] | None = None
         self._refusal_told = False
+        self._assemble(self, False, None, opts.cache_control, opts.redact_streams)
         if opts.stdio != "pass":
             stdio.patchset.claim()
 
@@ -108,238 +209,37 @@ class RedactionGuard:
 
         How the Flask extension refuses debug mode turned on after it was set up.
         """
-        self._refusal = (condition, reason)
+        self.refusal = (condition, reason)
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self._refusal is not None and self._refusal[0]():
-            return self._refuse(environ, start_response)
-        # WSGI servers run a request start to close() on one thread, so the mark and the
-        # request's values stay in that thread's context until the server closes the response.
-        if self._drop_stdio:
-            stdio.IN_REQUEST.set(True)
-        elif self._redact_stdio:
-            stdio.REDACTING.set(True)
-        values = RequestValues(environ)  # hashes nothing until some output needs redacting
-        REQUEST_VALUES.set(values)
-        if _has_body(environ):
-            environ["wsgi.input"] = CollectingInput(environ["wsgi.input"], values)
-        guarded = _GuardedStart(start_response, environ, self._policy)
-        try:
-            body = self.app(environ, guarded)
-        except Exception as exc:
-            _leave_request(values)
-            if guarded.passed:
-                hooks.mark_escaped(exc)  # the server logs it after the values are gone
-                raise  # the app's own headers are with the server: let it abort
-            return [guarded.fixed_500()]
-        if guarded.mode == STREAM and guarded.redactor is not None:
-            return _RedactedBody(body, guarded.redactor, values)
-        if guarded.mode != PASS:
-            return _ReplacedBody(body, guarded, values)
-        if not guarded.passed:  # start_response is still to come, from inside the body
-            return _LazyBody(body, guarded, values)
-        return _MarkedBody(body, values)
-
-    def _refuse(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-        if not self._refusal_told and self._refusal is not None:
+    def refuse(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        """The fixed 500 of a refused request."""
+        if not self._refusal_told and self.refusal is not None:
             self._refusal_told = True
-            tell_operator(self._refusal[1])
-        return [_GuardedStart(start_response, environ, self._policy).fixed_500()]
-
-    @staticmethod
-    def _start_policy(opts: Options, *, unbuffer: bool) -> StartPolicy:
-        return StartPolicy(
-            raw=False,
-            guard=True,
-            unbuffer=unbuffer,
-            cache_control=opts.cache_control,
-            every_status=opts.redact_streams,
-        )
-
-    def unbuffering(self, opts: Options) -> RedactionGuard:
-        """This guard, also doing the stream wrapper's job (the full stack: one layer less)."""
-        self._policy = self._start_policy(opts, unbuffer=True)
-        return self
+            tell_operator(self.refusal[1])
+        return [_Response(start_response, environ, self._policy, None, None).fixed_500()]
 
 
-class _GuardedStart:
-    """The guard's ``start_response`` for one request; 1xx-4xx headers pass at once."""
+class StreamWrapper(_Stack):
+    """Return the app's chunks as it yields them: nothing is joined or held.
 
-    __slots__ = ("start_response", "environ", "policy", "mode", "passed", "status", "headers",
-                 "exc_info", "held", "redactor")  # fmt: skip
-
-    def __init__(
-        self, start_response: StartResponse, environ: WSGIEnvironment, policy: StartPolicy
-    ) -> None:
-        self.start_response = start_response
-        self.environ = environ
-        self.policy = policy
-        self.redactor: StreamRedactor | None = None
-        self.mode = PASS
-        self.passed = False
-        self.status = ""
-        self.headers: list[tuple[str, str]] = []
-        self.exc_info: OptExcInfo | None = None
-        self.held = bytearray()
-
-    def __call__(
-        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
-    ) -> Callable[[bytes], object]:
-        code = int(status[:3]) if status[:3].isdigit() else 500
-        mode, sent, _ = self.policy.plan(code, headers)
-        self.mode = mode
-        if mode in (REPLACE, SCRUB):
-            self.status, self.headers, self.exc_info = status, headers, exc_info
-            return self.hold
-        self.passed = True
-        write = self.start_response(status, headers if sent is None else sent, exc_info)
-        if mode == STREAM:
-            redactor = self.redactor = StreamRedactor(redact=redact_window)
-            return lambda data: write(redactor.feed(data))  # the legacy write() path
-        return write
-
-    def hold(self, chunk: bytes) -> None:
-        """Take a chunk of a body being replaced: kept (bounded) only to scrub a 422."""
-        if self.mode == SCRUB and len(self.held) <= MAX_VALIDATION_BODY:
-            self.held += chunk
-
-    def finish(self) -> bytes:
-        """Send the headers for our own body and return that body."""
-        code = int(self.status[:3]) if self.status[:3].isdigit() else 500
-        held = self.held if self.mode == SCRUB else None
-        body, content_type = replacement_body(code, held, self.environ.get("HTTP_ACCEPT", ""))
-        self.held = bytearray()
-        control = self.policy.cache_control
-        headers = error_headers(self.headers, body, content_type, control and control[1])
-        self.start_response(self.status, headers, self.exc_info)
-        return body
-
-    def fixed_500(self) -> bytes:
-        self.mode, self.status, self.headers = REPLACE, "500 Internal Server Error", []
-        return self.finish()
-
-
-class _MarkedBody:
-    """The app's body as is (the server iterates it directly); ``close()`` ends the request's
-    mark and forgets its values.
-
-    Not werkzeug's ``ClosingIterator``: that one costs a Python call per chunk and a typing
-    subscript per request, on the hot path.
-    """
-
-    __slots__ = ("_body", "_values")
-
-    def __init__(self, body: Iterable[bytes], values: RequestValues) -> None:
-        self._body = body
-        self._values = values
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            _leave_request(self._values)
-
-
-class _ReplacedBody(_MarkedBody):
-    """Drains the app's body (discarding it) and yields the guard's own; forwards close()."""
-
-    __slots__ = ("_guarded",)
-
-    def __init__(
-        self, body: Iterable[bytes], guarded: _GuardedStart, values: RequestValues
-    ) -> None:
-        super().__init__(body, values)
-        self._guarded = guarded
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._body:
-            self._guarded.hold(chunk)
-        yield self._guarded.finish()
-
-
-class _RedactedBody(_MarkedBody):
-    """Re-yields the app's body through a :class:`StreamRedactor`, chunk by chunk."""
-
-    __slots__ = ("_redactor",)
-
-    def __init__(
-        self, body: Iterable[bytes], redactor: StreamRedactor, values: RequestValues
-    ) -> None:
-        super().__init__(body, values)
-        self._redactor = redactor
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._body:
-            yield self._redactor.feed(chunk)  # possibly empty: the stream keeps flowing
-        yield self._redactor.close()
-
-
-class _LazyBody(_MarkedBody):
-    """For an app that calls ``start_response`` from inside its body: the first chunk decides
-    whether the rest passes, is replaced (5xx, 422) or is redacted (4xx)."""
-
-    __slots__ = ("_guarded",)
-
-    def __init__(
-        self, body: Iterable[bytes], guarded: _GuardedStart, values: RequestValues
-    ) -> None:
-        super().__init__(body, values)
-        self._guarded = guarded
-
-    def __iter__(self) -> Iterator[bytes]:
-        chunks = iter(self._body)
-        first = next(chunks, None)
-        guarded = self._guarded
-        if guarded.mode == STREAM and guarded.redactor is not None:
-            yield from _RedactedBody(_prepend(first, chunks), guarded.redactor, self._values)
-        elif guarded.mode != PASS:
-            yield from _ReplacedBody(_prepend(first, chunks), guarded, self._values)
-        else:
-            yield from _prepend(first, chunks)
-
-
-def _prepend(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
-    if first is not None:
-        yield first
-    yield from rest
-
-
-class StreamWrapper:
-    """Return the app's iterable itself: chunks reach the server as the app yields them.
-
-    Nothing is joined, ``wsgi.file_wrapper`` keeps its fast path, ``close()`` is the app's
-    own; ``text/event-stream`` responses get ``X-Accel-Buffering: no`` so a reverse proxy
-    does not buffer them.
+    ``wsgi.file_wrapper`` keeps its fast path and ``close()`` reaches the app;
+    ``text/event-stream`` responses get ``X-Accel-Buffering: no`` so a reverse proxy does not
+    buffer them.
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         Options.from_kwargs(options)
         self.app = app
-        self._policy = StartPolicy(raw=False, guard=False, unbuffer=True)
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        policy = self._policy
-
-        def start_response_unbuffered(
-            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
-        ) -> Callable[[bytes], object]:
-            _, sent, _ = policy.plan(0, headers)
-            return start_response(status, headers if sent is None else sent, exc_info)
-
-        return self.app(environ, start_response_unbuffered)
+        self._assemble(None, True, None)
 
 
-class MetricsEmitter:
+class MetricsEmitter(_Stack):
     """Emit one content-free event per request to StatsD/Prometheus/your sinks.
 
     Counts request bytes as the app reads them and response bytes as the server takes them,
     times the first chunk and the end (``close()``), reads the route template an integration
-    reported (Flask's ``url_rule``, Django's ``resolver_match``), never the raw path.
+    reported (Django's ``resolver_match``) or Werkzeug's ``request.url_rule`` (Flask), never the
+    raw path.
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
@@ -347,28 +247,169 @@ class MetricsEmitter:
         self.app = app
         self.recorder = build_recorder(opts)
         self.metrics_path = opts.metrics_path
+        self._assemble(None, False, self)
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        recorder = self.recorder
-        if recorder is None:
-            return self.app(environ, start_response)
-        if environ.get("PATH_INFO") == self.metrics_path:
-            text, content_type = exposition(recorder)
-            start_response("200 OK", [("Content-Type", content_type)])
-            return [text]
-        meter = RequestMeter(recorder, environ.get("REQUEST_METHOD", ""))
-        if _has_body(environ):
-            environ["wsgi.input"] = _MeteredInput(environ["wsgi.input"], meter)
-        response = _MeteredBody(start_response, environ, meter)
-        token = current_slot.set(meter)
+
+class _Response:
+    """One request's ``start_response`` and the iterable returned for it.
+
+    ``start_response`` asks the stack's :class:`StartPolicy` whether the body passes (1xx-4xx,
+    most responses), is replaced (5xx), scrubbed (a 422 validation body) or redacted as it
+    streams (4xx text), and times and counts for the meter; iterating yields the app's chunks
+    as they come (counted one by one only when metered), and ``close()`` always reaches the
+    app, then ends the request's marks and forgets its values.
+    """
+
+    __slots__ = ("_start", "environ", "policy", "meter", "values", "mode", "passed",
+                 "status", "headers", "exc_info", "held", "redactor", "body", "_chunks",
+                 "_write")  # fmt: skip
+
+    def __init__(
+        self,
+        start_response: StartResponse,
+        environ: WSGIEnvironment,
+        policy: StartPolicy | None,
+        meter: RequestMeter | None,
+        values: RequestValues | None,
+    ) -> None:
+        self._start = start_response
+        self.environ = environ
+        self.policy = policy
+        self.meter = meter
+        self.values = values
+        self.mode = PASS
+        self.passed = False  # the app's own status and headers went to the server
+        self.body: Iterable[bytes] = ()
+        self._chunks: Iterator[bytes] | None = None
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        code = int(status[:3]) if status[:3].isdigit() else 0
+        meter = self.meter
+        if meter is not None:
+            meter.status = code
+            if meter.template is None:  # a Werkzeug app (Flask) keeps its request in environ
+                rule = getattr(self.environ.get("werkzeug.request"), "url_rule", None)
+                if rule is not None:
+                    meter.template = str(rule.rule)
+        sent = None
+        if self.policy is not None:
+            mode, sent, _ = self.policy.plan(code or 500, headers)
+            self.mode = mode
+            if mode in (REPLACE, SCRUB):
+                self.status, self.headers, self.exc_info = status, headers, exc_info
+                self.held = bytearray()
+                return self.write  # the app's body is held (a 422, bounded) or dropped
+            if mode == STREAM:
+                self.redactor = StreamRedactor(redact=redact_window)
+        self.passed = True
+        write = self._write = self._start(status, headers if sent is None else sent, exc_info)
+        return self.write if meter is not None or self.mode != PASS else write
+
+    def write(self, data: bytes) -> object:
+        """The legacy ``write()`` path: counted, and passed, redacted or held like the body."""
+        if self.meter is not None:
+            self.meter.body(len(data))
+        mode = self.mode
+        if mode == PASS:
+            return self._write(data)
+        if mode == STREAM:
+            return self._write(self.redactor.feed(data))
+        self._hold(data)
+        return None
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.mode == PASS and self.passed:
+            if self.meter is None:
+                return iter(self.body)  # nothing to do per chunk: the server iterates the app's
+            if self._chunks is None:  # iter() again continues where the chunks are
+                self._chunks = iter(self.body)
+            return self
+        return self._guarded_chunks()
+
+    def __next__(self) -> bytes:
+        """The next chunk of the app's body, counted for the meter."""
+        meter = self.meter
         try:
-            response.body = self.app(environ, response.start_response)
-        except BaseException as exc:
-            meter.finish(exc)
+            chunk = next(self._chunks)  # type: ignore[arg-type]
+        except StopIteration:
+            meter.complete = True  # type: ignore[union-attr]
             raise
+        except BaseException as exc:
+            # mid-stream: the error propagates and the server aborts
+            meter.finish(exc)  # type: ignore[union-attr]
+            raise
+        meter.body(len(chunk))  # type: ignore[union-attr]
+        return chunk
+
+    def _guarded_chunks(self) -> Iterator[bytes]:
+        """The body when it is not simply passed: a lazy start_response decides at the first
+        chunk; a redacted body goes through the redactor; a replaced body is held or dropped,
+        then ours is sent."""
+        self._chunks = iter(self.body)
+        # Metered: counted by __next__ (a callable iterator, as iter(self) would come back here).
+        chunks = self._chunks if self.meter is None else iter(self.__next__, None)
+        if not self.passed and self.mode == PASS:  # start_response comes from inside the body
+            first = next(chunks, None)
+            if self.mode == PASS:
+                if first is not None:
+                    yield first
+                for chunk in chunks:
+                    yield chunk
+                return
+            chunks = _prepend(first, chunks)
+        if self.mode == STREAM:
+            redactor = self.redactor
+            for chunk in chunks:
+                yield redactor.feed(chunk)  # possibly empty: the stream keeps flowing
+            yield redactor.close()
+            return
+        for chunk in chunks:
+            self._hold(chunk)
+        yield self._own_body()
+
+    def _hold(self, chunk: bytes) -> None:
+        """Take a chunk of a body being replaced: kept (bounded) only to scrub a 422."""
+        if self.mode == SCRUB and len(self.held) <= MAX_VALIDATION_BODY:
+            self.held += chunk
+
+    def _own_body(self) -> bytes:
+        """Send the headers for the guard's own body and return that body."""
+        code = int(self.status[:3]) if self.status[:3].isdigit() else 500
+        held = self.held if self.mode == SCRUB else None
+        body, content_type = replacement_body(code, held, self.environ.get("HTTP_ACCEPT", ""))
+        self.held = bytearray()
+        control = None if self.policy is None else self.policy.cache_control
+        headers = error_headers(self.headers, body, content_type, control and control[1])
+        self._start(self.status, headers, self.exc_info)
+        return body
+
+    def fixed_500(self) -> bytes:
+        """The app raised before its response started: a fixed 500 instead."""
+        self.mode, self.status, self.headers = REPLACE, "500 Internal Server Error", []
+        self.exc_info, self.held = None, bytearray()
+        return self._own_body()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
         finally:
-            current_slot.reset(token)
-        return response
+            meter = self.meter
+            if meter is not None:
+                # closed before the end and without an error: the client went away
+                meter.disconnected = not meter.complete
+                meter.finish()
+            if self.values is not None:
+                _leave_request(self.values)
+
+
+def _prepend(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first is not None:
+        yield first
+    yield from rest
 
 
 class _MeteredInput:
@@ -407,80 +448,20 @@ class _MeteredInput:
         return getattr(self._stream, name)
 
 
-class _MeteredBody:
-    """The metrics' ``start_response`` for one request, then the app's iterable re-yielded
-    chunk by chunk; ``close()`` always reaches the app."""
-
-    __slots__ = ("_start_response", "_environ", "_write", "body", "_chunks", "_meter")
-
-    def __init__(
-        self, start_response: StartResponse, environ: WSGIEnvironment, meter: RequestMeter
-    ) -> None:
-        self._start_response = start_response
-        self._environ = environ
-        self._meter = meter
-        self.body: Iterable[bytes] = ()
-        self._chunks: Iterator[bytes] | None = None
-
-    def start_response(
-        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
-    ) -> Callable[[bytes], object]:
-        meter = self._meter
-        code = status[:3]
-        meter.status = int(code) if code.isdigit() else 0
-        if meter.template is None:  # a Werkzeug app (Flask) keeps its request in environ
-            rule = getattr(self._environ.get("werkzeug.request"), "url_rule", None)
-            if rule is not None:
-                meter.template = str(rule.rule)
-        self._write = self._start_response(status, headers, exc_info)
-        return self.write
-
-    def write(self, data: bytes) -> object:
-        """The legacy ``write()`` path, counted."""
-        self._meter.body(len(data))
-        return self._write(data)
-
-    def __iter__(self) -> _MeteredBody:
-        if self._chunks is None:
-            self._chunks = iter(self.body)
-        return self
-
-    def __next__(self) -> bytes:
-        if self._chunks is None:
-            self._chunks = iter(self.body)
-        try:
-            chunk = next(self._chunks)
-        except StopIteration:
-            self._meter.complete = True
-            raise
-        except BaseException as exc:
-            self._meter.finish(exc)  # mid-stream: the error propagates and the server aborts
-            raise
-        self._meter.body(len(chunk))
-        return chunk
-
-    def close(self) -> None:
-        meter = self._meter
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            # closed before the end and without an error: the client went away
-            meter.disconnected = not meter.complete
-            meter.finish()
-
-
-class ZeroLogMiddleware(LoggerSuppressor):
+class ZeroLogMiddleware(_Stack):
     """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics.
 
+    The components are the same objects as when stacked by hand; for a request their parts
+    run fused — one call, one :class:`_Response` — since this is the hot path.
     ``self.metrics`` is its :class:`MetricsEmitter`, e.g. to ``metrics.recorder.flush()``.
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         opts = Options.from_kwargs(options)  # fail before installing anything
+        self.app = app
         self.metrics = MetricsEmitter(app, **options)
-        # The suppressor is the outer layer itself, and the guard does the stream wrapper's
-        # job: two calls less per request.
-        self.guard = RedactionGuard(self.metrics, **options).unbuffering(opts)
-        super().__init__(self.guard, **options)
+        self.stream = StreamWrapper(self.metrics, **options)
+        self.guard = RedactionGuard(self.stream, **options)
+        self.suppressor = LoggerSuppressor(self.guard, **options)
+        self._suppression = self.suppressor._suppression
+        self._assemble(self.guard, True, self.metrics, opts.cache_control, opts.redact_streams)

@@ -105,6 +105,14 @@ def _is_django_handler(obj: Any) -> bool:
     return base is not None and isinstance(obj, base.BaseHandler)
 
 
+_SUPPRESSING = (
+    asgi.LoggerSuppressor,
+    wsgi.LoggerSuppressor,
+    asgi.ZeroLogMiddleware,
+    wsgi.ZeroLogMiddleware,
+)
+
+
 def inspect_app(app: Any) -> AppInfo:
     """Classify ``app``; raise :class:`UsageError` when it is no ASGI/WSGI app."""
     flask = sys.modules.get("flask")
@@ -126,7 +134,7 @@ def inspect_app(app: Any) -> AppInfo:
     wrapped = False
     host = "localhost"
     for obj in _walk(app):
-        if isinstance(obj, (asgi.LoggerSuppressor, wsgi.LoggerSuppressor, asgi.ZeroLogMiddleware)):
+        if isinstance(obj, _SUPPRESSING):
             wrapped = True
             claim = getattr(obj, "_suppression", None)
             options = options or getattr(claim, "options", None)
