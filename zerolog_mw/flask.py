@@ -10,11 +10,13 @@ Importing this module is the opt-in; it needs Flask. With an app factory::
         zerolog.init_app(app)
         return app
 
-``init_app`` wraps ``app.wsgi_app`` in :class:`zerolog_mw.wsgi.ZeroLogMiddleware` once, reports
-each request's route *template* (``/items/<item_id>``, never the path) to
-:mod:`zerolog_mw.routes`, and refuses debug mode, whose debugger shows request content. The
-extension never keeps a reference to an app, so one instance serves any number of apps, each
-with its own options.
+``init_app`` wraps ``app.wsgi_app`` in :class:`zerolog_mw.wsgi.ZeroLogMiddleware` once (whose
+metrics read each request's route *template*, ``/items/<item_id>``, never the path, from
+Werkzeug's ``request.url_rule``), counts exceptions Flask turns into a 500 by class, and refuses
+debug mode, whose debugger shows request content — at ``init_app``, and before every request
+once ``app.run(debug=True)`` turned it on. No per-request Flask hook is added. The extension
+never keeps a reference to an app, so one instance serves any number of apps, each with its
+own options.
 """
 
 from __future__ import annotations
