@@ -16,6 +16,8 @@ Variants:
   middleware class: the floor any middleware pays.
 * ``starlette-zerolog``: ``zerolog_mw.asgi.ZeroLogMiddleware(app)``.
 * ``flask-zerolog``: ``zerolog_mw.wrap(flask_app)`` (wraps ``flask_app.wsgi_app``).
+* ``*-zerolog-nometrics``: the same with ``metrics=()``: the difference is what the metrics
+  emitter costs inside the full stack.
 * ``starlette-exporter``: ``starlette_exporter.PrometheusMiddleware(app)``, an anchor; needs
   ``pip install starlette-exporter`` (skipped with a note when missing).
 * ``starlette-otel``: OpenTelemetry's ``OpenTelemetryMiddleware(app)``
@@ -61,6 +63,7 @@ VARIANTS = (
     "starlette-bare",
     "starlette-passthrough",
     "starlette-zerolog",
+    "starlette-zerolog-nometrics",
     *(f"starlette-{name}" for name in COMPONENTS),
     "starlette-exporter",
     "starlette-pfi",
@@ -71,6 +74,7 @@ VARIANTS = (
     "flask-bare",
     "flask-passthrough",
     "flask-zerolog",
+    "flask-zerolog-nometrics",
     *(f"flask-{name}" for name in COMPONENTS),
 )
 
@@ -114,10 +118,10 @@ def _asgi_app(variant: str) -> ASGIApp:
         return app
     if variant == "starlette-passthrough":
         return AsgiPassthrough(app)
-    if variant == "starlette-zerolog":
+    if variant in ("starlette-zerolog", "starlette-zerolog-nometrics"):
         from zerolog_mw.asgi import ZeroLogMiddleware
 
-        return ZeroLogMiddleware(app)
+        return ZeroLogMiddleware(app, metrics=() if variant.endswith("nometrics") else ("statsd",))
     if variant.removeprefix("starlette-") in COMPONENTS:
         from zerolog_mw import asgi
 
@@ -277,10 +281,11 @@ def _flask_app(variant: str) -> WSGIApplication:
     if variant == "flask-passthrough":
         app.wsgi_app = WsgiPassthrough(app.wsgi_app)  # type: ignore[method-assign]
         return app
-    if variant == "flask-zerolog":
+    if variant in ("flask-zerolog", "flask-zerolog-nometrics"):
         import zerolog_mw
 
-        wrapped: WSGIApplication = zerolog_mw.wrap(app)
+        metrics = () if variant.endswith("nometrics") else ("statsd",)
+        wrapped: WSGIApplication = zerolog_mw.wrap(app, metrics=metrics)
         return wrapped
     if variant.removeprefix("flask-") in COMPONENTS:
         from zerolog_mw import wsgi
