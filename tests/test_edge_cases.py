@@ -114,3 +114,101 @@ def test_flush_thread_keeps_running_after_a_bad_event() -> None:
     recorder.flush()
     assert any(("GET", "/x", 200) in batch.series for batch in sink.batches)
     assert sink.batches[-1].sink_errors == 1  # the malformed event was counted, not raised
+
+
+async def _start_then_body(status: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": b"x"})
+
+
+def _drive(app: Any) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "headers": [],
+             "query_string": b"", "root_path": ""}  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_asgi_statuses_that_are_no_plain_int() -> None:
+    from http import HTTPStatus
+
+    # The stream wrapper alone passes a status it does not understand on untouched.
+    sent = _drive(asgi.StreamWrapper(lambda s, r, w: _start_then_body("200", w)))
+    assert sent[0]["status"] == "200"
+    # The guard answers it with a fixed 500; the metrics count an HTTPStatus as its code.
+    sent = _drive(asgi.RedactionGuard(lambda s, r, w: _start_then_body("200", w)))
+    assert sent[0]["status"] == 500 and b"x" not in sent[-1]["body"]
+    sink = ListSink()
+    metered = asgi.MetricsEmitter(
+        lambda s, r, w: _start_then_body(HTTPStatus.NOT_FOUND, w), metrics=[sink]
+    )
+    _drive(metered)
+    assert metered.recorder is not None
+    metered.recorder.flush()
+    assert [key[2] for batch in sink.batches for key in batch.series] == [404]
+
+
+def test_in_flight_gauge_is_flushed_while_the_first_request_is_still_open() -> None:
+    import time
+
+    from zerolog_mw.metrics.meter import RequestMeter
+    from zerolog_mw.metrics.recorder import Recorder
+
+    sink = ListSink()
+    recorder = Recorder([sink], flush_interval=0.05, max_series=10)
+    try:
+        RequestMeter(recorder, "GET")  # a long first request, such as an event stream
+        deadline = time.monotonic() + 5
+        while not sink.batches and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sink.batches and sink.batches[-1].inflight == 1
+    finally:
+        recorder.close()
+
+
+def test_no_thread_for_the_metrics_never_fails_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from zerolog_mw import request_values
+
+    start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        if self.name == "zerolog_mw-metrics":
+            raise RuntimeError("can't start new thread")
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    seen: list[Any] = []
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        seen.append(request_values.CURRENT.get())
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    middleware = wsgi.ZeroLogMiddleware(app)
+    with Client(middleware).get("/") as response:
+        assert response.text == "ok"
+    assert seen[0] is not None and seen[0].closed  # the request's values are forgotten
+    assert request_values.CURRENT.get() is None
+    assert middleware.metrics.recorder is not None
+    assert middleware.metrics.recorder.sink_errors >= 1  # counted, not raised
+
+
+def test_wsgi_metrics_exposition_gets_cache_control() -> None:
+    from prometheus_client import CollectorRegistry
+
+    middleware = wsgi.ZeroLogMiddleware(
+        lambda e, s: [], metrics=["prometheus"], prometheus_registry=CollectorRegistry(),
+        metrics_path="/metrics",
+    )  # fmt: skip
+    with Client(middleware).get("/metrics") as response:
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"

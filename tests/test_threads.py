@@ -74,6 +74,25 @@ def test_thread_started_in_a_request_is_dropped(
     assert "started outside a request" in out
 
 
+def test_timer_and_executor_jobs_started_in_a_request_are_dropped(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    secret = new_canary()
+
+    def timer() -> None:
+        thread = threading.Timer(0, lambda: print(f"timer {secret}"))
+        thread.start()
+        thread.join()
+
+    with guarded(), concurrent.futures.ThreadPoolExecutor(1) as pool:
+        in_a_request(timer)
+        in_a_request(lambda: pool.submit(lambda: print(f"submit {secret}")).result())
+        pool.submit(lambda: print("submitted outside a request")).result()
+    out, err = capfd.readouterr()
+    assert secret not in out + err
+    assert "submitted outside a request" in out
+
+
 def test_run_in_executor_in_a_request_is_dropped(
     capfd: pytest.CaptureFixture[str],
 ) -> None:

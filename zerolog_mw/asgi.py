@@ -136,6 +136,7 @@ class _Stack:
         meter = None
         if metrics is not None:
             meter = RequestMeter(metrics.recorder, scope["method"])  # type: ignore[arg-type]
+            templates = metrics.templates
             slot = current_slot.set(meter)
         request = _Request(send, receive, scope, self._policy, meter, self._stream, values)
         error: BaseException | None = None
@@ -157,10 +158,6 @@ class _Stack:
             error = exc
             raise
         finally:
-            if meter is not None:
-                current_slot.reset(slot)
-                # An integration's template wins; Starlette's routing is looked up only without.
-                meter.finish(error, meter.template or metrics.templates.lookup(scope))  # type: ignore[union-attr]
             if values is not None:
                 REQUEST_VALUES.reset(values_token)
                 values.close()
@@ -168,6 +165,10 @@ class _Stack:
                     stdio.REDACTING.reset(redacting)
                 if token is not None:
                     stdio.IN_REQUEST.reset(token)
+            if meter is not None:
+                current_slot.reset(slot)
+                # An integration's template wins; Starlette's routing is looked up only without.
+                meter.finish(error, meter.template or templates.lookup(scope))
 
 
 class RedactionGuard(_Stack):
@@ -176,11 +177,11 @@ class RedactionGuard(_Stack):
     With ``stdio="drop"`` (default) what the app writes to stdout/stderr while handling a
     request is discarded; with ``stdio="redact"`` it goes through :func:`zerolog_mw.redact`.
     While a request (HTTP or WebSocket) is handled, its values are known to ``redact`` —
-    headers, path and query hashed on first use, an HTTP body as the app reads it (WebSocket
-    messages are not collected) — so allowlisted
-    log records and redacted writes lose them. A 5xx body is replaced by a fixed one (JSON or
-    text by ``Accept``); a 422 JSON body keeps only each error's ``loc`` and ``type``; an
-    exception before the response started gets that fixed 500. Responses without
+    headers, path and query hashed on first use, an HTTP body or WebSocket messages as the app
+    receives them — so allowlisted log records and redacted writes lose them. A 5xx body is
+    replaced by a fixed one (JSON or text by ``Accept``); a 422 JSON body keeps only each
+    error's ``loc`` and ``type``; an exception before the response started gets that fixed
+    500. Responses without
     ``Cache-Control`` get ``cache_control`` (``no-store``). A Starlette/FastAPI app with
     ``debug=True`` is refused at lifespan start-up unless ``allow_debug=True``.
     """
@@ -376,10 +377,15 @@ class _Request:
         elif kind == "http.response.start":
             self.start = message
             status = message["status"]
+            code = int(status) if isinstance(status, int) else 0  # HTTPStatus counts as its code
             if self.meter is not None:
-                self.meter.status = status if type(status) is int else 0
+                self.meter.status = code
             if self.policy is not None:
-                mode, headers, event_stream = self.policy.plan(status, message.get("headers", ()))
+                # A status that is no number is an error to the guard; the stream wrapper
+                # alone passes it on untouched.
+                mode, headers, event_stream = self.policy.plan(
+                    code or 500, message.get("headers", ())
+                )
                 if mode != PASS or event_stream:
                     started = self._unusual_start(message, mode, headers, event_stream)
                     if started is None:
@@ -427,7 +433,8 @@ class _Request:
         if start is None or self.mode not in (REPLACE, SCRUB):
             return  # the body passed or streamed, or ours went out already
         held = self.held if self.mode == SCRUB else None
-        body, content_type = replacement_body(start["status"], held, self._accept())
+        status = start["status"] if isinstance(start["status"], int) else 500
+        body, content_type = replacement_body(status, held, self._accept())
         self.held = bytearray()
         self.mode = _DONE
         cache_control = None if self.policy is None else self.policy.cache_control
@@ -439,7 +446,7 @@ class _Request:
             None if cache_control is None else cache_control[1].decode("latin-1"),
         )
         encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        await self.send({**start, "headers": encoded, "trailers": False})
+        await self.send({**start, "status": status, "headers": encoded, "trailers": False})
         await self.send({"type": "http.response.body", "body": body})
 
     def _redacted(self, message: Message) -> Message:

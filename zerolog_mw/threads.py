@@ -2,16 +2,18 @@
 
 A new thread starts with an empty :mod:`contextvars` context, and so does a job handed to an
 executor by ``loop.run_in_executor``: ``print(body)`` there is outside the request's
-``stdio`` mark and its values, so it would not be dropped or redacted. Two patches close that,
-both only when the starting context is inside a request (:data:`stdio.IN_REQUEST`,
+``stdio`` mark and its values, so it would not be dropped or redacted. Three patches close
+that, all only when the starting context is inside a request (:data:`stdio.IN_REQUEST`,
 :data:`stdio.REDACTING` or :data:`request_values.CURRENT` set) and otherwise the original
 call as is:
 
 - ``asyncio.BaseEventLoop.run_in_executor`` runs the job in ``contextvars.copy_context()``,
   as ``asyncio.to_thread`` does already (a job that is already a ``Context.run`` is left).
-- ``threading.Thread.start`` runs the thread's ``target`` (or a subclass's own ``run``) in a
-  copy of the starting context — but only when that code is the app's: a function whose
-  source lies outside the standard library, the installed packages and zerolog_mw. Worker
+- ``ThreadPoolExecutor.submit`` runs a job of the app's own code (see below) in a copy.
+- ``threading.Thread.start`` runs the thread's ``target`` (a ``Timer``'s function, or a
+  subclass's own ``run``) in a copy of the starting context — but only when that code is the
+  app's: a function whose source lies outside the standard library, the installed packages
+  and zerolog_mw. Worker
   threads that servers and libraries spawn lazily inside a request (``ThreadPoolExecutor``'s,
   anyio's, asgiref's, Sentry's, our metrics flush) outlive it and serve other requests: given
   the request's context they would drop all their later output and keep its values for life.
@@ -32,6 +34,7 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import CodeType
 from typing import Any
 
@@ -144,6 +147,10 @@ def _patched_start(original: Any) -> Callable[[threading.Thread], None]:
 
 def _bind_to_context(thread: threading.Thread) -> None:
     """Make ``thread`` run its app code in a copy of the current (request's) context."""
+    if isinstance(thread, threading.Timer):  # its run() is the stdlib's; the app's is function
+        if is_app_code(thread.function) and not _already_in_a_context(thread.function):
+            thread.function = functools.partial(contextvars.copy_context().run, thread.function)
+        return
     target = getattr(thread, "_target", None)
     if target is not None:
         if is_app_code(target) and not _already_in_a_context(target):
@@ -158,9 +165,22 @@ def _bind_to_context(thread: threading.Thread) -> None:
         )
 
 
+def _patched_submit(original: Any) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def submit(
+        self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Any:
+        if in_request() and is_app_code(fn) and not _already_in_a_context(fn):
+            fn = functools.partial(contextvars.copy_context().run, fn)
+        return original(self, fn, *args, **kwargs)
+
+    return submit
+
+
 def patches() -> list[Patch]:
     """The reversible patches; installed with the suppressor, undone by ``restore()``."""
     return [
         Patch(asyncio.BaseEventLoop, "run_in_executor", _patched_run_in_executor),
         Patch(threading.Thread, "start", _patched_start),
+        Patch(ThreadPoolExecutor, "submit", _patched_submit),
     ]

@@ -112,7 +112,10 @@ class _Stack:
         metrics = self._metrics
         if metrics is not None and environ.get("PATH_INFO") == self._metrics_path:
             text, content_type = exposition(metrics.recorder)  # type: ignore[arg-type]
-            start_response("200 OK", [("Content-Type", content_type)])
+            headers = [("Content-Type", content_type)]
+            if self._policy is not None:  # the guard's Cache-Control, as on any response
+                headers = self._policy.plan(200, headers)[1] or headers
+            start_response("200 OK", headers)
             return [text]
         suppression = self._suppression
         if suppression is not None:
@@ -195,8 +198,6 @@ class RedactionGuard(_Stack):
         self.app = app
         self.drop_stdio = opts.stdio == "drop"
         self.redact_stdio = opts.stdio == "redact"
-        self.cache_control = opts.cache_control
-        self.redact_streams = opts.redact_streams
         self.refusal: tuple[Callable[[], bool], str] | None = None
         self._refusal_told = False
         self._assemble(self, False, None, opts.cache_control, opts.redact_streams)
@@ -451,8 +452,8 @@ class _MeteredInput:
 class ZeroLogMiddleware(_Stack):
     """The whole zero-log stack: suppressor, redaction guard, stream wrapper, metrics.
 
-    The components are the same objects as when stacked by hand; for a request their parts
-    run fused — one call, one :class:`_Response` — since this is the hot path.
+    For a request the components' parts run fused — one call, one :class:`_Response` — since
+    this is the hot path.
     ``self.metrics`` is its :class:`MetricsEmitter`, e.g. to ``metrics.recorder.flush()``.
     """
 
@@ -460,8 +461,6 @@ class ZeroLogMiddleware(_Stack):
         opts = Options.from_kwargs(options)  # fail before installing anything
         self.app = app
         self.metrics = MetricsEmitter(app, **options)
-        self.stream = StreamWrapper(self.metrics, **options)
-        self.guard = RedactionGuard(self.stream, **options)
-        self.suppressor = LoggerSuppressor(self.guard, **options)
-        self._suppression = self.suppressor._suppression
+        self.guard = RedactionGuard(app, **options)  # refuse_while() is set here
+        self._suppression = suppress.install(opts)
         self._assemble(self.guard, True, self.metrics, opts.cache_control, opts.redact_streams)

@@ -22,7 +22,9 @@ class RequestMeter(RouteSlot):
                  "response_bytes", "disconnected", "complete", "done")  # fmt: skip
 
     def __init__(self, recorder: Recorder, method: str) -> None:
-        next(recorder.begun)  # what recorder.begin() does, without the call
+        if recorder.thread is None:  # what recorder.begin() does, without the call
+            recorder.start()
+        next(recorder.begun)
         self.recorder = recorder
         self.method = method if method in METHODS else "OTHER"  # never the client's token
         self.start = perf_counter()

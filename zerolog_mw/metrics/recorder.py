@@ -84,30 +84,34 @@ class Recorder:
         self._ended = itertools.count()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.thread: threading.Thread | None = None  # the flush thread, from the first request
         self._closed = False
 
     def begin(self) -> None:
         """A request started (call :meth:`end` exactly once for it)."""
+        if self.thread is None:
+            self.start()
         next(self.begun)
 
     def end(self, event: Event) -> None:
         """A request finished."""
-        if self._thread is None:
-            self._start()
         next(self._ended)
         queue = self._queue
         queue.append(event)
         if len(queue) == _FLUSH_SIZE:  # once: waking it on every later call would cost more
             self._wake.set()
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the flush thread (at the first request: a forked worker starts its own)."""
         with self._flush_lock:
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(
-                    target=self._run, name="zerolog_mw-metrics", daemon=True
-                )
-                self._thread.start()
+            if self.thread is None and not self._closed:
+                thread = threading.Thread(target=self._run, name="zerolog_mw-metrics", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had: count it, never fail the request
+                    self.sink_errors += 1
+                    return
+                self.thread = thread
 
     def _run(self) -> None:
         while not self._closed:
@@ -172,7 +176,7 @@ class Recorder:
         """Stop the flush thread and flush what is left (also run at interpreter exit)."""
         self._closed = True
         self._wake.set()
-        thread = self._thread
+        thread = self.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
         self.flush()
