@@ -62,6 +62,10 @@ SECRETS = [
     ("stripe_key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWD"),
     ("google_api_key", "AIzaSyA-1234567890abcdefghijklmnopqrstu", "1234567890abc"),
     ("openai_key", "sk-proj-" + "abcDEF123_-" * 8, "abcDEF123_-abcDEF"),
+    ("header", "Cookie: sid=s3ss10n; theme=dark", "sid=s3ss10n"),
+    ("header", "'x-api-key': 'k-9f8\\'e7d6'", "9f8\\'e7d6"),
+    ("header", "('set-cookie', b'sid=0a1b2c')", "sid=0a1b2c"),
+    ("header", "HTTP_X_FORWARDED_FOR=203.0.113.9", "203.0.113.9"),
 ]
 KINDS = {kind for kind, _, _ in SECRETS}
 SMALL_WINDOW = 160  # every sample above fits: the stream then releases often in tests
@@ -161,6 +165,13 @@ FRAGMENTS = (
         "12",
         "@",
         "http://",
+        "Cookie: ",
+        "'x-api-key': '",
+        "('set-cookie', b'",
+        "HTTP_X_FORWARDED_FOR=",
+        "authorization': 'Digest ",
+        "'",
+        "\\",
     ]
 )
 
@@ -346,3 +357,99 @@ def test_output_only_ever_holds_known_placeholders() -> None:
     out = stream(text.encode(), [7, 99, 250], SMALL_WINDOW).decode()
     kinds = set(re.findall(r"\[REDACTED:([a-z0-9_]+)\]", out))
     assert kinds <= KINDS | {"phone", "card"}
+
+
+# --- sensitive-header values past the window ------------------------------------------------------
+
+
+def _cookie_value(size: int, seed: int) -> str:
+    rng = random.Random(seed)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    parts: list[str] = []
+    length = 0
+    while length < size:
+        token = "".join(rng.choice(alphabet) for _ in range(rng.randint(8, 40)))
+        parts.append(f"c{len(parts)}={token}; ")
+        length += len(parts[-1])
+    return "".join(parts)
+
+
+def _quoted_value(size: int, seed: int) -> str:
+    """Text of a single-quoted value: escaped quotes and backslashes, double quotes, é."""
+    rng = random.Random(seed)
+    pieces = ["k3y", "Zx9", " ", "\\'", "\\\\", '"', "-", "é", "=", "_"]
+    return "".join(rng.choice(pieces) for _ in range(size // 2))
+
+
+# (head, value, tail): the stream is head + value + tail; it must come out as head +
+# "[REDACTED:header]" + tail — the whole-text redaction — whatever the chunking.
+LONG_HEADERS = {
+    "cookie-18k": ("GET / HTTP/1.1\r\nCookie: ", _cookie_value(18_000, 1), "\r\nAccept: */*\r\n"),
+    "cookie-1m": ("lead line\nCookie: ", _cookie_value(1_000_000, 2), "\nnext line, fine\n"),
+    "x-api-key-quoted": ("{'x-api-key': '", _quoted_value(20_000, 3), "', 'next': 'ok'}\n"),
+    "set-cookie-tuple": ("[('set-cookie', b'", _quoted_value(30_000, 4), "'), ('a', 'b')]\n"),
+    "wsgi-forwarded-for": (
+        "environ: HTTP_X_FORWARDED_FOR=",
+        "203.0.113.9, 198.51.100.23, " * 700,
+        "\nREMOTE_ADDR ok\n",
+    ),
+}
+LONG_CHUNKS = [1, 7, 16 * 1024]
+
+
+@pytest.mark.parametrize("chunk", LONG_CHUNKS)
+@pytest.mark.parametrize("name", list(LONG_HEADERS))
+def test_long_header_value_is_replaced_to_its_end(name: str, chunk: int) -> None:
+    head, value, tail = LONG_HEADERS[name]
+    text = head + value + tail
+    expected = (head + "[REDACTED:header]" + tail).encode()
+    assert whole(text) == expected
+    data = text.encode()
+    redactor = StreamRedactor()
+    out = []
+    for start in range(0, len(data), chunk):
+        out.append(redactor.feed(data[start : start + chunk]))
+        assert redactor.buffered <= WINDOW_CHARS + chunk + 64  # never the whole value
+    out.append(redactor.close())
+    result = b"".join(out)
+    assert result == expected
+    assert OVERLONG.encode() not in result
+
+
+def test_long_header_value_at_the_end_of_the_stream() -> None:
+    for head, value in [("Cookie: ", _cookie_value(9_000, 5)), ("'x-api-key': '", "ab\\")]:
+        text = head + "x" * 5000 + value
+        assert stream(text.encode(), [100, 4500, 6000]) == whole(text)
+        assert whole(text).startswith(f"{head}[REDACTED:header]".encode())
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # a Digest label inside a long quoted value: its value runs to the end of the line
+        "'x-api-key': '" + "v " * 3000 + "authorization: Digest nonce' more, 'b': 'c'\n",
+        # an Authorization label across the closing quote redacts the Bearer token after it
+        "'x-api-key': '" + "v " * 3000 + "authorization': 'Bearer abc' tail\n",
+        # a private key inside the value
+        "Cookie: " + "v " * 3000 + PEM + " more\nnext\n",
+        "'x-api-key': '" + "v " * 3000 + PEM.replace("\n", " ") + " more' after\n",
+        # "Authorization: Bearer" is Authorization's: the rest of the line is not the header's
+        "Authorization: Bearer abc123 " + "word " * 2000 + "\n",
+    ],
+    ids=["digest-in-quoted", "label-across-quote", "key-in-value", "key-in-quoted", "bearer"],
+)
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_long_header_lines_equal_whole(line: str, chunk: int) -> None:
+    text = "lead\n" + line + "after\n"
+    data = text.encode()
+    assert stream(data, list(range(chunk, len(data), chunk))) == whole(text)
+
+
+def test_escaped_carriage_return_is_no_line_break() -> None:
+    """A quoted header value goes on over ``\\`` + CR: no cut right after that CR."""
+    text = "'x-api-key': 'ab\\\r" + "cd" * 37 + "' " + "word " * 60 + "\n"
+    expected = whole(text)
+    assert expected.startswith(b"'x-api-key': '[REDACTED:header]' word")
+    data = text.encode()
+    for chunk in (1, 10):
+        assert stream(data, list(range(chunk, len(data), chunk)), SMALL_WINDOW) == expected

@@ -11,8 +11,9 @@ the text before them at once, so memory is O(window), not O(stream).
 (for a stream within ``MAX_SCAN_CHARS``, that is ``redact(whole_text)``). Text is released
 only up to a *cut* ``p`` before the window that is proven safe on the held buffer:
 
-- right after ``\\r`` or ``\\n`` (no detector but the private-key block crosses a line break,
-  and none looks behind or ahead past one), or
+- right after ``\\n``, or ``\\r`` but for ``\\\\\\r`` (no detector but the private-key block
+  and a quoted header value, over an escaped ``\\r``, crosses a line break, and none looks
+  behind or ahead past one), or
 - right after another separator (a character outside ``[A-Za-z0-9_\\-.~+/=:%@]``: space,
   quote, comma, bracket…) when redacting ``buf[:p]`` and ``buf[p:]`` separately gives exactly
   what redacting ``buf`` gives. A match of at most the window across ``p`` lies inside the
@@ -26,6 +27,13 @@ only up to a *cut* ``p`` before the window that is proven safe on the held buffe
   does, as ``redact`` does on the whole text;
 - ``Authorization: Digest …`` (and the other schemes whose value runs to the end of the line):
   the rest of the line is dropped as it arrives, up to ``\\r``/``\\n``;
+- a sensitive header's value (``Cookie: …``, ``'x-api-key': '…'``, ``HTTP_X_FORWARDED_FOR=…``)
+  whose match outgrows the window: the value is dropped as it arrives, up to the end of the line
+  or, quoted, to its closing quote (escapes followed), and the header's placeholder takes its
+  place: a stand-in (``x ``) is kept in its stead so that the label still matches when the text
+  is redacted again, and so are a quoted value's last characters, so that an ``Authorization``
+  label that crosses its closing quote is matched as in the whole text; an
+  ``Authorization: Digest`` label inside a quoted value carries it to the end of the line;
 - a run of token characters (``[A-Za-z0-9_\\-.~+/=:%@]``) longer than the window — a key,
   token or JWT past its declared bound, or a long hex/base64 blob: the run is replaced by
   :data:`OVERLONG` and dropped until it ends. Outside the invariant's domain, by design.
@@ -44,7 +52,14 @@ import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from zerolog_mw.redaction import _AUTHORIZATION, _redact_patterns
+from zerolog_mw.redaction import (
+    _AUTHORIZATION,
+    _HEADER,
+    _HEADER_BACK,
+    _HEADER_NEEDLES,
+    _redact_patterns,
+)
+from zerolog_mw.sensitive import SENSITIVE_HEADERS
 
 __all__ = [
     "OVERLONG",
@@ -71,6 +86,17 @@ PATTERN_MAX_CHARS: Mapping[str, int] = MappingProxyType(
         "url_credentials": 32 + len("://") + 512 + 1,  # scheme, userinfo, "@"
         # Bearer/Basic/bare values; Digest & co. run to the end of the line (rule: dropped).
         "authorization": _LABEL + len("aws4-hmac-sha256") + _SPACES + _TOKEN,
+        # A sensitive header's name, separator and quote (``HTTP_X_…``, ``\\"``, ``b'``) and
+        # the value's first character; the value runs to the end of the line or to its closing
+        # quote (rule: dropped once the match outgrows the window).
+        "header": len("http_")
+        + max(map(len, SENSITIVE_HEADERS))
+        + len("\\'")
+        + _SPACES
+        + 1
+        + _SPACES
+        + len("b\\'")
+        + 2,
         "bearer": len("bearer") + _SPACES + _TOKEN,
         "basic": len("basic") + _SPACES + _TOKEN,
         "jwt": _TOKEN,
@@ -107,8 +133,21 @@ _KEY_BEGIN = re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----", re.ASCII)
 _KEY_END = re.compile(r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----", re.ASCII)
 _KEY_BEGIN_KEEP = PATTERN_MAX_CHARS["private_key_begin"] - 1
 _KEY_END_KEEP = PATTERN_MAX_CHARS["private_key_end"] - 1
-_LINE_END = re.compile(r"[\r\n]")
+_TO_EOL = re.compile(r"[^\r\n]*")
+_VALUE_REST = {  # the rest of a value, to where the whole-text pattern ends it
+    "": _TO_EOL,
+    '"': re.compile(r'(?:[^"\\\r\n]+|\\.)*'),
+    "'": re.compile(r"(?:[^'\\\r\n]+|\\.)*"),
+}
+_STAND_IN = "x "
+"""Put where a value is dropped: the label still takes it, and Authorization takes it for no
+credential (it is neither a scheme nor a bare value of 8 characters)."""
+_TAIL = _LABEL + len("aws4-hmac-sha256") + 2
+"""Characters of a dropped value kept as it is scanned: an ``Authorization: Digest`` label or a
+key's ``BEGIN`` line split across chunks is found in them, and, at a closing quote, so is an
+``Authorization`` label that crosses it."""
 _LAST_SEPARATOR = re.compile(rf"(?s:.*)[^{_TOKEN_CLASS}]", re.ASCII)  # end: after the last one
+_LINE_BREAK = re.compile(r"(?s:.*)(?:\n|(?<!\\)\r)")  # end: after the last one
 _NOT_TOKEN = re.compile(rf"[^{_TOKEN_CLASS}]", re.ASCII)
 _SCHEME_WORD = re.compile(r"[A-Za-z0-9-]+[ \t]", re.ASCII)
 
@@ -128,7 +167,7 @@ class StreamRedactor:
     short.
     """
 
-    __slots__ = ("_window", "_redact", "_decoder", "_buf", "_pre", "_mode")
+    __slots__ = ("_window", "_redact", "_decoder", "_buf", "_pre", "_mode", "_rest", "_scan")
 
     def __init__(
         self, window: int = WINDOW_CHARS, *, redact: Callable[[str], str] = _redact_patterns
@@ -141,6 +180,8 @@ class StreamRedactor:
         self._buf = ""  # text not yet released (in _KEY_BODY/_LINE_REST: a tail being scanned)
         self._pre = ""  # in _KEY_BODY/_LINE_REST: the held text before the dropped part
         self._mode = _NORMAL
+        self._rest = _TO_EOL  # in _LINE_REST: the pattern the dropped value runs on with
+        self._scan = 0  # in _LINE_REST: where it is scanned on from (_buf[0] starts a character)
 
     @property
     def buffered(self) -> int:
@@ -194,18 +235,35 @@ class StreamRedactor:
                 self._pre = ""
                 self._mode = _NORMAL
             elif mode == _LINE_REST:
-                eol = _LINE_END.search(buf)
-                begin = _KEY_BEGIN.search(buf, 0, len(buf) if eol is None else eol.start())
-                if begin is not None:  # keys are redacted first, even inside such a line
+                rest, scan = self._rest, self._scan
+                until = _value_end(rest, buf, scan)
+                begin = _KEY_BEGIN.search(buf, max(scan - _KEY_BEGIN_KEEP, 0), until)
+                digest = None if rest is _TO_EOL else _digest(buf, max(scan - _TAIL, 0), until)
+                if digest is not None and (begin is None or digest < begin.start()):
+                    self._pre += buf[:digest]  # as in the whole text, it runs to the line's end
+                    self._buf = buf[digest:]
+                    self._rest = _TO_EOL
+                    self._scan = 0
+                elif begin is not None:  # keys are redacted first, even inside such a value
                     self._buf = buf[begin.end() :]
                     self._mode = _KEY_BODY
-                elif eol is not None:
-                    self._buf = self._pre + buf[eol.start() :]
+                elif buf[until : until + 2] in ("", "\\"):  # no end yet (a "\\" waits for more)
+                    if until > 2 * _TAIL:  # the value so far is dropped but for its tail
+                        cut = _value_end(rest, buf, 0, until - _TAIL)
+                        buf = buf[cut:]
+                        until -= cut
+                    self._buf = buf
+                    self._scan = until
+                    return
+                else:
+                    tail = (
+                        until
+                        if rest is _TO_EOL
+                        else _value_end(rest, buf, 0, max(until - _TAIL, 0))
+                    )
+                    self._buf = self._pre + buf[tail:]
                     self._pre = ""
                     self._mode = _NORMAL
-                else:
-                    self._buf = buf[-_KEY_BEGIN_KEEP:]
-                    return
             elif mode == _SWALLOW:
                 stop = _NOT_TOKEN.search(buf)
                 if stop is None:
@@ -221,7 +279,8 @@ class StreamRedactor:
         buf = self._buf
         limit = len(buf) - self._window
         begin = _KEY_BEGIN.search(buf)
-        special = begin.start() if begin is not None else _open_line_value(buf)
+        value = None if begin is not None else _open_value(buf, limit)
+        special = begin.start() if begin is not None else None if value is None else value[0]
         if special is not None:  # held up to it; worth a cut only past a window of text
             limit = min(limit, special) if special > self._window else 0
         cut = self._safe_cut(buf, limit) if limit > 0 else None
@@ -239,12 +298,11 @@ class StreamRedactor:
             self._buf = buf[begin.end() :]
             self._mode = _KEY_BODY
         else:
-            label = _AUTHORIZATION.match(buf, special)
-            assert label is not None
-            word = _SCHEME_WORD.match(buf, label.end("label"))
-            assert word is not None
-            self._pre = buf[released : word.end()]  # the value that follows is dropped
-            self._buf = buf[word.end() :]
+            assert value is not None
+            _, keep, self._rest = value
+            self._pre = buf[released:keep] + _STAND_IN  # the value that follows is dropped
+            self._buf = buf[keep:]
+            self._scan = 0
             self._mode = _LINE_REST
         return True
 
@@ -259,16 +317,16 @@ class StreamRedactor:
                 break
             cut = sep.end()
             head = redact(buf[:cut])
-            if buf[cut - 1] in "\r\n":
+            if buf[cut - 1] == "\n" or buf[cut - 1] == "\r" and not buf.endswith("\\", 0, cut - 1):
                 return cut, head
             if whole is None:
                 whole = redact(buf)
             if head + redact(buf[cut:]) == whole:
                 return cut, head
             end = cut - 1
-        line = max(buf.rfind("\n", 0, limit), buf.rfind("\r", 0, limit))
-        if line >= 0:
-            return line + 1, redact(buf[: line + 1])
+        line = _LINE_BREAK.match(buf, 0, limit)
+        if line is not None:
+            return line.end(), redact(buf[: line.end()])
         return None
 
     def _force(self, buf: str, limit: int, out: list[str]) -> bool:
@@ -299,29 +357,64 @@ class StreamRedactor:
         elif mode == _KEY_BODY:
             out.append(self._redact(self._pre + _KEY))  # no END: the key runs to the end
         elif mode == _LINE_REST:
-            out.append(self._redact(self._pre))
+            out.append(self._redact(self._pre + self._buf))  # the value's first and last parts
         self._buf = self._pre = ""
 
 
-def _open_line_value(buf: str) -> int | None:
-    """Start of an ``Authorization: Digest …`` match running to the end of ``buf``, if any.
+def _open_value(buf: str, limit: int) -> tuple[int, int, re.Pattern[str]] | None:
+    """A value running to the end of ``buf`` that is dropped from here on, if any: the start of
+    its match, the end of what is kept of it, and the pattern of its rest.
 
-    Mirrors how :func:`zerolog_mw.redaction._substitute` walks the matches: on from the end of
-    an accepted one, on from the next character after a rejected bare value.
+    That is an ``Authorization: Digest …`` value at once, and a sensitive header's value once its
+    match starts before ``limit`` (it outgrew the window). Both end by the end of their line, so
+    only the last line is walked, as :func:`zerolog_mw.redaction._substitute` walks the matches:
+    on from the end of an accepted one, on from the next character after a rejected bare value;
+    where an accepted ``Authorization`` match stands, the header pass sees its placeholder.
     """
-    if "authorization" not in buf.lower():
-        return None
-    pos = 0
-    while True:
-        m = _AUTHORIZATION.search(buf, pos)
-        if m is None:
-            return None
+    line = buf.rfind("\n") + 1
+    low = buf[line:].lower()
+    taken: list[tuple[int, int]] = []  # accepted Authorization matches
+    pos = line if "authorization" in low else len(buf)
+    while (m := _AUTHORIZATION.search(buf, pos)) is not None:
         bare = m.group("bare")
-        if m.group("scheme") is None and bare is None:  # Digest & co.: to the end of the line
-            if m.end() == len(buf):
-                return m.start()
-            pos = m.end()
-        elif bare is not None and not any("0" <= ch <= "9" for ch in bare):
+        if m.group("scheme") is None and bare is None and m.end() == len(buf):
+            word = _SCHEME_WORD.match(buf, m.end("label"))  # Digest & co.: to the end of the line
+            assert word is not None
+            return m.start(), word.end(), _TO_EOL
+        if bare is not None and not any("0" <= ch <= "9" for ch in bare):
             pos = m.start() + 1
         else:
+            taken.append(m.span())
             pos = m.end()
+    names = low.replace("_", "-") if line < limit else ""
+    found = [i for needle in _HEADER_NEEDLES if (i := names.find(needle)) >= 0]
+    pos = line + max(min(found) - _HEADER_BACK, 0) if found else len(buf)
+    k = 0
+    while (m := _HEADER.search(buf, pos)) is not None and m.start() < limit:
+        while k < len(taken) and taken[k][1] <= m.start():
+            k += 1
+        if k < len(taken) and taken[k][0] <= m.start():
+            pos = taken[k][1]
+        elif m.end() == len(buf) or buf[m.end()] == "\\":  # open (a "\\" waits for more)
+            quote = m.group("quote") or m.group("squote") or ""
+            return m.start(), m.end("label") + len(quote), _VALUE_REST[quote[-1:]]
+        else:
+            pos = m.end()
+    return None
+
+
+def _value_end(rest: re.Pattern[str], buf: str, start: int, end: int | None = None) -> int:
+    """Where ``rest`` (it matches the empty string) stops from ``start``, before ``end``."""
+    m = rest.match(buf, start, len(buf) if end is None else end)
+    assert m is not None
+    return m.end()
+
+
+def _digest(buf: str, start: int, end: int) -> int | None:
+    """End of the scheme of the first ``Authorization: Digest …`` in ``buf[start:end]``."""
+    for m in _AUTHORIZATION.finditer(buf, start, end):
+        if m.group("scheme") is None and m.group("bare") is None:
+            word = _SCHEME_WORD.match(buf, m.end("label"))
+            assert word is not None
+            return word.end()
+    return None
