@@ -739,3 +739,23 @@ def test_valid_options_are_normalised() -> None:
 def test_options_kwargs_matches_the_options_fields() -> None:
     fields = [field.name for field in dataclasses.fields(zerolog_mw.Options)]
     assert list(OptionsKwargs.__annotations__) == fields
+
+
+def test_uvicorn_access_log_has_no_handlers_while_suppressed() -> None:
+    # uvicorn asks hasHandlers() once per connection and, told no, builds no access-log
+    # arguments per request: records that would be dropped whatever the allowlist.
+    access, other = logging.getLogger("uvicorn.access"), logging.getLogger("zl.test.handlers")
+    handler = logging.NullHandler()
+    access.addHandler(handler)
+    other.addHandler(handler)
+    try:
+        handle = zerolog_mw.suppress_logging(allow_loggers=["uvicorn"])
+        try:
+            assert access.hasHandlers() is False
+            assert other.hasHandlers() is True
+        finally:
+            handle.restore()
+        assert access.hasHandlers() is True
+    finally:
+        access.removeHandler(handler)
+        other.removeHandler(handler)

@@ -122,9 +122,7 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
     name = record.name
     if isinstance(args, Mapping) and args:
         return None
-    if name in ARGS_UNPACKED_BY_FORMATTER or any(
-        name.startswith(f"{n}.") for n in ARGS_UNPACKED_BY_FORMATTER
-    ):
+    if _always_dropped(name):
         return None
     try:
         message = record.getMessage()
@@ -176,6 +174,24 @@ def _gate_is_enabled_for(original: Any) -> Callable[[logging.Logger, int], bool]
     return is_enabled_for
 
 
+def _always_dropped(name: str) -> bool:
+    """Records of this logger are dropped whatever the allowlist (see redacted_record)."""
+    return name in ARGS_UNPACKED_BY_FORMATTER or any(
+        name.startswith(f"{n}.") for n in ARGS_UNPACKED_BY_FORMATTER
+    )
+
+
+def _gate_has_handlers(original: Any) -> Callable[[logging.Logger], bool]:
+    def has_handlers(self: logging.Logger) -> bool:
+        # uvicorn asks once per connection and, told no, skips building its access-log
+        # arguments and calling info() on every request: those records are dropped anyway.
+        if _policy.active and _always_dropped(self.name):
+            return False
+        return bool(original(self))
+
+    return has_handlers
+
+
 def _patches() -> list[Patch]:
     def const(value: object) -> Callable[[object], object]:
         return lambda _current: value
@@ -183,6 +199,7 @@ def _patches() -> list[Patch]:
     return [
         Patch(logging.Logger, "handle", _gate_handle),
         Patch(logging.Logger, "isEnabledFor", _gate_is_enabled_for),
+        Patch(logging.Logger, "hasHandlers", _gate_has_handlers),
         Patch(logging, "lastResort", const(None)),
         Patch(logging, "raiseExceptions", const(False)),
         Patch(sys, "excepthook", const(hooks.excepthook)),
