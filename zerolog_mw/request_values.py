@@ -288,16 +288,13 @@ class RequestValues:
         return _digest(token.lower()) in (self._hashes or ())
 
     async def receive(self) -> Any:
-        """The ASGI ``receive`` given at construction, collecting ``http.request`` bodies
-        (and WebSocket messages, though the middleware leaves WebSocket ``receive`` as is)."""
+        """The ASGI ``receive`` given at construction, collecting WebSocket messages (an HTTP
+        body is fed by the middleware's own ``receive``, which also meters it)."""
         receive = self._receive
         if receive is None:
             raise RuntimeError("RequestValues was made without a receive to wrap")
         message = await receive()
-        kind = message["type"]
-        if kind == "http.request":
-            self.feed(message.get("body", b""), not message.get("more_body", False))
-        elif kind == "websocket.receive":
+        if message["type"] == "websocket.receive":
             text = message.get("text")
             if text is not None:
                 self.add_text(text)
