@@ -126,6 +126,10 @@ class Recorder:
         """Aggregate what is queued and hand it to every sink now."""
         with self._flush_lock:
             series: dict[SeriesKey, SeriesWindow] = {}
+            # Events by (method, route, status as sent) -> their window: the label and the
+            # cardinality check once per distinct triple and flush, not once per event.
+            windows: dict[tuple[str, str, int], SeriesWindow] = {}
+            overflow: SeriesWindow | None = None
             overflowed = 0
             queue = self._queue
             while queue:
@@ -133,16 +137,22 @@ class Recorder:
                     method, route, status, duration, ttfb, received, sent, error, gone = (
                         queue.popleft()
                     )
-                    key: SeriesKey = (method, route, status_label(status))
-                    if key not in self._known:
-                        if len(self._known) < self.max_series:
-                            self._known.add(key)
-                        else:
-                            key = _OVERFLOW_KEY
-                            overflowed += 1
-                    window = series.get(key)
+                    window = windows.get((method, route, status))
                     if window is None:
-                        window = series[key] = SeriesWindow()
+                        key: SeriesKey = (method, route, status_label(status))
+                        if key not in self._known:
+                            if len(self._known) < self.max_series:
+                                self._known.add(key)
+                            else:
+                                key = _OVERFLOW_KEY
+                        window = series.get(key)
+                        if window is None:
+                            window = series[key] = SeriesWindow()
+                            if key is _OVERFLOW_KEY:
+                                overflow = window
+                        windows[method, route, status] = window
+                    if window is overflow:
+                        overflowed += 1
                     window.count += 1
                     window.durations.append(duration)
                     if ttfb is not None:
