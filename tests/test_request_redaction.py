@@ -418,12 +418,13 @@ def test_hooks_add_the_redacted_message_only_under_stdio_redact(
     hooks.excepthook(ValueError, exc, None)
     withheld = "zerolog_mw: uncaught ValueError (message and traceback withheld)\n"
     assert capfd.readouterr().err == withheld
-    reset_values = request_values.CURRENT.set(values)
-    reset_redacting = stdio.REDACTING.set(True)
+    reset_values = request_values.CURRENT.set(values)  # stdio="pass": still withheld
     try:
         hooks.excepthook(ValueError, exc, None)
+        assert capfd.readouterr().err == withheld
+        values.stdio = "redact"
+        hooks.excepthook(ValueError, exc, None)
     finally:
-        stdio.REDACTING.reset(reset_redacting)
         request_values.CURRENT.reset(reset_values)
     err = capfd.readouterr().err
     assert err == f"zerolog_mw: uncaught ValueError: bad {PLACEHOLDER} (traceback withheld)\n"

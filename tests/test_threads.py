@@ -43,13 +43,18 @@ def guarded() -> Iterator[None]:
         handle.restore()
 
 
+def dropping() -> RequestValues:
+    """A request's values under ``stdio="drop"``, as the middleware puts in its context."""
+    return RequestValues({}, None, "drop")
+
+
 def in_a_request(func: object) -> None:
     """Run ``func()`` in a context marked as handling a request (``stdio="drop"``)."""
-    token = stdio.IN_REQUEST.set(True)
+    token = request_values.CURRENT.set(dropping())
     try:
         func()  # type: ignore[operator]
     finally:
-        stdio.IN_REQUEST.reset(token)
+        request_values.CURRENT.reset(token)
 
 
 def join_new(target: object, *args: object) -> None:
@@ -102,7 +107,7 @@ def test_run_in_executor_in_a_request_is_dropped(
         loop = asyncio.get_running_loop()
 
         async def request() -> None:
-            stdio.IN_REQUEST.set(True)  # this task's context only
+            request_values.CURRENT.set(dropping())  # this task's context only
             await loop.run_in_executor(None, print, f"default {secret}")
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 await loop.run_in_executor(pool, print, f"own pool {secret}")
@@ -128,7 +133,7 @@ def test_worker_threads_spawned_in_a_request_keep_no_request_context(
         loop = asyncio.get_running_loop()
 
         async def request() -> None:
-            stdio.IN_REQUEST.set(True)
+            request_values.CURRENT.set(dropping())
             await loop.run_in_executor(pool, print, "in request")
             await anyio.to_thread.run_sync(print, "in request")
 
@@ -164,11 +169,11 @@ def test_thread_logs_are_redacted_with_the_request_values() -> None:
 
 def test_a_variable_the_thread_sets_does_not_reach_the_request() -> None:
     def mark_redacting() -> None:
-        stdio.REDACTING.set(True)
+        request_values.CURRENT.set(RequestValues({}, None, "redact"))
 
     with guarded():
         in_a_request(lambda: join_new(mark_redacting))
-    assert stdio.REDACTING.get() is False
+    assert request_values.CURRENT.get() is None
 
 
 def test_library_and_own_code_is_not_app_code() -> None:

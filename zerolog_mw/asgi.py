@@ -129,9 +129,8 @@ class _Stack:
         metrics = self._metrics
         values = None
         if guard is not None:
-            token = stdio.IN_REQUEST.set(True) if guard.drop_stdio else None
-            redacting = stdio.REDACTING.set(True) if guard.redact_stdio else None
-            values = RequestValues(scope)  # hashes nothing until output needs redacting
+            # Hashes nothing until output needs redacting; carries the stdio option for prints.
+            values = RequestValues(scope, None, guard.stdio)
             values_token = REQUEST_VALUES.set(values)
         meter = None
         if metrics is not None:
@@ -161,10 +160,6 @@ class _Stack:
             if values is not None:
                 REQUEST_VALUES.reset(values_token)
                 values.close()
-                if redacting is not None:
-                    stdio.REDACTING.reset(redacting)
-                if token is not None:
-                    stdio.IN_REQUEST.reset(token)
             if meter is not None:
                 current_slot.reset(slot)
                 # An integration's template wins; Starlette's routing is looked up only without.
@@ -189,8 +184,7 @@ class RedactionGuard(_Stack):
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         opts = Options.from_kwargs(options)
         self.app = app
-        self.drop_stdio = opts.stdio == "drop"
-        self.redact_stdio = opts.stdio == "redact"
+        self.stdio = opts.stdio
         self.allow_debug = opts.allow_debug
         self.cache_control = opts.cache_control
         self.redact_streams = opts.redact_streams
@@ -205,8 +199,13 @@ class RedactionGuard(_Stack):
                 return
             await self.app(scope, receive, send)
         else:  # WebSocket: its messages are collected as they arrive, like a body
-            with _request_context(self, RequestValues(scope, receive)) as values:
+            values = RequestValues(scope, receive, self.stdio)
+            token = REQUEST_VALUES.set(values)
+            try:
                 await self.app(scope, values.receive, send)
+            finally:
+                REQUEST_VALUES.reset(token)
+                values.close()
 
 
 async def _refuse_startup(receive: Receive, send: Send) -> None:
@@ -283,34 +282,6 @@ def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
         await send(message)
 
     return send_and_flush
-
-
-class _request_context:  # noqa: N801 - used as a context manager, named like one
-    """The guard's marks for a WebSocket: stdio mode and the request's values, then reset."""
-
-    __slots__ = ("guard", "values", "tokens")
-
-    def __init__(self, guard: RedactionGuard, values: RequestValues) -> None:
-        self.guard = guard
-        self.values = values
-
-    def __enter__(self) -> RequestValues:
-        guard = self.guard
-        self.tokens = (
-            stdio.IN_REQUEST.set(True) if guard.drop_stdio else None,
-            stdio.REDACTING.set(True) if guard.redact_stdio else None,
-            REQUEST_VALUES.set(self.values),
-        )
-        return self.values
-
-    def __exit__(self, *exc: object) -> None:
-        in_request, redacting, values = self.tokens
-        REQUEST_VALUES.reset(values)
-        self.values.close()
-        if redacting is not None:
-            stdio.REDACTING.reset(redacting)
-        if in_request is not None:
-            stdio.IN_REQUEST.reset(in_request)
 
 
 _DONE = STREAM + 1  # the guard's own body went out: the app's is dropped

@@ -113,7 +113,7 @@ def redacted_traceback(exc: BaseException) -> str:
 
 def _detail(exc: BaseException | None) -> str:
     """``: <redacted message>`` in a request's context under ``stdio="redact"``, else ``""``."""
-    if exc is None or not stdio.REDACTING.get():
+    if exc is None or stdio.mode() != "redact":
         return ""
     return f": {_message(exc)}"
 

@@ -171,14 +171,21 @@ class RequestValues:
 
     :param source: the ASGI scope or the WSGI environ, referenced (not copied) until the first
         lookup hashes its headers, path, query and client address.
+    :param stdio: the request's ``stdio`` option, read by :mod:`zerolog_mw.stdio` for writes
+        made in its context (kept after :meth:`close`: a thread that outlives the request
+        stays muted).
     """
 
-    __slots__ = ("_source", "_receive", "_hashes", "_state", "_carry", "_decoder")
+    __slots__ = ("_source", "_receive", "_hashes", "_state", "_carry", "_decoder", "stdio")
 
     def __init__(
-        self, source: Mapping[str, Any], receive: Callable[[], Awaitable[Any]] | None = None
+        self,
+        source: Mapping[str, Any],
+        receive: Callable[[], Awaitable[Any]] | None = None,
+        stdio: str = "pass",
     ) -> None:
         # Per request, on the hot path: references only; the set is made on the first add.
+        self.stdio = stdio  # what the request's writes to stdout/stderr get: see zerolog_mw.stdio
         self._source: Mapping[str, Any] | None = source
         self._receive = receive
         self._hashes: set[bytes] | None = None

@@ -1,9 +1,10 @@
 """Standard streams that drop (or redact) writes made while a request is being handled.
 
 ``print(body)`` in a view writes to ``sys.stdout`` in the request's context (its task, or the
-thread the server handles it in). The middleware marks that context; the stream proxies here
-drop writes made under :data:`IN_REQUEST` (``stdio="drop"``), pass writes made under
-:data:`REDACTING` (``stdio="redact"``) through :func:`zerolog_mw.redact` — which knows the
+thread the server handles it in). The middleware puts the request's
+:class:`~zerolog_mw.request_values.RequestValues` there (:data:`request_values.CURRENT`), with
+the request's ``stdio`` option: the stream proxies here drop writes made under ``"drop"``,
+pass writes made under ``"redact"`` through :func:`zerolog_mw.redact` — which knows the
 request's values — and pass everything else — the server's own start-up lines, a management
 command's output — through untouched.
 
@@ -14,19 +15,19 @@ written a few characters at a time is not recognised.
 from __future__ import annotations
 
 import sys
-from contextvars import ContextVar
 from typing import Any
 
 from .patches import Patch, PatchSet
 from .redaction import redact
+from .request_values import CURRENT
 
-__all__ = ["IN_REQUEST", "REDACTING", "GuardedStream", "patchset"]
+__all__ = ["GuardedStream", "mode", "patchset"]
 
-IN_REQUEST: ContextVar[bool] = ContextVar("zerolog_mw.in_request", default=False)
-"""Set in a request's context under ``stdio="drop"``: its writes are discarded."""
 
-REDACTING: ContextVar[bool] = ContextVar("zerolog_mw.redacting", default=False)
-"""Set in a request's context under ``stdio="redact"``: its writes pass through redact()."""
+def mode() -> str:
+    """What writes made in this context get: ``"drop"``, ``"redact"`` or ``"pass"``."""
+    values = CURRENT.get()
+    return "pass" if values is None else values.stdio
 
 
 def _redacted(data: Any) -> Any:
@@ -46,11 +47,13 @@ class GuardedStream:
         self._zerolog_stream = stream
 
     def write(self, data: Any) -> int:
-        if IN_REQUEST.get():
-            return len(data)
-        if REDACTING.get():
-            self._zerolog_stream.write(_redacted(data))
-            return len(data)  # what the caller asked to write, as if written
+        values = CURRENT.get()
+        if values is not None:
+            if values.stdio == "drop":
+                return len(data)
+            if values.stdio == "redact":
+                self._zerolog_stream.write(_redacted(data))
+                return len(data)  # what the caller asked to write, as if written
         return int(self._zerolog_stream.write(data))
 
     def writelines(self, lines: Any) -> None:

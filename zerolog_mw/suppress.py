@@ -286,6 +286,4 @@ def restore_all() -> None:
         for handle in list(_handles):
             handle.restore()
         stdio.patchset.release_all()
-        stdio.IN_REQUEST.set(False)  # a response nobody closed must not mute this thread
-        stdio.REDACTING.set(False)
-        request_values.CURRENT.set(None)
+        request_values.CURRENT.set(None)  # a response nobody closed must not mute this thread

@@ -3,8 +3,8 @@
 A new thread starts with an empty :mod:`contextvars` context, and so does a job handed to an
 executor by ``loop.run_in_executor``: ``print(body)`` there is outside the request's
 ``stdio`` mark and its values, so it would not be dropped or redacted. Three patches close
-that, all only when the starting context is inside a request (:data:`stdio.IN_REQUEST`,
-:data:`stdio.REDACTING` or :data:`request_values.CURRENT` set) and otherwise the original
+that, all only when the starting context is inside a request (:data:`request_values.CURRENT`
+set) and otherwise the original
 call as is:
 
 - ``asyncio.BaseEventLoop.run_in_executor`` runs the job in ``contextvars.copy_context()``,
@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import CodeType
 from typing import Any
 
-from . import request_values, stdio
+from . import request_values
 from .patches import Patch
 
 __all__ = ["in_request", "is_app_code", "patches"]
@@ -49,9 +49,7 @@ _MAX_UNWRAP = 16
 def in_request() -> bool:
     """True if this context is handling a request (its prints dropped/redacted, its values
     known to ``redact``)."""
-    return (
-        stdio.IN_REQUEST.get() or stdio.REDACTING.get() or request_values.CURRENT.get() is not None
-    )
+    return request_values.CURRENT.get() is not None
 
 
 def _library_dirs() -> tuple[str, ...]:

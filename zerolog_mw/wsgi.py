@@ -128,13 +128,9 @@ class _Stack:
             refusal = guard.refusal
             if refusal is not None and refusal[0]():
                 return guard.refuse(environ, start_response)
-            # WSGI servers run a request start to close() on one thread, so the mark and the
-            # request's values stay in that thread's context until the server closes it.
-            if guard.drop_stdio:
-                stdio.IN_REQUEST.set(True)
-            elif guard.redact_stdio:
-                stdio.REDACTING.set(True)
-            values = RequestValues(environ)  # hashes nothing until some output needs redacting
+            # WSGI servers run a request start to close() on one thread, so the request's values
+            # (and stdio option) stay in that thread's context until the server closes it.
+            values = RequestValues(environ, None, guard.stdio)  # hashes nothing until needed
             REQUEST_VALUES.set(values)
         meter = None
         if metrics is not None:
@@ -173,8 +169,6 @@ class _Stack:
 
 
 def _leave_request(values: RequestValues) -> None:
-    stdio.IN_REQUEST.set(False)
-    stdio.REDACTING.set(False)
     values.close()
     REQUEST_VALUES.set(None)
 
@@ -196,8 +190,7 @@ class RedactionGuard(_Stack):
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         opts = Options.from_kwargs(options)
         self.app = app
-        self.drop_stdio = opts.stdio == "drop"
-        self.redact_stdio = opts.stdio == "redact"
+        self.stdio = opts.stdio
         self.refusal: tuple[Callable[[], bool], str] | None = None
         self._refusal_told = False
         self._assemble(self, False, None, opts.cache_control, opts.redact_streams)

@@ -82,7 +82,7 @@ class ZeroLogMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         mode, meter = self._before(request)
-        values = _values_for(request)
+        values = _values_for(request, mode)
         marks = _mark(mode, values, meter)
         try:
             response = self.get_response(request)
@@ -95,7 +95,7 @@ class ZeroLogMiddleware:
 
     async def __acall__(self, request: Any) -> Any:
         mode, meter = self._before(request)
-        values = _values_for(request)
+        values = _values_for(request, mode)
         marks = _mark(mode, values, meter)
         try:
             response = await self.get_response(request)
@@ -173,33 +173,39 @@ class ZeroLogMiddleware:
 
 
 _Marks = tuple[
-    "Token[bool] | None",
-    "Token[bool] | None",
     "Token[RouteSlot | None] | None",
     "Token[RequestValues | None] | None",
+    "RequestValues | None",
+    str,
 ]
+_STRICTNESS = {"pass": 0, "redact": 1, "drop": 2}
 
 
 def _mark(mode: str, values: RequestValues | None, slot: RouteSlot | None) -> _Marks:
-    """Set the request's context: the stdio mark, the metrics' route slot, its values."""
+    """Set the request's context: its values (which carry the stdio option) and the metrics'
+    route slot. Under a wrapped handler (``values`` None: the outer stack's are in place),
+    the outer values take this middleware's stdio option meanwhile if it is the stricter."""
+    outer, previous = None, ""
+    if values is None:
+        current = request_values.CURRENT.get()
+        if current is not None and _STRICTNESS[mode] > _STRICTNESS.get(current.stdio, 0):
+            outer, previous, current.stdio = current, current.stdio, mode
     return (
-        stdio.IN_REQUEST.set(True) if mode == "drop" else None,
-        stdio.REDACTING.set(True) if mode == "redact" else None,
         routes.current_slot.set(slot) if slot is not None else None,
         request_values.CURRENT.set(values) if values is not None else None,
+        outer,
+        previous,
     )
 
 
 def _unmark(marks: _Marks) -> None:
-    dropping, redacting, slot, values = marks
+    slot, values, outer, previous = marks
     if values is not None:
         request_values.CURRENT.reset(values)
     if slot is not None:
         routes.current_slot.reset(slot)
-    if redacting is not None:
-        stdio.REDACTING.reset(redacting)
-    if dropping is not None:
-        stdio.IN_REQUEST.reset(dropping)
+    if outer is not None:
+        outer.stdio = previous
 
 
 def _forget(values: RequestValues | None) -> None:
@@ -207,12 +213,13 @@ def _forget(values: RequestValues | None) -> None:
         values.close()
 
 
-def _values_for(request: Any) -> RequestValues | None:
+def _values_for(request: Any, mode: str) -> RequestValues | None:
     """The request's values for ``redact`` — headers, path and query hashed on first use, the
-    body as the view reads it — unless a wrapped handler already collects both (None)."""
+    body as the view reads it — and its stdio option, unless a wrapped handler already
+    collects both (None)."""
     if request_values.CURRENT.get() is not None:
         return None
-    values = RequestValues(request.META)
+    values = RequestValues(request.META, None, mode)
     _collect_body(request, values)
     return values
 
