@@ -21,9 +21,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.test import AsyncClient, Client, override_settings
 from django.urls import include, path, re_path
 
-from zerolog_mw import hooks, routes, stdio
+from zerolog_mw import hooks, request_values, routes, stdio
 from zerolog_mw.canary import ServerProcess, free_port, new_canary, scan, send_battery
 from zerolog_mw.django import ZeroLogMiddleware, checks, conf
+from zerolog_mw.request_values import RequestValues
 
 # tests/test_wrap.py configures the same minimal base; whichever module is imported first
 # does it, and every test here layers what it needs on top with override_settings.
@@ -443,6 +444,14 @@ def test_streaming_prints_pass_with_stdio_pass(capfd: pytest.CaptureFixture[str]
     assert f"closing {CANARY}" in out
 
 
+def metered_context() -> tuple[routes.RouteSlot, RequestValues]:
+    """A request context as an outer metrics emitter opens it: values carrying a route slot."""
+    slot = routes.RouteSlot()
+    values = RequestValues({})
+    values.slot = slot
+    return slot, values
+
+
 ROUTES = [
     ("/sync/x", "sync/<str:value>"),
     ("/api/items/7", "api/items/<int:pk>"),
@@ -452,13 +461,13 @@ ROUTES = [
 
 @pytest.mark.parametrize(("url", "template"), ROUTES)
 def test_route_template_reported_with_sync_client(url: str, template: str) -> None:
-    slot = routes.RouteSlot()
-    token = routes.current_slot.set(slot)
+    slot, values = metered_context()
+    token = request_values.CURRENT.set(values)
     try:
         with serving:
             assert Client().get(url).status_code == 200
     finally:
-        routes.current_slot.reset(token)
+        request_values.CURRENT.reset(token)
     assert slot.template == template
 
 
@@ -467,8 +476,8 @@ def test_route_template_reported_with_async_client(url: str, template: str) -> N
     async def request() -> str | None:
         # The request runs in this task (sync views in a thread with a copy of its context),
         # so the slot opened here is the one the middleware fills.
-        slot = routes.RouteSlot()
-        routes.current_slot.set(slot)
+        slot, values = metered_context()
+        request_values.CURRENT.set(values)
         assert (await AsyncClient().get(url)).status_code == 200
         return slot.template
 
@@ -477,13 +486,13 @@ def test_route_template_reported_with_async_client(url: str, template: str) -> N
 
 
 def test_no_route_for_unresolved_paths() -> None:
-    slot = routes.RouteSlot()
-    token = routes.current_slot.set(slot)
+    slot, values = metered_context()
+    token = request_values.CURRENT.set(values)
     try:
         with serving:
             assert Client().get(f"/nope/{CANARY}").status_code == 404
     finally:
-        routes.current_slot.reset(token)
+        request_values.CURRENT.reset(token)
     assert slot.template is None
 
 

@@ -318,3 +318,33 @@ def test_flask_handled_exceptions_are_counted_by_class() -> None:
     middleware.metrics.recorder.flush()
     window = sink.batches[-1].series[("GET", "/boom/<name>", 500)]
     assert window.errors == {"KeyError": 1}
+
+
+@pytest.mark.parametrize("outer", ["guard", "metrics"])
+def test_components_stacked_by_hand_share_the_route_slot_and_stdio(
+    outer: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from zerolog_mw import routes
+
+    secret = new_canary()
+    sink = ListSink()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        routes.set_route("/things/{id}")  # as an integration does, inside the request
+        print(f"printed {secret}")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    if outer == "guard":
+        metrics = asgi.MetricsEmitter(app, metrics=[sink])
+        stack: Any = asgi.RedactionGuard(metrics)
+    else:
+        metrics = asgi.MetricsEmitter(asgi.RedactionGuard(app), metrics=[sink])
+        stack = metrics
+    assert TestClient(stack).get(f"/things/{secret}").text == "ok"  # no lifespan: a raw app
+    assert metrics.recorder is not None
+    metrics.recorder.flush()
+    keys = {key for batch in sink.batches for key in batch.series}
+    assert keys == {("GET", "/things/{id}", 200)}
+    out, err = capfd.readouterr()
+    assert secret not in out + err

@@ -31,7 +31,6 @@ from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import RequestValues
 from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
-from .routes import current_slot
 from .stream_redaction import StreamRedactor
 
 if TYPE_CHECKING:
@@ -127,17 +126,29 @@ class _Stack:
             suppression.settle()
         guard = self._guard
         metrics = self._metrics
-        values = None
-        if guard is not None:
-            # Hashes nothing until output needs redacting; carries the stdio option for prints.
-            values = RequestValues(scope, None, guard.stdio)
-            values_token = REQUEST_VALUES.set(values)
-        meter = None
+        # The request's one context variable: its values (hashing nothing until output needs
+        # redacting), which carry the stdio option for prints and the metrics' route slot.
+        values = None if guard is None else RequestValues(scope, None, guard.stdio)
+        meter = borrowed = None
         if metrics is not None:
             meter = RequestMeter(metrics.recorder, scope["method"])  # type: ignore[arg-type]
             templates = metrics.templates
-            slot = current_slot.set(meter)
-        request = _Request(send, receive, scope, self._policy, meter, self._stream, values)
+            if values is None:
+                borrowed = REQUEST_VALUES.get()  # a guard's, stacked outside by hand
+                if borrowed is None:
+                    values = RequestValues(scope)  # to carry the slot; prints pass
+                else:
+                    previous_slot, borrowed.slot = borrowed.slot, meter
+            if values is not None:
+                values.slot = meter
+        elif values is not None:
+            outer = REQUEST_VALUES.get()  # a metrics emitter's, stacked outside by hand
+            if outer is not None:
+                values.slot = outer.slot
+        if values is not None:
+            values_token = REQUEST_VALUES.set(values)
+        collecting = values if guard is not None else None
+        request = _Request(send, receive, scope, self._policy, meter, self._stream, collecting)
         error: BaseException | None = None
         try:
             await self.app(scope, request.receive if guard or meter else receive, request)
@@ -160,8 +171,9 @@ class _Stack:
             if values is not None:
                 REQUEST_VALUES.reset(values_token)
                 values.close()
+            elif borrowed is not None:
+                borrowed.slot = previous_slot
             if meter is not None:
-                current_slot.reset(slot)
                 # An integration's template wins; Starlette's routing is looked up only without.
                 meter.finish(error, meter.template or templates.lookup(scope))
 

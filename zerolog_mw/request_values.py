@@ -42,8 +42,11 @@ import string
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
+
+if TYPE_CHECKING:
+    from .routes import RouteSlot
 
 __all__ = [
     "CURRENT",
@@ -176,7 +179,8 @@ class RequestValues:
         stays muted).
     """
 
-    __slots__ = ("_source", "_receive", "_hashes", "_state", "_carry", "_decoder", "stdio")
+    __slots__ = ("_source", "_receive", "_hashes", "_state", "_carry", "_decoder", "stdio",
+                 "slot")  # fmt: skip
 
     def __init__(
         self,
@@ -186,6 +190,7 @@ class RequestValues:
     ) -> None:
         # Per request, on the hot path: references only; the set is made on the first add.
         self.stdio = stdio  # what the request's writes to stdout/stderr get: see zerolog_mw.stdio
+        self.slot: RouteSlot | None = None  # where integrations report the route: see routes
         self._source: Mapping[str, Any] | None = source
         self._receive = receive
         self._hashes: set[bytes] | None = None

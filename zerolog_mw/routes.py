@@ -3,13 +3,15 @@
 The ASGI/WSGI layer sees only the raw path, which must never become a metric label. A
 framework integration that knows the template (Flask's ``url_rule``, Django's
 ``resolver_match.route``) calls :func:`set_route` while handling the request; the metrics
-emitter that opened the request's slot reads it when the response ends. An exception the
-framework handled itself (turning it into a 500) is reported the same way, by class only.
+emitter that opened the request's slot — it hangs on the request's
+:class:`~zerolog_mw.request_values.RequestValues`, the one context variable zerolog_mw sets
+per request — reads it when the response ends. An exception the framework handled itself
+(turning it into a 500) is reported the same way, by class only.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from . import request_values
 
 __all__ = ["RouteSlot", "current_slot", "set_handled_error", "set_route"]
 
@@ -25,18 +27,21 @@ class RouteSlot:
         self.error: str | None = None
 
 
-current_slot: ContextVar[RouteSlot | None] = ContextVar("zerolog_mw.route", default=None)
+def current_slot() -> RouteSlot | None:
+    """The slot of the request being handled in this context, if one is metered."""
+    values = request_values.CURRENT.get()
+    return None if values is None else values.slot
 
 
 def set_route(template: str) -> None:
     """Record the route template of the request being handled (no-op outside one)."""
-    slot = current_slot.get()
+    slot = current_slot()
     if slot is not None:
         slot.template = template
 
 
 def set_handled_error(exc: BaseException) -> None:
     """Record the class of an exception the framework turned into a response."""
-    slot = current_slot.get()
+    slot = current_slot()
     if slot is not None:
         slot.error = type(exc).__name__

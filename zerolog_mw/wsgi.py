@@ -25,7 +25,6 @@ from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import CollectingInput, RequestValues
 from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
-from .routes import current_slot
 from .stream_redaction import StreamRedactor
 
 if TYPE_CHECKING:
@@ -63,15 +62,6 @@ class LoggerSuppressor:
 
 
 _NO_LENGTH = (None, "", "0")
-
-
-def _has_body(environ: WSGIEnvironment) -> bool:
-    """A request with a body (HTTP/1.1: a length, or chunked): only its input gets wrapped."""
-    return (
-        environ.get("CONTENT_LENGTH") not in _NO_LENGTH
-        or "HTTP_TRANSFER_ENCODING" in environ
-        or bool(environ.get("wsgi.input_terminated"))
-    ) and "wsgi.input" in environ
 
 
 class _Stack:
@@ -128,28 +118,53 @@ class _Stack:
             refusal = guard.refusal
             if refusal is not None and refusal[0]():
                 return guard.refuse(environ, start_response)
-            # WSGI servers run a request start to close() on one thread, so the request's values
-            # (and stdio option) stay in that thread's context until the server closes it.
             values = RequestValues(environ, None, guard.stdio)  # hashes nothing until needed
-            REQUEST_VALUES.set(values)
-        meter = None
+        meter = borrowed = None
         if metrics is not None:
             meter = RequestMeter(metrics.recorder, environ.get("REQUEST_METHOD", ""))  # type: ignore[arg-type]
-            slot = current_slot.set(meter)
-        if (values is not None or meter is not None) and _has_body(environ):
+            if values is None:
+                borrowed = REQUEST_VALUES.get()  # a guard's, stacked outside by hand
+                if borrowed is None:
+                    values = RequestValues(environ)  # to carry the slot; prints pass
+                else:
+                    previous_slot, borrowed.slot = borrowed.slot, meter
+            if values is not None:
+                values.slot = meter
+        elif values is not None:
+            outer = REQUEST_VALUES.get()  # a metrics emitter's, stacked outside by hand
+            if outer is not None:
+                values.slot = outer.slot
+        if values is not None:
+            # The request's one context variable: its values, with the stdio option and the
+            # route slot. WSGI servers run a request start to close() on one thread, so they
+            # stay in that thread's context until the server closes the response.
+            REQUEST_VALUES.set(values)
+        # Only a request with a body (HTTP/1.1: a length, or chunked) gets its input wrapped.
+        if (
+            (guard is not None or meter is not None)
+            and (
+                environ.get("CONTENT_LENGTH") not in _NO_LENGTH
+                or "HTTP_TRANSFER_ENCODING" in environ
+                or environ.get("wsgi.input_terminated")
+            )
+            and "wsgi.input" in environ
+        ):
             stream = environ["wsgi.input"]
             if meter is not None:
                 stream = _MeteredInput(stream, meter)
-            environ["wsgi.input"] = stream if values is None else CollectingInput(stream, values)
+            if guard is not None and values is not None:
+                stream = CollectingInput(stream, values)
+            environ["wsgi.input"] = stream
         response = _Response(start_response, environ, self._policy, meter, values)
         try:
             response.body = self.app(environ, response.start_response)
         except Exception as exc:
             if meter is not None:
                 meter.finish(exc)
-            if values is None:
+            if values is not None:
+                _leave_request(values)
+            if guard is None:
                 raise
-            _leave_request(values)
             if response.passed:
                 hooks.mark_escaped(exc)  # the server logs it after the values are gone
                 raise  # the app's own headers are with the server: let it abort
@@ -161,8 +176,8 @@ class _Stack:
                 _leave_request(values)
             raise
         finally:
-            if meter is not None:
-                current_slot.reset(slot)
+            if borrowed is not None:
+                borrowed.slot = previous_slot
         if values is None and meter is None:
             return response.body  # the stream wrapper alone: the app's iterable itself
         return response
@@ -279,7 +294,8 @@ class _Response:
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
     ) -> Callable[[bytes], object]:
-        code = int(status[:3]) if status[:3].isdigit() else 0
+        head = status[:3]
+        code = int(head) if head.isdigit() else 0
         meter = self.meter
         if meter is not None:
             meter.status = code

@@ -122,7 +122,7 @@ class ZeroLogMiddleware:
         if "wsgi.errors" in request.META:  # WSGI: META is the environ
             request.META["wsgi.errors"] = hooks.NULL_ERRORS
         meter = None
-        if routes.current_slot.get() is None:  # no zerolog_mw.wrap() around the handler
+        if routes.current_slot() is None:  # no zerolog_mw.wrap() around the handler
             recorder = self._metrics_recorder()
             if recorder is not None:
                 meter = request._zerolog_meter = RequestMeter(recorder, request.method or "")
@@ -172,17 +172,12 @@ class ZeroLogMiddleware:
             self._options = options
 
 
-_Marks = tuple[
-    "Token[RouteSlot | None] | None",
-    "Token[RequestValues | None] | None",
-    "RequestValues | None",
-    str,
-]
+_Marks = tuple["Token[RequestValues | None] | None", "RequestValues | None", str]
 _STRICTNESS = {"pass": 0, "redact": 1, "drop": 2}
 
 
 def _mark(mode: str, values: RequestValues | None, slot: RouteSlot | None) -> _Marks:
-    """Set the request's context: its values (which carry the stdio option) and the metrics'
+    """Set the request's context: its values, which carry the stdio option and the metrics'
     route slot. Under a wrapped handler (``values`` None: the outer stack's are in place),
     the outer values take this middleware's stdio option meanwhile if it is the stricter."""
     outer, previous = None, ""
@@ -190,20 +185,16 @@ def _mark(mode: str, values: RequestValues | None, slot: RouteSlot | None) -> _M
         current = request_values.CURRENT.get()
         if current is not None and _STRICTNESS[mode] > _STRICTNESS.get(current.stdio, 0):
             outer, previous, current.stdio = current, current.stdio, mode
-    return (
-        routes.current_slot.set(slot) if slot is not None else None,
-        request_values.CURRENT.set(values) if values is not None else None,
-        outer,
-        previous,
-    )
+        return None, outer, previous
+    if slot is not None:
+        values.slot = slot
+    return request_values.CURRENT.set(values), outer, previous
 
 
 def _unmark(marks: _Marks) -> None:
-    slot, values, outer, previous = marks
+    values, outer, previous = marks
     if values is not None:
         request_values.CURRENT.reset(values)
-    if slot is not None:
-        routes.current_slot.reset(slot)
     if outer is not None:
         outer.stdio = previous
 
