@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, got_request_exception
@@ -118,7 +119,9 @@ class ZeroLog:
             # app.run(debug=True) and ``flask run --debug`` turn debug on after init_app: then
             # every request is refused before anything of Flask's or the app's runs.
             refused = f"{DebugModeError.__name__}: {_DEBUG_REFUSED}"
-            app.wsgi_app.guard.refuse_while(lambda: app.debug, refused)
+            # app.debug is app.config["DEBUG"]: read in C, no Python call per request.
+            debug = functools.partial(dict.get, app.config, "DEBUG")
+            app.wsgi_app.guard.refuse_while(debug, refused)
         # The route template needs no hook: the metrics read Werkzeug's request.url_rule.
         got_request_exception.connect(_report_exception, app)
         app.extensions[EXTENSION_KEY] = self

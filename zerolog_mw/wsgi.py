@@ -206,13 +206,13 @@ class RedactionGuard(_Stack):
         opts = Options.from_kwargs(options)
         self.app = app
         self.stdio = opts.stdio
-        self.refusal: tuple[Callable[[], bool], str] | None = None
+        self.refusal: tuple[Callable[[], object], str] | None = None
         self._refusal_told = False
         self._assemble(self, False, None, opts.cache_control, opts.redact_streams)
         if opts.stdio != "pass":
             stdio.patchset.claim()
 
-    def refuse_while(self, condition: Callable[[], bool], reason: str) -> None:
+    def refuse_while(self, condition: Callable[[], object], reason: str) -> None:
         """Answer every request with a fixed 500, running nothing of the app, while
         ``condition()`` holds, and tell the operator ``reason`` (a fixed line) once.
 
@@ -302,7 +302,7 @@ class _Response:
             if meter.template is None:  # a Werkzeug app (Flask) keeps its request in environ
                 rule = getattr(self.environ.get("werkzeug.request"), "url_rule", None)
                 if rule is not None:
-                    meter.template = str(rule.rule)
+                    meter.template = rule.rule
         sent = None
         if self.policy is not None:
             mode, sent, _ = self.policy.plan(code or 500, headers)
@@ -335,31 +335,16 @@ class _Response:
                 return iter(self.body)  # nothing to do per chunk: the server iterates the app's
             if self._chunks is None:  # iter() again continues where the chunks are
                 self._chunks = iter(self.body)
-            return self
+            return _metered(self._chunks, self.meter)
         return self._guarded_chunks()
-
-    def __next__(self) -> bytes:
-        """The next chunk of the app's body, counted for the meter."""
-        meter = self.meter
-        try:
-            chunk = next(self._chunks)  # type: ignore[arg-type]
-        except StopIteration:
-            meter.complete = True  # type: ignore[union-attr]
-            raise
-        except BaseException as exc:
-            # mid-stream: the error propagates and the server aborts
-            meter.finish(exc)  # type: ignore[union-attr]
-            raise
-        meter.body(len(chunk))  # type: ignore[union-attr]
-        return chunk
 
     def _guarded_chunks(self) -> Iterator[bytes]:
         """The body when it is not simply passed: a lazy start_response decides at the first
         chunk; a redacted body goes through the redactor; a replaced body is held or dropped,
         then ours is sent."""
-        self._chunks = iter(self.body)
-        # Metered: counted by __next__ (a callable iterator, as iter(self) would come back here).
-        chunks = self._chunks if self.meter is None else iter(self.__next__, None)
+        chunks = iter(self.body)
+        if self.meter is not None:
+            chunks = _metered(chunks, self.meter)
         if not self.passed and self.mode == PASS:  # start_response comes from inside the body
             first = next(chunks, None)
             if self.mode == PASS:
@@ -414,6 +399,18 @@ class _Response:
                 meter.finish()
             if self.values is not None:
                 _leave_request(self.values)
+
+
+def _metered(chunks: Iterator[bytes], meter: RequestMeter) -> Iterator[bytes]:
+    """``chunks`` as they come, counted for ``meter`` (a generator: no Python call per chunk)."""
+    try:
+        for chunk in chunks:
+            meter.body(len(chunk))
+            yield chunk
+    except Exception as exc:  # mid-stream: the error propagates and the server aborts
+        meter.finish(exc)
+        raise
+    meter.complete = True
 
 
 def _prepend(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
