@@ -175,7 +175,8 @@ class _Stack:
                 borrowed.slot = previous_slot
             if meter is not None:
                 # An integration's template wins; Starlette's routing is looked up only without.
-                meter.finish(error, meter.template or templates.lookup(scope))
+                route = meter.template or templates.get(id(scope.get("route")))
+                meter.finish(error, route or templates.lookup(scope))
 
 
 class RedactionGuard(_Stack):
@@ -310,6 +311,8 @@ class _Request:
 
     __slots__ = ("send", "_receive", "scope", "policy", "meter", "stream", "values", "mode",
                  "start", "held", "redactor")  # fmt: skip
+    held: bytearray  # a 422 body being scrubbed (set with that mode)
+    redactor: StreamRedactor | None  # a 4xx body's redactor (set with that mode)
 
     def __init__(
         self,
@@ -330,8 +333,6 @@ class _Request:
         self.values = values
         self.mode = PASS
         self.start: Message | None = None
-        self.held = bytearray()
-        self.redactor: StreamRedactor | None = None
 
     async def receive(self) -> Message:
         message = await self._receive()
@@ -391,6 +392,7 @@ class _Request:
             self.stream.check_buffering()
         self.mode = mode
         if mode in (REPLACE, SCRUB):
+            self.held = bytearray()
             return None  # sent with the fixed body
         if mode == STREAM:
             self.redactor = StreamRedactor(redact=redact_window)
@@ -466,7 +468,7 @@ class _Request:
         """The app raised: finish what was started, or answer a fixed 500 if nothing was."""
         if self.start is None:
             self.start = {"type": "http.response.start", "status": 500, "headers": []}
-            self.mode = REPLACE
+            self.mode, self.held = REPLACE, bytearray()
         await self._send_own_body()
 
 

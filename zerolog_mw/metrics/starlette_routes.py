@@ -13,18 +13,16 @@ from typing import Any
 __all__ = ["RouteTemplates"]
 
 
-class RouteTemplates:
-    """A bounded map from route objects (by id) to full path templates."""
-
-    def __init__(self) -> None:
-        self._templates: dict[int, str] = {}
+class RouteTemplates(dict[int, str]):
+    """Full path templates by route object id; ``get(id(scope["route"]))`` is the hot path,
+    :meth:`lookup` fills the map on a miss."""
 
     def lookup(self, scope: MutableMapping[str, Any]) -> str | None:
         """The template of the route ``scope`` matched, None if none (or an odd router)."""
         route = scope.get("route")
         if route is None:
             return None
-        template = self._templates.get(id(route))
+        template = self.get(id(route))
         if template is None:
             try:
                 self._walk(getattr(scope.get("app"), "routes", ()), "")
@@ -32,13 +30,13 @@ class RouteTemplates:
                 template = str(getattr(route, "path", ""))
             except Exception:  # an odd router must not cost the request its event
                 return None
-            template = self._templates.setdefault(id(route), template)
+            template = self.setdefault(id(route), template)
         return template
 
     def _walk(self, routes: Iterable[Any], prefix: str) -> None:
         for route in routes:
             path = prefix + str(getattr(route, "path", ""))
-            self._templates[id(route)] = path or "/"
+            self[id(route)] = path or "/"
             children = getattr(route, "routes", None)
             if children:
                 self._walk(children, path)
