@@ -361,7 +361,9 @@ class _Request:
         elif kind == "http.response.start":
             self.start = message
             status = message["status"]
-            code = int(status) if isinstance(status, int) else 0  # HTTPStatus counts as its code
+            if type(status) is not int:  # an HTTPStatus counts as its code; no number as 0
+                status = int(status) if isinstance(status, int) else 0
+            code = status
             if self.meter is not None:
                 self.meter.status = code
             if self.policy is not None:

@@ -19,13 +19,13 @@ class RequestMeter(RouteSlot):
     """
 
     __slots__ = ("recorder", "method", "start", "first", "status", "request_bytes",
-                 "response_bytes", "disconnected", "complete", "done")  # fmt: skip
+                 "response_bytes", "disconnected", "complete")  # fmt: skip
 
     def __init__(self, recorder: Recorder, method: str) -> None:
         if recorder.thread is None:  # what recorder.begin() does, without the call
             recorder.start()
         next(recorder.begun)
-        self.recorder = recorder
+        self.recorder: Recorder | None = recorder  # None once finished
         self.method = method if method in METHODS else "OTHER"  # never the client's token
         self.start = perf_counter()
         self.first: float | None = None
@@ -36,7 +36,6 @@ class RequestMeter(RouteSlot):
         self.complete = False  # the last body byte was handed to the server
         self.template: str | None = None
         self.error: str | None = None
-        self.done = False
 
     def body(self, size: int) -> None:
         """A response body chunk of ``size`` bytes is on its way to the client."""
@@ -47,12 +46,13 @@ class RequestMeter(RouteSlot):
 
     def finish(self, error: BaseException | None = None, route: str | None = None) -> None:
         """Record the request (``route``: a template the protocol layer found itself)."""
-        if self.done:
-            return
-        self.done = True
+        recorder = self.recorder
+        if recorder is None:
+            return  # finished already
+        self.recorder = None
         end = perf_counter()
         first = self.first
-        self.recorder.end(
+        recorder.end(
             (
                 self.method,
                 self.template or route or UNMATCHED,
