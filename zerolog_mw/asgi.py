@@ -148,7 +148,7 @@ class _Stack:
         if values is not None:
             values_token = REQUEST_VALUES.set(values)
         collecting = values if guard is not None else None
-        request = _Request(send, receive, scope, self._policy, meter, self._stream, collecting)
+        request = _Request(send, receive, scope, self, meter, collecting)
         error: BaseException | None = None
         try:
             await self.app(scope, request.receive if guard or meter else receive, request)
@@ -309,8 +309,8 @@ class _Request:
     the request body and hands it to the request's values as the app reads it.
     """
 
-    __slots__ = ("send", "_receive", "scope", "policy", "meter", "stream", "values", "mode",
-                 "start", "held", "redactor")  # fmt: skip
+    __slots__ = ("send", "_receive", "scope", "stack", "meter", "values", "mode", "start",
+                 "held", "redactor")  # fmt: skip
     held: bytearray  # a 422 body being scrubbed (set with that mode)
     redactor: StreamRedactor | None  # a 4xx body's redactor (set with that mode)
 
@@ -319,17 +319,15 @@ class _Request:
         send: Send,
         receive: Receive,
         scope: Scope,
-        policy: StartPolicy | None,
+        stack: _Stack,
         meter: RequestMeter | None,
-        stream: StreamWrapper | None,
         values: RequestValues | None,
     ) -> None:
         self.send = send
         self._receive = receive
         self.scope = scope
-        self.policy = policy
+        self.stack = stack  # its start policy and stream wrapper
         self.meter = meter
-        self.stream = stream
         self.values = values
         self.mode = PASS
         self.start: Message | None = None
@@ -366,12 +364,11 @@ class _Request:
             code = status
             if self.meter is not None:
                 self.meter.status = code
-            if self.policy is not None:
+            policy = self.stack._policy
+            if policy is not None:
                 # A status that is no number is an error to the guard; the stream wrapper
                 # alone passes it on untouched.
-                mode, headers, event_stream = self.policy.plan(
-                    code or 500, message.get("headers", ())
-                )
+                mode, headers, event_stream = policy.plan(code or 500, message.get("headers", ()))
                 if mode != PASS or event_stream:
                     started = self._unusual_start(message, mode, headers, event_stream)
                     if started is None:
@@ -390,8 +387,9 @@ class _Request:
         self, message: Message, mode: int, headers: list[Any] | None, event_stream: bool
     ) -> Message | None:
         """The start of a body the guard handles, or of an event stream; None if it waits."""
-        if event_stream and self.stream is not None:
-            self.stream.check_buffering()
+        stream = self.stack._stream
+        if event_stream and stream is not None:
+            stream.check_buffering()
         self.mode = mode
         if mode in (REPLACE, SCRUB):
             self.held = bytearray()
@@ -424,7 +422,8 @@ class _Request:
         body, content_type = replacement_body(status, held, self._accept())
         self.held = bytearray()
         self.mode = _DONE
-        cache_control = None if self.policy is None else self.policy.cache_control
+        policy = self.stack._policy
+        cache_control = None if policy is None else policy.cache_control
         raw = start.get("headers", [])
         headers = error_headers(
             [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw],

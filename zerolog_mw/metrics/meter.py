@@ -6,7 +6,7 @@ from time import perf_counter
 
 from ..routes import RouteSlot
 from .event import METHODS, UNMATCHED
-from .recorder import Recorder
+from .recorder import FLUSH_SIZE, Recorder
 
 __all__ = ["RequestMeter"]
 
@@ -52,7 +52,8 @@ class RequestMeter(RouteSlot):
         self.recorder = None
         end = perf_counter()
         first = self.first
-        recorder.end(
+        queue = recorder.queue  # what recorder.end() does, without the call
+        queue.append(
             (
                 self.method,
                 self.template or route or UNMATCHED,
@@ -65,3 +66,5 @@ class RequestMeter(RouteSlot):
                 self.disconnected,
             )
         )
+        if len(queue) == FLUSH_SIZE:
+            recorder.wake()

@@ -20,10 +20,10 @@ from typing import NamedTuple, Protocol
 
 from .event import OVERFLOW, Event, status_label
 
-__all__ = ["Batch", "Recorder", "SeriesKey", "SeriesWindow", "Sink"]
+__all__ = ["FLUSH_SIZE", "Batch", "Recorder", "SeriesKey", "SeriesWindow", "Sink"]
 
 SeriesKey = tuple[str, str, int]  # method, route template, status
-_FLUSH_SIZE = 10_000
+FLUSH_SIZE = 10_000
 _OVERFLOW_KEY: SeriesKey = ("OTHER", OVERFLOW, 0)
 _RAW_KEY = operator.itemgetter(0, 1, 2)  # method, route, status as the app sent it
 _DURATION, _TTFB, _RECEIVED, _SENT, _ERROR, _GONE = (operator.itemgetter(i) for i in range(3, 9))
@@ -82,11 +82,14 @@ class Recorder:
         atexit.register(self.close)
 
     def _setup(self) -> None:
-        self._queue: deque[Event] = deque()
-        # In flight = begun - ended. ``next()`` on a count is atomic; each flush reads both
-        # counters once, so the reads themselves cancel out.
-        self.begun = itertools.count()  # RequestMeter counts here itself: one call less
-        self._ended = itertools.count()
+        # RequestMeter counts a request into ``begun`` and appends its event to ``queue``
+        # itself (what begin() and end() do, without the calls). In flight = begun - ended,
+        # where ended = events taken by flushes + events queued; ``next()`` on a count is
+        # atomic, and each flush's own read of ``begun`` is subtracted.
+        self.queue: deque[Event] = deque()
+        self.begun = itertools.count()
+        self._begun_reads = 0
+        self._taken = 0
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self.thread: threading.Thread | None = None  # the flush thread, from the first request
@@ -100,11 +103,15 @@ class Recorder:
 
     def end(self, event: Event) -> None:
         """A request finished."""
-        next(self._ended)
-        queue = self._queue
+        queue = self.queue
         queue.append(event)
-        if len(queue) == _FLUSH_SIZE:  # once: waking it on every later call would cost more
-            self._wake.set()
+        if len(queue) == FLUSH_SIZE:
+            self.wake()
+
+    def wake(self) -> None:
+        """Flush now: enough events are queued (called once, when the queue reaches
+        :data:`FLUSH_SIZE`: waking the thread on every later event would cost more)."""
+        self._wake.set()
 
     def start(self) -> None:
         """Start the flush thread (at the first request: a forked worker starts its own)."""
@@ -131,10 +138,12 @@ class Recorder:
         """Aggregate what is queued and hand it to every sink now."""
         with self._flush_lock:
             series: dict[SeriesKey, SeriesWindow] = {}
-            queue = self._queue
+            queue = self.queue
             # Taken and grouped in C — sorted by (method, route, status), then each group
             # summed with map(): Python runs once per group, not once per event.
             events = list(itertools.islice(iter(queue.popleft, None), len(queue)))
+            self._taken += len(events)
+            ended = self._taken + len(queue)  # read first: a request ending in between is not -1
             try:
                 # Label sets are admitted (or overflow) in the order they first came.
                 keys = {raw: self._series_key(raw) for raw in dict.fromkeys(map(_RAW_KEY, events))}
@@ -152,8 +161,9 @@ class Recorder:
                             overflowed += self._add_group(series, keys, [event])
                         except Exception:  # the event itself: counted, never raised
                             self.sink_errors += 1
-            ended = next(self._ended)  # read first: a request ending in between is not -1
-            inflight = max(0, next(self.begun) - ended)
+            begun = next(self.begun) - self._begun_reads
+            self._begun_reads += 1
+            inflight = max(0, begun - ended)
             batch = Batch(series, inflight, overflowed, self.sink_errors)
             for sink in self.sinks:
                 try:
