@@ -87,18 +87,26 @@ class StartPolicy:
     def plan(self, status: int, headers: Sequence[tuple[Any, Any]]) -> Plan:
         """What to do with a response of ``status`` with ``headers`` (the app's, unchanged)."""
         names = self.names
-        found: dict[Any, Any] = {}  # lower-cased name -> value (the last of a repeated name wins)
+        # One pass for the two names every response needs (the last of a repeated one wins);
+        # a dict of them all only for an error or an event stream.
+        content_type = None
+        control = False
+        content_type_name, control_name = names.content_type, names.cache_control
         for name, value in headers:
-            found[name.lower()] = value
-        content_type = found.get(names.content_type)
+            name = name.lower()
+            if name == content_type_name:
+                content_type = value
+            elif name == control_name:
+                control = True
         if status >= self.inspect_from or (
             self.unbuffer
             and content_type is not None
             and content_type.lower().startswith(names.event_stream)
         ):
+            found = {name.lower(): value for name, value in headers}
             return self._plan(status, headers, found)
         # The common case, kept short: the body passes, the response may gain Cache-Control.
-        if self.cache_control is None or names.cache_control in found:
+        if self.cache_control is None or control:
             return PASS, None, False
         return PASS, [*headers, self.cache_control], False
 
