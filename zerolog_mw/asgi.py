@@ -29,7 +29,7 @@ from .metrics.starlette_routes import RouteTemplates
 from .options import Options
 from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
-from .request_values import RequestValues
+from .request_values import RequestValues, adopt_slot, metered_context
 from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
 from .stream_redaction import StreamRedactor
 
@@ -133,18 +133,12 @@ class _Stack:
         if metrics is not None:
             meter = RequestMeter(metrics.recorder, scope["method"])  # type: ignore[arg-type]
             templates = metrics.templates
-            if values is None:
-                borrowed = REQUEST_VALUES.get()  # a guard's, stacked outside by hand
-                if borrowed is None:
-                    values = RequestValues(scope)  # to carry the slot; prints pass
-                else:
-                    previous_slot, borrowed.slot = borrowed.slot, meter
             if values is not None:
                 values.slot = meter
+            else:
+                values, borrowed, previous_slot = metered_context(scope, meter)
         elif values is not None:
-            outer = REQUEST_VALUES.get()  # a metrics emitter's, stacked outside by hand
-            if outer is not None:
-                values.slot = outer.slot
+            adopt_slot(values)
         if values is not None:
             values_token = REQUEST_VALUES.set(values)
         collecting = values if guard is not None else None

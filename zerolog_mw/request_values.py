@@ -57,6 +57,8 @@ __all__ = [
     "PLACEHOLDER",
     "CollectingInput",
     "RequestValues",
+    "adopt_slot",
+    "metered_context",
 ]
 
 MIN_TOKEN = 4
@@ -314,6 +316,32 @@ class RequestValues:
                 self.feed(message.get("bytes") or b"", True)
                 self._decoder = None  # each message decodes on its own
         return message
+
+
+def metered_context(
+    source: Mapping[str, Any], slot: RouteSlot
+) -> tuple[RequestValues | None, RequestValues | None, RouteSlot | None]:
+    """For a metrics emitter without a guard in its stack: where its route ``slot`` goes.
+
+    Returns the values to put in the request's context (None when a guard stacked outside by
+    hand already put its own there), those borrowed values, and the slot they had before —
+    to put back when the request is done.
+    """
+    borrowed = CURRENT.get()
+    if borrowed is None:
+        values = RequestValues(source)  # to carry the slot; prints pass
+        values.slot = slot
+        return values, None, None
+    previous, borrowed.slot = borrowed.slot, slot
+    return None, borrowed, previous
+
+
+def adopt_slot(values: RequestValues) -> None:
+    """For a guard without a metrics emitter in its stack: ``values`` take the route slot of a
+    metrics emitter stacked outside by hand, if any."""
+    outer = CURRENT.get()
+    if outer is not None:
+        values.slot = outer.slot
 
 
 def _checked_run(m: re.Match[str], hashes: set[bytes]) -> str:

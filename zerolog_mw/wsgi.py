@@ -23,7 +23,7 @@ from .metrics.meter import RequestMeter
 from .options import Options
 from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
-from .request_values import CollectingInput, RequestValues
+from .request_values import CollectingInput, RequestValues, adopt_slot, metered_context
 from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
 from .stream_redaction import StreamRedactor
 
@@ -122,18 +122,12 @@ class _Stack:
         meter = borrowed = None
         if metrics is not None:
             meter = RequestMeter(metrics.recorder, environ.get("REQUEST_METHOD", ""))  # type: ignore[arg-type]
-            if values is None:
-                borrowed = REQUEST_VALUES.get()  # a guard's, stacked outside by hand
-                if borrowed is None:
-                    values = RequestValues(environ)  # to carry the slot; prints pass
-                else:
-                    previous_slot, borrowed.slot = borrowed.slot, meter
             if values is not None:
                 values.slot = meter
+            else:
+                values, borrowed, previous_slot = metered_context(environ, meter)
         elif values is not None:
-            outer = REQUEST_VALUES.get()  # a metrics emitter's, stacked outside by hand
-            if outer is not None:
-                values.slot = outer.slot
+            adopt_slot(values)
         if values is not None:
             # The request's one context variable: its values, with the stdio option and the
             # route slot. WSGI servers run a request start to close() on one thread, so they
