@@ -1,9 +1,11 @@
 """Request-aware redaction: what the request in flight carried, kept as keyed hashes only.
 
-While a request is handled, :data:`CURRENT` holds its :class:`RequestValues`. Output made in
-that context (an allowlisted log record, a ``print`` under ``stdio="redact"``) goes through
-:func:`zerolog_mw.redact`, which replaces every token of the output whose keyed hash the
-request carried with :data:`PLACEHOLDER`.
+While a request is handled, :data:`CURRENT` holds its :class:`RequestValues` — the one
+context variable zerolog_mw sets per request: the values also carry the request's ``stdio``
+option (read by :mod:`zerolog_mw.stdio`) and the metrics' route slot (:mod:`zerolog_mw.routes`).
+Output made in that context (an allowlisted log record, a ``print`` under ``stdio="redact"``)
+goes through :func:`zerolog_mw.redact`, which replaces every token of the output whose keyed
+hash the request carried with :data:`PLACEHOLDER`.
 
 What is collected: every header value (``Cookie`` and ``Authorization`` included, a
 ``Basic`` credential also decoded into its user and password), the path (decoded and raw),
