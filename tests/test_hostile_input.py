@@ -338,7 +338,8 @@ def test_wsgi_stack_fuzzed(capfd: pytest.CaptureFixture[str], root_capture: Capt
             return  # no route matched, or a method the app does not take
         seen_modes.add(req["mode"])
         check_response(req["mode"], status, body, raised)
-        assert raised == (req["mode"] == "stream-raise")
+        # Werkzeug answers HEAD without iterating the body: a generator that raises never runs.
+        assert raised == (req["mode"] == "stream-raise" and req["method"] != "HEAD")
 
     run()
     app.metrics.recorder.flush()
