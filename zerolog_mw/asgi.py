@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import hooks, stdio, suppress
 from .buffering import asgi_buffering_layers
 from .diagnostics import DebugModeError, ZeroLogWarning, tell_operator
-from .errors import DEBUG_REFUSED, MAX_VALIDATION_BODY, error_headers, replacement_body
+from .errors import DEBUG_REFUSED, MAX_VALIDATION_BODY, own_response
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .metrics.recorder import Recorder
@@ -413,18 +413,17 @@ class _Request:
             return  # the body passed or streamed, or ours went out already
         held = self.held if self.mode == SCRUB else None
         status = start["status"] if isinstance(start["status"], int) else 500
-        body, content_type = replacement_body(status, held, self._accept())
-        self.held = bytearray()
-        self.mode = _DONE
         policy = self.stack._policy
         cache_control = None if policy is None else policy.cache_control
-        raw = start.get("headers", [])
-        headers = error_headers(
-            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw],
-            body,
-            content_type,
+        body, headers = own_response(
+            status,
+            held,
+            self._accept(),
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])],
             None if cache_control is None else cache_control[1].decode("latin-1"),
         )
+        self.held = bytearray()
+        self.mode = _DONE
         encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         await self.send({**start, "status": status, "headers": encoded, "trailers": False})
         await self.send({"type": "http.response.body", "body": body})

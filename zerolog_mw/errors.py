@@ -19,6 +19,7 @@ __all__ = [
     "DEBUG_REFUSED",
     "MAX_VALIDATION_BODY",
     "error_headers",
+    "own_response",
     "generic_body",
     "replacement_body",
     "scrub_validation",
@@ -77,6 +78,19 @@ def replacement_body(status: int, scrubbed: bytearray | None, accept: str) -> tu
     if len(scrubbed) > MAX_VALIDATION_BODY:
         return generic_body(status, True)
     return scrub_validation(bytes(scrubbed)), "application/json"
+
+
+def own_response(
+    status: int,
+    held: bytearray | None,
+    accept: str,
+    headers: Sequence[tuple[str, str]],
+    cache_control: str | None,
+) -> tuple[bytes, list[tuple[str, str]]]:
+    """The guard's own body for a replaced (``held`` None) or scrubbed 422 response, and the
+    app's ``headers`` fitted to it — what both the ASGI and WSGI guards send."""
+    body, content_type = replacement_body(status, held, accept)
+    return body, error_headers(headers, body, content_type, cache_control)
 
 
 def error_headers(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import hooks, stdio, suppress
 from .diagnostics import tell_operator
-from .errors import MAX_VALIDATION_BODY, error_headers, replacement_body
+from .errors import MAX_VALIDATION_BODY, own_response
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .options import Options
@@ -367,10 +367,10 @@ class _Response:
         """Send the headers for the guard's own body and return that body."""
         code = int(self.status[:3]) if self.status[:3].isdigit() else 500
         held = self.held if self.mode == SCRUB else None
-        body, content_type = replacement_body(code, held, self.environ.get("HTTP_ACCEPT", ""))
-        self.held = bytearray()
         control = None if self.policy is None else self.policy.cache_control
-        headers = error_headers(self.headers, body, content_type, control and control[1])
+        accept = self.environ.get("HTTP_ACCEPT", "")
+        body, headers = own_response(code, held, accept, self.headers, control and control[1])
+        self.held = bytearray()
         self._start(self.status, headers, self.exc_info)
         return body
 
