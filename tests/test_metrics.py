@@ -348,3 +348,48 @@ def test_components_stacked_by_hand_share_the_route_slot_and_stdio(
     assert keys == {("GET", "/things/{id}", 200)}
     out, err = capfd.readouterr()
     assert secret not in out + err
+
+
+def test_requests_added_while_flushes_run_are_all_counted_exactly_once() -> None:
+    """Requests append to their label set's lists without a lock while flushes drain them:
+    totals over every flush match what the requests added, whatever the interleaving."""
+    import threading
+
+    from zerolog_mw.metrics.recorder import Recorder
+
+    sink = ListSink()
+    recorder = Recorder([sink], flush_interval=3600, max_series=4)
+    per_thread, threads = 20_000, 4
+
+    def requests(index: int) -> None:
+        for n in range(per_thread):
+            key = ("GET", f"/r{n % 6}", 200 + index)  # more label sets than max_series
+            error = "KeyError" if n % 1000 == 0 else None
+            recorder.add(key, 0.001, 0.0005, 3, 5, error, n % 500 == 0)
+
+    workers = [threading.Thread(target=requests, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    while any(worker.is_alive() for worker in workers):
+        recorder.flush()
+    for worker in workers:
+        worker.join()
+    recorder.flush()
+    recorder.close()
+    windows = [w for batch in sink.batches for w in batch.series.values()]
+    total = per_thread * threads
+    assert sum(w.count for w in windows) == total
+    assert sum(len(w.durations) for w in windows) == total
+    assert sum(len(w.ttfbs) for w in windows) == total
+    assert sum(w.request_bytes for w in windows) == 3 * total
+    assert sum(w.response_bytes for w in windows) == 5 * total
+    assert sum(sum(w.errors.values()) for w in windows) == total // 1000
+    assert sum(w.disconnects for w in windows) == total // 500
+    keys = {key for batch in sink.batches for key in batch.series}
+    assert len(keys) <= 5 and ("OTHER", "__overflow__", 0) in keys
+    assert sum(b.overflowed for b in sink.batches) == sum(
+        b.series[("OTHER", "__overflow__", 0)].count
+        for b in sink.batches
+        if ("OTHER", "__overflow__", 0) in b.series
+    ) > 0
+    assert len(sink.batches) > 2  # flushes did run while requests were added

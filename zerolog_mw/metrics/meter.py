@@ -6,7 +6,7 @@ from time import perf_counter
 
 from ..routes import RouteSlot
 from .event import METHODS, UNMATCHED
-from .recorder import FLUSH_SIZE, Recorder
+from .recorder import Recorder
 
 __all__ = ["RequestMeter"]
 
@@ -52,19 +52,16 @@ class RequestMeter(RouteSlot):
         self.recorder = None
         end = perf_counter()
         first = self.first
-        queue = recorder.queue  # what recorder.end() does, without the call
-        queue.append(
+        recorder.add(
             (
                 self.method,
                 self.template or route or UNMATCHED,
                 self.status or (500 if error is not None or self.error else 0),
-                end - self.start,
-                None if first is None else first - self.start,
-                self.request_bytes,
-                self.response_bytes,
-                self.error if error is None else type(error).__name__,
-                self.disconnected,
-            )
+            ),
+            end - self.start,
+            None if first is None else first - self.start,
+            self.request_bytes,
+            self.response_bytes,
+            self.error if error is None else type(error).__name__,
+            self.disconnected,
         )
-        if len(queue) == FLUSH_SIZE:
-            recorder.wake()

@@ -1,22 +1,27 @@
-"""In-process aggregation: requests append an event; a background thread aggregates and flushes.
+"""In-process aggregation: each request appends its numbers to its label set's lists; a
+background thread drains them into windows and hands those to the sinks.
 
-The request path does two cheap things (count in-flight, append a tuple to a deque); label
-lookups, cardinality checks, formatting and network sends happen in the flush thread, every
-``flush_interval`` seconds or sooner when enough events are queued, and once more at exit.
-A sink that raises is counted and ignored: metrics never fail a request.
+A finished request finds its label set's :class:`_Series` (one dict lookup once the set has
+been seen) and appends its duration, time to first byte and byte counts to four lists — each
+append is atomic, so there is no lock on the request path and nothing per request is kept as
+an object for the garbage collector to visit. A flush drains each list up to its length at
+that moment (what is appended meanwhile stays for the next one: nothing is lost), so it costs
+a few C-level list operations per label set, not Python code per request. Exceptions and
+disconnects, rare, go through one queue. Formatting and network sends happen in the flush
+thread, every ``flush_interval`` seconds or sooner when a label set holds :data:`FLUSH_SIZE`
+requests, and once more at exit. A sink that raises is counted and ignored: metrics never
+fail a request.
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
 import itertools
-import operator
 import os
 import threading
 from collections import deque
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from .event import OVERFLOW, Event, status_label
 
@@ -25,9 +30,27 @@ __all__ = ["FLUSH_SIZE", "Batch", "Recorder", "SeriesKey", "SeriesWindow", "Sink
 SeriesKey = tuple[str, str, int]  # method, route template, status
 FLUSH_SIZE = 10_000
 _OVERFLOW_KEY: SeriesKey = ("OTHER", OVERFLOW, 0)
-_RAW_KEY = operator.itemgetter(0, 1, 2)  # method, route, status as the app sent it
-_DURATION, _TTFB, _RECEIVED, _SENT, _ERROR, _GONE = (operator.itemgetter(i) for i in range(3, 9))
-_NOT_NONE = functools.partial(operator.is_not, None)
+_N = TypeVar("_N", int, float)
+
+
+def _drain(values: list[_N]) -> list[_N]:
+    """Take what ``values`` holds now; what another thread appends meanwhile stays."""
+    taken = values[: len(values)]
+    del values[: len(taken)]
+    return taken
+
+
+class _Series:
+    """One label set's requests since the last flush, as appended by the requests."""
+
+    __slots__ = ("key", "durations", "ttfbs", "received", "sent")
+
+    def __init__(self, key: SeriesKey) -> None:
+        self.key = key
+        self.durations: list[float] = []  # one per request: the request count
+        self.ttfbs: list[float] = []
+        self.received: list[int] = []  # request bodies' sizes, when not empty
+        self.sent: list[int] = []  # response bodies' sizes, when not empty
 
 
 class SeriesWindow:
@@ -62,7 +85,7 @@ class Sink(Protocol):
 
 
 class Recorder:
-    """Aggregates :class:`Event` s and feeds them to ``sinks``.
+    """Aggregates finished requests and feeds them to ``sinks``.
 
     :param sinks: where each flush goes.
     :param flush_interval: seconds between flushes.
@@ -75,21 +98,21 @@ class Recorder:
         self.flush_interval = flush_interval
         self.max_series = max_series
         self.sink_errors = 0
-        self._known: set[SeriesKey] = set()
         self._known_errors: set[str] = set()
         self._setup()
         os.register_at_fork(after_in_child=self._setup)  # a worker starts empty, own thread
         atexit.register(self.close)
 
     def _setup(self) -> None:
-        # RequestMeter counts a request into ``begun`` and appends its event to ``queue``
-        # itself (what begin() and end() do, without the calls). In flight = begun - ended,
-        # where ended = events taken by flushes + events queued; ``next()`` on a count is
-        # atomic, and each flush's own read of ``begun`` is subtracted.
-        self.queue: deque[Event] = deque()
+        # In flight = begun - ended: ``next()`` on a count is atomic; a request has ended when
+        # its duration is appended, and a flush subtracts its own reads of ``begun``.
+        self.series: dict[SeriesKey, _Series] = {}  # by the key requests give, when admitted
+        self._by_label: dict[SeriesKey, _Series] = {}  # the same, by label set (bounded)
+        self._rare: deque[tuple[_Series, str | None, bool]] = deque()  # errors, disconnects
         self.begun = itertools.count()
         self._begun_reads = 0
-        self._taken = 0
+        self._drained = 0
+        self._open_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self.thread: threading.Thread | None = None  # the flush thread, from the first request
@@ -102,16 +125,67 @@ class Recorder:
         next(self.begun)
 
     def end(self, event: Event) -> None:
-        """A request finished."""
-        queue = self.queue
-        queue.append(event)
-        if len(queue) == FLUSH_SIZE:
-            self.wake()
+        """A request finished (an event of the wrong shape is counted and dropped)."""
+        method, route, status, duration, ttfb, received, sent, error, gone = event
+        numbers = (duration, 0.0 if ttfb is None else ttfb, received, sent)
+        if not all(type(n) in (int, float) for n in numbers) or type(error) not in (
+            str,
+            type(None),
+        ):
+            self.sink_errors += 1
+            return
+        self.add((method, route, status), duration, ttfb, received, sent, error, bool(gone))
 
-    def wake(self) -> None:
-        """Flush now: enough events are queued (called once, when the queue reaches
-        :data:`FLUSH_SIZE`: waking the thread on every later event would cost more)."""
-        self._wake.set()
+    def add(
+        self,
+        key: SeriesKey,
+        duration: float,
+        ttfb: float | None,
+        received: int,
+        sent: int,
+        error: str | None,
+        disconnected: bool,
+    ) -> None:
+        """Add one finished request to the label set ``key`` (method, route template, status
+        as the app sent it); never raises: labels of the wrong type are counted and dropped."""
+        series = self.series.get(key) or self._open(key)
+        if series is None:
+            return
+        if received:
+            series.received.append(received)
+        if sent:
+            series.sent.append(sent)
+        if ttfb is not None:
+            series.ttfbs.append(ttfb)
+        if error is not None or disconnected:
+            self._rare.append((series, error, disconnected))
+        durations = series.durations
+        durations.append(duration)  # last: the request has ended
+        if len(durations) == FLUSH_SIZE:
+            self._wake.set()  # once: waking the thread on every later request costs more
+
+    def _open(self, key: SeriesKey) -> _Series | None:
+        """The series of a key not seen yet: admitted while under ``max_series`` label sets,
+        else the overflow series; None (counted) for labels of the wrong type."""
+        with self._open_lock:
+            try:
+                method, route, status = key
+                if type(method) is not str or type(route) is not str or type(status) is not int:
+                    raise TypeError("a label is not of its type")
+                label: SeriesKey = (method, route, status_label(status))
+                series = self._by_label.get(label)
+                if series is None:
+                    if len(self._by_label) >= self.max_series:
+                        label = _OVERFLOW_KEY
+                        series = self._by_label.get(label)
+                    if series is None:
+                        series = self._by_label[label] = _Series(label)
+                if label is not _OVERFLOW_KEY:  # a bounded set: overflowing keys come again
+                    self.series[key] = series
+                return series
+            except Exception:  # never into the request
+                self.sink_errors += 1
+                return None
 
     def start(self) -> None:
         """Start the flush thread (at the first request: a forked worker starts its own)."""
@@ -131,90 +205,53 @@ class Recorder:
             self._wake.clear()
             try:
                 self.flush()
-            except Exception:  # the thread must outlive any bad event or sink
+            except Exception:  # the thread must outlive any bad sink
                 self.sink_errors += 1
 
     def flush(self) -> None:
-        """Aggregate what is queued and hand it to every sink now."""
+        """Drain what the requests appended and hand it to every sink now."""
         with self._flush_lock:
-            series: dict[SeriesKey, SeriesWindow] = {}
-            queue = self.queue
-            # Taken and grouped in C — sorted by (method, route, status), then each group
-            # summed with map(): Python runs once per group, not once per event.
-            events = list(itertools.islice(iter(queue.popleft, None), len(queue)))
-            self._taken += len(events)
-            ended = self._taken + len(queue)  # read first: a request ending in between is not -1
-            try:
-                # Label sets are admitted (or overflow) in the order they first came.
-                keys = {raw: self._series_key(raw) for raw in dict.fromkeys(map(_RAW_KEY, events))}
-                events.sort(key=_RAW_KEY)
-                groups = [list(g) for _, g in itertools.groupby(events, _RAW_KEY)]
-            except Exception:  # unhashable or unorderable labels: a malformed event
-                keys, groups = {}, [[event] for event in events]
-            overflowed = 0
-            for group in groups:
-                try:
-                    overflowed += self._add_group(series, keys, group)
-                except Exception:  # a malformed event: the rest of its group still counts
-                    for event in group:
-                        try:
-                            overflowed += self._add_group(series, keys, [event])
-                        except Exception:  # the event itself: counted, never raised
-                            self.sink_errors += 1
+            windows: dict[SeriesKey, SeriesWindow] = {}
+            every = list(self._by_label.values())  # a copy: requests may add label sets
+            for series in every:
+                durations = _drain(series.durations)
+                received, sent = sum(_drain(series.received)), sum(_drain(series.sent))
+                if durations or received or sent:
+                    window = windows[series.key] = SeriesWindow()
+                    window.count = len(durations)
+                    window.durations = durations
+                    window.ttfbs = _drain(series.ttfbs)
+                    window.request_bytes = received
+                    window.response_bytes = sent
+                    self._drained += len(durations)
+            for _ in range(len(self._rare)):
+                series, error, gone = self._rare.popleft()
+                window = windows.get(series.key) or windows.setdefault(series.key, SeriesWindow())
+                if error is not None:
+                    error = self._error_label(error)
+                    window.errors[error] = window.errors.get(error, 0) + 1
+                window.disconnects += gone
+            # Ended first, then begun: a request ending in between counts as in flight.
+            ended = self._drained + sum(len(series.durations) for series in every)
             begun = next(self.begun) - self._begun_reads
             self._begun_reads += 1
-            inflight = max(0, begun - ended)
-            batch = Batch(series, inflight, overflowed, self.sink_errors)
+            overflow = windows.get(_OVERFLOW_KEY)
+            batch = Batch(
+                windows,
+                max(0, begun - ended),
+                0 if overflow is None else overflow.count,
+                self.sink_errors,
+            )
             for sink in self.sinks:
                 try:
                     sink.emit(batch)
                 except Exception:  # a dead sink must not stop the others, nor raise anywhere
                     self.sink_errors += 1
 
-    def _series_key(self, raw: tuple[str, str, int]) -> SeriesKey:
-        """The label set of (method, route, status as sent): admitted while under
-        ``max_series``, else the overflow bucket."""
-        method, route, status = raw
-        key: SeriesKey = (method, route, status_label(status))
-        if key not in self._known:
-            if len(self._known) >= self.max_series:
-                return _OVERFLOW_KEY
-            self._known.add(key)
-        return key
-
-    def _add_group(
-        self,
-        series: dict[SeriesKey, SeriesWindow],
-        keys: dict[tuple[str, str, int], SeriesKey],
-        group: list[Event],
-    ) -> int:
-        """Add events of one (method, route, status) to their window; return how many of them
-        went to the overflow series. Raises, adding nothing, if any event is malformed."""
-        raw = _RAW_KEY(group[0])
-        durations = list(map(_DURATION, group))
-        ttfbs = list(filter(_NOT_NONE, map(_TTFB, group)))
-        received = sum(map(_RECEIVED, group))
-        sent = sum(map(_SENT, group))
-        gone = sum(map(_GONE, group))
-        errors = [self._error_label(error) for error in filter(None, map(_ERROR, group))]
-        key = keys.get(raw) or self._series_key(raw)
-        window = series.get(key)
-        if window is None:
-            window = series[key] = SeriesWindow()
-        window.count += len(group)
-        window.durations += durations
-        window.ttfbs += ttfbs
-        window.request_bytes += received
-        window.response_bytes += sent
-        window.disconnects += gone
-        for error in errors:
-            window.errors[error] = window.errors.get(error, 0) + 1
-        return len(group) if key is _OVERFLOW_KEY else 0
-
     def _error_label(self, name: str) -> str:
         if name in self._known_errors:
             return name
-        if len(self._known_errors) < self.max_series:
+        if type(name) is str and len(self._known_errors) < self.max_series:
             self._known_errors.add(name)
             return name
         return OVERFLOW
