@@ -129,34 +129,32 @@ class _Stack:
         # The request's one context variable: its values (hashing nothing until output needs
         # redacting), which carry the stdio option for prints and the metrics' route slot.
         values = None if guard is None else RequestValues(scope, None, guard.stdio)
-        meter = borrowed = None
+        request = _Request(send, receive, scope, self, values)
+        borrowed = None
         if metrics is not None:
-            meter = RequestMeter(metrics.recorder, scope["method"])  # type: ignore[arg-type]
+            request.meter(metrics.recorder, scope["method"])  # type: ignore[arg-type]
             templates = metrics.templates
             if values is not None:
-                values.slot = meter
+                values.slot = request  # until values.close(): no cycle outlives the request
             else:
-                values, borrowed, previous_slot = metered_context(scope, meter)
+                values, borrowed, previous_slot = metered_context(scope, request)
         elif values is not None:
             adopt_slot(values)
         if values is not None:
             values_token = REQUEST_VALUES.set(values)
-        collecting = values if guard is not None else None
-        request = _Request(send, receive, scope, self, meter, collecting)
         error: BaseException | None = None
         try:
-            await self.app(scope, request.receive if guard or meter else receive, request)
+            await self.app(scope, request.receive if guard or metrics else receive, request)
             if request.mode != PASS:
-                await request.complete()
+                await request.app_returned()
         except asyncio.CancelledError:
-            if meter is not None:
-                meter.disconnected = True  # the server cancelled the app: the client went away
+            request.disconnected = True  # the server cancelled the app: the client went away
             raise
         except Exception as exc:
             error = exc
             if guard is not None:
                 hooks.mark_escaped(exc)  # the server logs it after the values are gone
-                await request.fail()  # a fixed body, then the server aborts or logs
+                await request.app_raised()  # a fixed body, then the server aborts or logs
             raise
         except BaseException as exc:
             error = exc
@@ -167,10 +165,10 @@ class _Stack:
                 values.close()
             elif borrowed is not None:
                 borrowed.slot = previous_slot
-            if meter is not None:
+            if metrics is not None:
                 # An integration's template wins; Starlette's routing is looked up only without.
-                route = meter.template or templates.get(id(scope.get("route")))
-                meter.finish(error, route or templates.lookup(scope))
+                route = request.template or templates.get(id(scope.get("route")))
+                request.finish(error, route or templates.lookup(scope))
 
 
 class RedactionGuard(_Stack):
@@ -294,17 +292,18 @@ def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
 _DONE = STREAM + 1  # the guard's own body went out: the app's is dropped
 
 
-class _Request:
+class _Request(RequestMeter):
     """One HTTP request's ``send`` and ``receive``, for whichever components are in the stack.
 
-    ``send`` counts body bytes for the meter, and at the response start asks the stack's
-    :class:`StartPolicy` whether the body passes (1xx-4xx, most responses), is replaced (5xx),
-    scrubbed (a 422 validation body) or redacted as it streams (4xx text); ``receive`` counts
-    the request body and hands it to the request's values as the app reads it.
+    ``send`` counts body bytes when the request is metered (the request is its own
+    :class:`RequestMeter`: no second object per request), and at the response start asks the
+    stack's :class:`StartPolicy` whether the body passes (1xx-4xx, most responses), is replaced
+    (5xx), scrubbed (a 422 validation body) or redacted as it streams (4xx text); ``receive``
+    counts the request body and hands it to the request's values as the app reads it.
     """
 
-    __slots__ = ("send", "_receive", "scope", "stack", "meter", "values", "mode", "start",
-                 "held", "redactor")  # fmt: skip
+    __slots__ = ("send", "_receive", "scope", "stack", "values", "mode", "started", "held",
+                 "redactor")  # fmt: skip
     held: bytearray  # a 422 body being scrubbed (set with that mode)
     redactor: StreamRedactor | None  # a 4xx body's redactor (set with that mode)
 
@@ -314,50 +313,47 @@ class _Request:
         receive: Receive,
         scope: Scope,
         stack: _Stack,
-        meter: RequestMeter | None,
         values: RequestValues | None,
     ) -> None:
         self.send = send
         self._receive = receive
         self.scope = scope
         self.stack = stack  # its start policy and stream wrapper
-        self.meter = meter
         self.values = values
         self.mode = PASS
-        self.start: Message | None = None
+        self.started: Message | None = None  # the response start message
+        self.recorder = None  # until meter()
+        self.disconnected = False
 
     async def receive(self) -> Message:
         message = await self._receive()
         kind = message["type"]
         if kind == "http.request":
             body = message.get("body", b"")
-            if self.meter is not None:
-                self.meter.request_bytes += len(body)
+            if self.recorder is not None:
+                self.request_bytes += len(body)
             if self.values is not None:
                 self.values.feed(body, not message.get("more_body", False))
-        elif kind == "http.disconnect" and self.meter is not None and not self.meter.complete:
-            self.meter.disconnected = True
+        elif kind == "http.disconnect" and self.recorder is not None and not self.complete:
+            self.disconnected = True
         return message
 
     async def __call__(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.body":
-            meter = self.meter
-            if meter is not None:
-                meter.body(len(message.get("body", b"")))
+            if self.recorder is not None:
+                self.body(len(message.get("body", b"")))
                 if not message.get("more_body", False):
-                    meter.complete = True
+                    self.complete = True
             if self.mode == PASS:
                 await self.send(message)
                 return
         elif kind == "http.response.start":
-            self.start = message
+            self.started = message
             status = message["status"]
             if type(status) is not int:  # an HTTPStatus counts as its code; no number as 0
                 status = int(status) if isinstance(status, int) else 0
-            code = status
-            if self.meter is not None:
-                self.meter.status = code
+            code = self.status = status
             policy = self.stack._policy
             if policy is not None:
                 # A status that is no number is an error to the guard; the stream wrapper
@@ -408,7 +404,7 @@ class _Request:
             await self.send(message)  # nothing of the app's body, nor trailers, goes with ours
 
     async def _send_own_body(self) -> None:
-        start = self.start
+        start = self.started
         if start is None or self.mode not in (REPLACE, SCRUB):
             return  # the body passed or streamed, or ours went out already
         held = self.held if self.mode == SCRUB else None
@@ -448,7 +444,7 @@ class _Request:
                 return str(value.decode("latin-1").lower())
         return ""
 
-    async def complete(self) -> None:
+    async def app_returned(self) -> None:
         """The app returned: send what it left unfinished (a held body, a redactor's window)."""
         if self.mode == STREAM:
             if self.redactor is not None:
@@ -458,10 +454,10 @@ class _Request:
             return
         await self._send_own_body()
 
-    async def fail(self) -> None:
+    async def app_raised(self) -> None:
         """The app raised: finish what was started, or answer a fixed 500 if nothing was."""
-        if self.start is None:
-            self.start = {"type": "http.response.start", "status": 500, "headers": []}
+        if self.started is None:
+            self.started = {"type": "http.response.start", "status": 500, "headers": []}
             self.mode, self.held = REPLACE, bytearray()
         await self._send_own_body()
 

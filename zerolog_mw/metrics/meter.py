@@ -15,13 +15,19 @@ class RequestMeter(RouteSlot):
     """Times and counts one request; :meth:`finish` hands its event to the recorder once.
 
     It is also the request's :class:`RouteSlot`, where integrations report the route template
-    and the class of an exception the framework handled.
+    and the class of an exception the framework handled. A protocol layer's own per-request
+    object may be the meter itself (a subclass calling :meth:`meter` rather than ``__init__``),
+    which saves an object per request; ``recorder`` is then None when it is not metered.
     """
 
     __slots__ = ("recorder", "method", "start", "first", "status", "request_bytes",
                  "response_bytes", "disconnected", "complete")  # fmt: skip
 
     def __init__(self, recorder: Recorder, method: str) -> None:
+        self.meter(recorder, method)
+
+    def meter(self, recorder: Recorder, method: str) -> None:
+        """Start timing and counting this request for ``recorder``."""
         if recorder.thread is None:  # what recorder.begin() does, without the call
             recorder.start()
         next(recorder.begun)
