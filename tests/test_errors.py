@@ -91,6 +91,41 @@ def test_cache_control_is_added_unless_the_app_set_one() -> None:
         assert "cache-control" not in client.get("/ok").headers
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        (b"content-type", b"cache-control"),  # as the ASGI spec asks
+        (b"Content-Type", b"Cache-Control"),  # as some apps send them anyway
+        (bytearray(b"content-type"), bytearray(b"CACHE-CONTROL")),  # not even bytes
+    ],
+)
+def test_raw_asgi_header_names_are_matched_whatever_their_case(names: Any) -> None:
+    """The app's Cache-Control is kept (never a second one), an event stream is recognised and
+    an error body replaced, however the app spells the names it sends."""
+    content_type, cache_control = names
+
+    def app(content: bytes, status: int, control: bool) -> Any:
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            headers = [(content_type, content)] + ([(cache_control, b"max-age=60")] * control)
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": f"failed {CANARY}".encode()})
+
+        return raw
+
+    def get(app: Any) -> Any:  # a raw app: no lifespan
+        return TestClient(zerolog_mw.asgi.ZeroLogMiddleware(app, metrics=())).get("/")
+
+    kept = get(app(b"text/plain", 200, True))
+    assert kept.headers.get_list("cache-control") == ["max-age=60"]
+    added = get(app(b"text/plain", 200, False))
+    assert added.headers.get_list("cache-control") == ["no-store"]
+    stream = get(app(b"Text/Event-Stream", 200, True))
+    assert stream.headers["x-accel-buffering"] == "no"
+    assert stream.headers.get_list("cache-control") == ["max-age=60"]
+    replaced = get(app(b"text/plain", 500, False))
+    assert CANARY not in replaced.text and replaced.status_code == 500
+
+
 def fastapi_app() -> FastAPI:
     app = FastAPI()
 

@@ -103,7 +103,7 @@ class StartPolicy:
             and content_type is not None
             and content_type.lower().startswith(names.event_stream)
         ):
-            found = {name.lower(): value for name, value in headers}
+            found = {_key(name): value for name, value in headers}
             return self._plan(status, headers, found)
         # The common case, kept short: the body passes, the response may gain Cache-Control.
         if self.cache_control is None or control:
@@ -150,6 +150,11 @@ class StartPolicy:
         if encoding is not None and encoding.lower() != names.identity:
             return PASS  # compressed: not text the redactor can read
         return STREAM if _textual(content_type) else PASS
+
+
+def _key(name: str | bytes | bytearray) -> str | bytes:
+    """A header name as a dict key: lowercase, and ``bytes`` for a ``bytearray``."""
+    return bytes(name).lower() if isinstance(name, bytearray) else name.lower()
 
 
 def _textual(content_type: str | bytes) -> bool:
