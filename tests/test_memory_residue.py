@@ -271,3 +271,63 @@ def test_control_the_walk_finds_a_kept_body(stack: str) -> None:
     found = holders(seed)
     assert len(KEPT) == 1
     assert "list -> bytes" in kinds(found), found
+
+
+def _raw_wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"%d" % len(body)]
+
+
+async def _raw_asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    message = await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"%d" % len(message["body"])})
+
+
+@pytest.mark.parametrize("side", ["asgi", "wsgi"])
+def test_a_metered_request_leaves_no_reference_cycle(side: str) -> None:
+    """The per-request object is the request's meter and route slot and holds its values: the
+    stack breaks those links when the request ends, so everything is freed by reference
+    counting at once — nothing waits for a collection (which also keeps the collector idle)."""
+    from zerolog_mw import asgi, wsgi
+
+    wsgi_app = wsgi.ZeroLogMiddleware(_raw_wsgi_app)
+    asgi_app = asgi.ZeroLogMiddleware(_raw_asgi_app)
+
+    def wsgi_request() -> None:
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/x", "CONTENT_LENGTH": "4",
+                   "wsgi.input": io.BytesIO(b"abcd"), "SERVER_PROTOCOL": "HTTP/1.1"}  # fmt: skip
+        response = wsgi_app(environ, lambda status, headers, exc_info=None: None)
+        assert b"".join(response) == b"4"
+        response.close()  # type: ignore[attr-defined]
+
+    def asgi_request() -> None:
+        scope = {"type": "http", "method": "POST", "path": "/x", "raw_path": b"/x",
+                 "query_string": b"", "headers": [], "root_path": ""}  # fmt: skip
+        sent: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"abcd", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        with contextlib.suppress(StopIteration):  # driven without an event loop: no cycles
+            asgi_app(scope, receive, send).send(None)
+        assert sent[-1]["body"] == b"4"
+
+    run = asgi_request if side == "asgi" else wsgi_request
+    run()  # first use: recorder, flush thread, patches
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds stays in gc.garbage
+    try:
+        run()
+        gc.collect()
+        found = sorted({type(o).__name__ for o in gc.garbage})
+        assert found == []  # no cyclic garbage: everything went with its last reference
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

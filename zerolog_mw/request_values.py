@@ -277,7 +277,7 @@ class RequestValues:
         """End of the request: forget everything; later lookups fail closed."""
         self._state = _CLOSED
         self._source = self._receive = None
-        self.slot = None  # the ASGI request is its own slot and holds these values: no cycle
+        self.slot = None  # the per-request object is the slot and holds these values: no cycle
         if self._hashes is not None:
             self._hashes = None
             self._carry = ""

@@ -119,15 +119,17 @@ class _Stack:
             if refusal is not None and refusal[0]():
                 return guard.refuse(environ, start_response)
             values = RequestValues(environ, None, guard.stdio)  # hashes nothing until needed
-        meter = borrowed = None
+        response = _Response(start_response, environ, self._policy)
+        borrowed = None
         if metrics is not None:
-            meter = RequestMeter(metrics.recorder, environ.get("REQUEST_METHOD", ""))  # type: ignore[arg-type]
+            response.meter(metrics.recorder, environ.get("REQUEST_METHOD", ""))  # type: ignore[arg-type]
             if values is not None:
-                values.slot = meter
+                values.slot = response  # until values.close(): no cycle outlives the request
             else:
-                values, borrowed, previous_slot = metered_context(environ, meter)
+                values, borrowed, previous_slot = metered_context(environ, response)
         elif values is not None:
             adopt_slot(values)
+        response.values = values
         if values is not None:
             # The request's one context variable: its values, with the stdio option and the
             # route slot. WSGI servers run a request start to close() on one thread, so they
@@ -135,7 +137,7 @@ class _Stack:
             REQUEST_VALUES.set(values)
         # Only a request with a body (HTTP/1.1: a length, or chunked) gets its input wrapped.
         if (
-            (guard is not None or meter is not None)
+            (guard is not None or metrics is not None)
             and (
                 environ.get("CONTENT_LENGTH") not in _NO_LENGTH
                 or "HTTP_TRANSFER_ENCODING" in environ
@@ -144,17 +146,15 @@ class _Stack:
             and "wsgi.input" in environ
         ):
             stream = environ["wsgi.input"]
-            if meter is not None:
-                stream = _MeteredInput(stream, meter)
+            if metrics is not None:
+                stream = response.input = _CountingInput(stream)
             if guard is not None and values is not None:
                 stream = CollectingInput(stream, values)
             environ["wsgi.input"] = stream
-        response = _Response(start_response, environ, self._policy, meter, values)
         try:
-            response.body = self.app(environ, response.start_response)
+            response.app_iter = self.app(environ, response.start_response)
         except Exception as exc:
-            if meter is not None:
-                meter.finish(exc)
+            response.end(exc)
             if values is not None:
                 _leave_request(values)
             if guard is None:
@@ -164,16 +164,15 @@ class _Stack:
                 raise  # the app's own headers are with the server: let it abort
             return [response.fixed_500()]
         except BaseException as exc:
-            if meter is not None:
-                meter.finish(exc)
+            response.end(exc)
             if values is not None:
                 _leave_request(values)
             raise
         finally:
             if borrowed is not None:
                 borrowed.slot = previous_slot
-        if values is None and meter is None:
-            return response.body  # the stream wrapper alone: the app's iterable itself
+        if values is None and metrics is None:
+            return response.app_iter  # the stream wrapper alone: the app's iterable itself
         return response
 
 
@@ -219,7 +218,7 @@ class RedactionGuard(_Stack):
         if not self._refusal_told and self.refusal is not None:
             self._refusal_told = True
             tell_operator(self.refusal[1])
-        return [_Response(start_response, environ, self._policy, None, None).fixed_500()]
+        return [_Response(start_response, environ, self._policy).fixed_500()]
 
 
 class StreamWrapper(_Stack):
@@ -253,18 +252,19 @@ class MetricsEmitter(_Stack):
         self._assemble(None, False, self)
 
 
-class _Response:
+class _Response(RequestMeter):
     """One request's ``start_response`` and the iterable returned for it.
 
     ``start_response`` asks the stack's :class:`StartPolicy` whether the body passes (1xx-4xx,
     most responses), is replaced (5xx), scrubbed (a 422 validation body) or redacted as it
-    streams (4xx text), and times and counts for the meter; iterating yields the app's chunks
+    streams (4xx text), and times and counts when the request is metered (the response is its
+    own :class:`RequestMeter`: no second object per request); iterating yields the app's chunks
     as they come (counted one by one only when metered), and ``close()`` always reaches the
     app, then ends the request's marks and forgets its values.
     """
 
-    __slots__ = ("_start", "environ", "policy", "meter", "values", "mode", "passed",
-                 "status", "headers", "exc_info", "held", "redactor", "body", "_chunks",
+    __slots__ = ("_start", "environ", "policy", "values", "input", "mode", "passed",
+                 "status_line", "headers", "exc_info", "held", "redactor", "app_iter", "_chunks",
                  "_write")  # fmt: skip
 
     def __init__(
@@ -272,49 +272,55 @@ class _Response:
         start_response: StartResponse,
         environ: WSGIEnvironment,
         policy: StartPolicy | None,
-        meter: RequestMeter | None,
-        values: RequestValues | None,
     ) -> None:
         self._start = start_response
         self.environ = environ
         self.policy = policy
-        self.meter = meter
-        self.values = values
+        self.values: RequestValues | None = None
+        self.input: _CountingInput | None = None  # the request body as counted, when metered
         self.mode = PASS
         self.passed = False  # the app's own status and headers went to the server
-        self.body: Iterable[bytes] = ()
+        self.app_iter: Iterable[bytes] = ()
         self._chunks: Iterator[bytes] | None = None
+        self.recorder = None  # until meter()
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Record the request if it is metered (once), with the body bytes the app read."""
+        if self.recorder is not None:
+            if self.input is not None:
+                self.request_bytes = self.input.count
+            self.finish(error)
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
     ) -> Callable[[bytes], object]:
         head = status[:3]
         code = int(head) if head.isdigit() else 0
-        meter = self.meter
-        if meter is not None:
-            meter.status = code
-            if meter.template is None:  # a Werkzeug app (Flask) keeps its request in environ
+        metered = self.recorder is not None
+        if metered:
+            self.status = code
+            if self.template is None:  # a Werkzeug app (Flask) keeps its request in environ
                 rule = getattr(self.environ.get("werkzeug.request"), "url_rule", None)
                 if rule is not None:
-                    meter.template = rule.rule
+                    self.template = rule.rule
         sent = None
         if self.policy is not None:
             mode, sent, _ = self.policy.plan(code or 500, headers)
             self.mode = mode
             if mode in (REPLACE, SCRUB):
-                self.status, self.headers, self.exc_info = status, headers, exc_info
+                self.status_line, self.headers, self.exc_info = status, headers, exc_info
                 self.held = bytearray()
                 return self.write  # the app's body is held (a 422, bounded) or dropped
             if mode == STREAM:
                 self.redactor = StreamRedactor(redact=redact_window)
         self.passed = True
         write = self._write = self._start(status, headers if sent is None else sent, exc_info)
-        return self.write if meter is not None or self.mode != PASS else write
+        return self.write if metered or self.mode != PASS else write
 
     def write(self, data: bytes) -> object:
         """The legacy ``write()`` path: counted, and passed, redacted or held like the body."""
-        if self.meter is not None:
-            self.meter.body(len(data))
+        if self.recorder is not None:
+            self.body(len(data))
         mode = self.mode
         if mode == PASS:
             return self._write(data)
@@ -325,20 +331,20 @@ class _Response:
 
     def __iter__(self) -> Iterator[bytes]:
         if self.mode == PASS and self.passed:
-            if self.meter is None:
-                return iter(self.body)  # nothing to do per chunk: the server iterates the app's
+            if self.recorder is None:
+                return iter(self.app_iter)  # nothing to do per chunk: the server iterates the app's
             if self._chunks is None:  # iter() again continues where the chunks are
-                self._chunks = iter(self.body)
-            return _metered(self._chunks, self.meter)
+                self._chunks = iter(self.app_iter)
+            return _metered(self._chunks, self)
         return self._guarded_chunks()
 
     def _guarded_chunks(self) -> Iterator[bytes]:
         """The body when it is not simply passed: a lazy start_response decides at the first
         chunk; a redacted body goes through the redactor; a replaced body is held or dropped,
         then ours is sent."""
-        chunks = iter(self.body)
-        if self.meter is not None:
-            chunks = _metered(chunks, self.meter)
+        chunks = iter(self.app_iter)
+        if self.recorder is not None:
+            chunks = _metered(chunks, self)
         if not self.passed and self.mode == PASS:  # start_response comes from inside the body
             first = next(chunks, None)
             if self.mode == PASS:
@@ -365,46 +371,46 @@ class _Response:
 
     def _own_body(self) -> bytes:
         """Send the headers for the guard's own body and return that body."""
-        code = int(self.status[:3]) if self.status[:3].isdigit() else 500
+        code = int(self.status_line[:3]) if self.status_line[:3].isdigit() else 500
         held = self.held if self.mode == SCRUB else None
         control = None if self.policy is None else self.policy.cache_control
         accept = self.environ.get("HTTP_ACCEPT", "")
         body, headers = own_response(code, held, accept, self.headers, control and control[1])
         self.held = bytearray()
-        self._start(self.status, headers, self.exc_info)
+        self._start(self.status_line, headers, self.exc_info)
         return body
 
     def fixed_500(self) -> bytes:
         """The app raised before its response started: a fixed 500 instead."""
-        self.mode, self.status, self.headers = REPLACE, "500 Internal Server Error", []
+        self.mode, self.status_line, self.headers = REPLACE, "500 Internal Server Error", []
         self.exc_info, self.held = None, bytearray()
         return self._own_body()
 
     def close(self) -> None:
         try:
-            close = getattr(self.body, "close", None)
+            close = getattr(self.app_iter, "close", None)
             if close is not None:
                 close()
         finally:
-            meter = self.meter
-            if meter is not None:
+            if self.recorder is not None:
                 # closed before the end and without an error: the client went away
-                meter.disconnected = not meter.complete
-                meter.finish()
+                self.disconnected = not self.complete
+                self.end()
             if self.values is not None:
                 _leave_request(self.values)
 
 
-def _metered(chunks: Iterator[bytes], meter: RequestMeter) -> Iterator[bytes]:
-    """``chunks`` as they come, counted for ``meter`` (a generator: no Python call per chunk)."""
+def _metered(chunks: Iterator[bytes], response: _Response) -> Iterator[bytes]:
+    """``chunks`` as they come, counted for ``response`` (a generator: no Python call per
+    chunk)."""
     try:
         for chunk in chunks:
-            meter.body(len(chunk))
+            response.body(len(chunk))
             yield chunk
     except Exception as exc:  # mid-stream: the error propagates and the server aborts
-        meter.finish(exc)
+        response.end(exc)
         raise
-    meter.complete = True
+    response.complete = True
 
 
 def _prepend(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -413,33 +419,34 @@ def _prepend(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-class _MeteredInput:
-    """``wsgi.input`` counting the bytes the app reads."""
+class _CountingInput:
+    """``wsgi.input`` counting the bytes the app reads (the response reads ``count`` at the
+    end: the input holds no reference back, so environ -> input -> response is no cycle)."""
 
-    __slots__ = ("_stream", "_meter")
+    __slots__ = ("_stream", "count")
 
-    def __init__(self, stream: Any, meter: RequestMeter) -> None:
+    def __init__(self, stream: Any) -> None:
         self._stream = stream
-        self._meter = meter
+        self.count = 0
 
     def read(self, *args: Any) -> bytes:
         data: bytes = self._stream.read(*args)
-        self._meter.request_bytes += len(data)
+        self.count += len(data)
         return data
 
     def readline(self, *args: Any) -> bytes:
         data: bytes = self._stream.readline(*args)
-        self._meter.request_bytes += len(data)
+        self.count += len(data)
         return data
 
     def readinto(self, buffer: Any) -> int:
         size: int = self._stream.readinto(buffer)
-        self._meter.request_bytes += size or 0
+        self.count += size or 0
         return size
 
     def readlines(self, *args: Any) -> list[bytes]:
         lines: list[bytes] = self._stream.readlines(*args)
-        self._meter.request_bytes += sum(map(len, lines))
+        self.count += sum(map(len, lines))
         return lines
 
     def __iter__(self) -> Iterator[bytes]:
