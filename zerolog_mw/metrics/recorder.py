@@ -1,16 +1,16 @@
-"""In-process aggregation: each request appends its numbers to its label set's arrays; a
+"""In-process aggregation: each request appends its numbers to its label set's lists; a
 background thread drains them into windows and hands those to the sinks.
 
 A finished request finds its label set's :class:`_Series` (one dict lookup once the set has
-been seen) and appends its duration, time to first byte and byte counts to four arrays. Each
-append is atomic, so there is no lock on the request path, and no object is kept per request
-(nothing for the garbage collector to visit, nothing scattered in the allocator's pools). A
-flush drains each array up to its length at that moment (what is appended meanwhile stays for
-the next one: nothing is lost), so it costs a few C-level operations per label set, not Python
-code per request. Exceptions and disconnects, rare, go through one queue. Formatting and
-network sends happen in the flush thread, every ``flush_interval`` seconds or sooner when a
-label set holds :data:`FLUSH_SIZE` requests, and once more at exit. A sink that raises is
-counted and ignored: metrics never fail a request.
+been seen) and appends its duration, time to first byte and byte counts to four lists — each
+append is atomic, so there is no lock on the request path and nothing per request is kept as
+an object for the garbage collector to visit. A flush drains each list up to its length at
+that moment (what is appended meanwhile stays for the next one: nothing is lost), so it costs
+a few C-level list operations per label set, not Python code per request. Exceptions and
+disconnects, rare, go through one queue. Formatting and network sends happen in the flush
+thread, every ``flush_interval`` seconds or sooner when a label set holds :data:`FLUSH_SIZE`
+requests, and once more at exit. A sink that raises is counted and ignored: metrics never
+fail a request.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import atexit
 import itertools
 import os
 import threading
-from array import array
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from .event import OVERFLOW, Event, status_label
 
@@ -31,9 +30,10 @@ __all__ = ["FLUSH_SIZE", "Batch", "Recorder", "SeriesKey", "SeriesWindow", "Sink
 SeriesKey = tuple[str, str, int]  # method, route template, status
 FLUSH_SIZE = 10_000
 _OVERFLOW_KEY: SeriesKey = ("OTHER", OVERFLOW, 0)
+_N = TypeVar("_N", int, float)
 
 
-def _drain(values: array[Any]) -> array[Any]:
+def _drain(values: list[_N]) -> list[_N]:
     """Take what ``values`` holds now; what another thread appends meanwhile stays."""
     taken = values[: len(values)]
     del values[: len(taken)]
@@ -41,17 +41,16 @@ def _drain(values: array[Any]) -> array[Any]:
 
 
 class _Series:
-    """One label set's requests since the last flush, as appended by the requests: in arrays,
-    so no number object is kept per request (kept objects scatter the allocator's pools)."""
+    """One label set's requests since the last flush, as appended by the requests."""
 
     __slots__ = ("key", "durations", "ttfbs", "received", "sent")
 
     def __init__(self, key: SeriesKey) -> None:
         self.key = key
-        self.durations = array("d")  # one per request: the request count
-        self.ttfbs = array("d")
-        self.received = array("q")  # request bodies' sizes, when not empty
-        self.sent = array("q")  # response bodies' sizes, when not empty
+        self.durations: list[float] = []  # one per request: the request count
+        self.ttfbs: list[float] = []
+        self.received: list[int] = []  # request bodies' sizes, when not empty
+        self.sent: list[int] = []  # response bodies' sizes, when not empty
 
 
 class SeriesWindow:
@@ -220,8 +219,8 @@ class Recorder:
                 if durations or received or sent:
                     window = windows[series.key] = SeriesWindow()
                     window.count = len(durations)
-                    window.durations = durations.tolist()
-                    window.ttfbs = _drain(series.ttfbs).tolist()
+                    window.durations = durations
+                    window.ttfbs = _drain(series.ttfbs)
                     window.request_bytes = received
                     window.response_bytes = sent
                     self._drained += len(durations)
