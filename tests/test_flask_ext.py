@@ -179,6 +179,21 @@ def test_debug_mode_turned_on_later_is_refused_at_each_request(
     assert get(app, "/items/1") == (200, b"ok")
 
 
+def test_refused_requests_are_counted_in_the_metrics() -> None:
+    sink = ListSink()
+    app = create_app(ZEROLOG_METRICS=[sink])
+    ZeroLog(app)
+    app.debug = True
+    assert get(app, "/items/secret-id") == (500, GENERIC_500)
+    assert get(app, "/nope/secret-id") == (500, GENERIC_500)
+    app.wsgi_app.metrics.recorder.flush()  # type: ignore[attr-defined]
+    windows = [w for batch in sink.batches for w in batch.series.values()]
+    keys = {key for batch in sink.batches for key in batch.series}
+    assert keys == {("GET", "__unmatched__", 500)}  # the app never ran: no template
+    assert sum(w.count for w in windows) == 2
+    assert sum(w.response_bytes for w in windows) == 2 * len(GENERIC_500)
+
+
 def test_wrap_takes_the_same_path() -> None:
     app = create_app(ZEROLOG_STDIO="pass")
     assert zerolog_mw.wrap(app) is app

@@ -117,7 +117,13 @@ class _Stack:
         if guard is not None:
             refusal = guard.refusal
             if refusal is not None and refusal[0]():
-                return guard.refuse(environ, start_response)
+                refused = guard.refuse(environ, start_response)
+                if metrics is not None:  # counted like any request the client got a 500 for
+                    meter = RequestMeter(metrics.recorder, environ.get("REQUEST_METHOD", ""))  # type: ignore[arg-type]
+                    meter.status = 500
+                    meter.body(len(refused[0]))
+                    meter.finish()
+                return refused
             values = RequestValues(environ, None, guard.stdio)  # hashes nothing until needed
         response = _Response(start_response, environ, self._policy)
         borrowed = None
