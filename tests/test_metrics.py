@@ -391,3 +391,43 @@ def test_requests_added_while_flushes_run_are_all_counted_exactly_once() -> None
     folded = sum(b.series[overflow].count for b in sink.batches if overflow in b.series)
     assert folded > 0 and sum(b.overflowed for b in sink.batches) == folded
     assert len(sink.batches) > 2  # flushes did run while requests were added
+
+
+def test_prometheus_sink_in_a_forked_worker_starts_empty_and_unlocked() -> None:
+    """Forked while another thread of the parent held the sink's lock (a scrape or a flush):
+    the child scrapes without hanging, and shows none of the parent's counts."""
+    import os
+    import threading
+
+    from zerolog_mw.metrics.prometheus_sink import PrometheusSink
+    from zerolog_mw.metrics.recorder import SeriesWindow
+
+    sink = PrometheusSink(CollectorRegistry())
+    window = SeriesWindow()
+    window.count, window.durations = 3, [0.1, 0.2, 0.3]
+    sink.emit(Batch({("GET", "/a", 200): window}, 0, 0, 0))
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with sink._lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the child: a scrape must neither hang nor show the parent's requests
+        done = threading.Event()
+        texts: list[str] = []
+        scraper = threading.Thread(
+            target=lambda: (texts.append(repr(list(sink.collect()))), done.set()), daemon=True
+        )
+        scraper.start()
+        ok = done.wait(5) and "/a" not in texts[0]
+        os._exit(0 if ok else 1)
+    release.set()
+    holder.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "/a" in repr(list(sink.collect()))  # the parent keeps its own

@@ -8,6 +8,7 @@ current. Histograms use fixed buckets suited to web latencies. Nothing per reque
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -70,12 +71,10 @@ class PrometheusSink(Collector):
         self.namespace = namespace
         self.registry = registry if registry is not None else REGISTRY
         self.flush: Callable[[], None] = lambda: None  # set by the recorder's owner
-        self._lock = threading.Lock()
-        self._series: dict[_Labels, _Totals] = {}
-        self._errors: dict[tuple[str, str], int] = {}
-        self._inflight = 0
-        self._overflowed = 0
-        self._sink_errors = 0
+        self._setup()
+        # A forked worker starts empty, like its recorder, with a lock no other thread of the
+        # parent can have held at the fork (that would hang every scrape of the worker).
+        os.register_at_fork(after_in_child=self._setup)
         try:
             self.registry.register(self)
         except ValueError as exc:
@@ -83,6 +82,14 @@ class PrometheusSink(Collector):
                 "zerolog_mw: this Prometheus registry already holds zerolog_mw metrics (is a "
                 "second app wrapped in this process?); give each its own prometheus_registry"
             ) from exc
+
+    def _setup(self) -> None:
+        self._lock = threading.Lock()
+        self._series: dict[_Labels, _Totals] = {}
+        self._errors: dict[tuple[str, str], int] = {}
+        self._inflight = 0
+        self._overflowed = 0
+        self._sink_errors = 0
 
     def emit(self, batch: Batch) -> None:
         with self._lock:
