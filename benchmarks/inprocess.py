@@ -1,6 +1,6 @@
 """Drive a tiny app in-process for N requests: no server, no sockets, no event-loop plumbing.
 
-    python benchmarks/inprocess.py VARIANT [N]
+    python benchmarks/inprocess.py [--cpu] VARIANT [N]
 
 ASGI variants call a bare Starlette app (one route, ``GET /items/{id}`` returning
 ``PlainTextResponse("ok")``) as ``await app(scope, receive, send)`` in one asyncio loop, with a
@@ -37,6 +37,10 @@ Variants:
 
 One request is checked (200, body ``ok``), ``WARMUP`` requests are made, then N measured
 ones. Nothing is printed per request; one summary line (wall clock) goes to stdout at the end.
+With ``--cpu`` the line gives the process's CPU time instead (``time.process_time``: every
+thread, so zerolog_mw's flush thread too), and the measured part ends with a flush of every
+zerolog_mw metrics recorder of the app, so aggregating and sending what the N requests
+recorded is inside it.
 Exit status 3 means "variant not available here" (a missing optional package).
 """
 
@@ -243,13 +247,28 @@ async def _check_asgi(app: ASGIApp) -> None:
         raise RuntimeError(f"sanity check failed: status {status!r}, body {body!r}")
 
 
-def _run_asgi(app: ASGIApp, warmup: int, requests: int) -> float:
+def _flush_recorders(app: object) -> None:
+    """Flush the metrics recorders of zerolog_mw's components in ``app`` (Flask: its
+    ``wsgi_app``), so what they aggregated is sent within the measured part."""
+    for layer in (app, getattr(app, "wsgi_app", None)):
+        for holder in (layer, getattr(layer, "metrics", None)):
+            recorder = getattr(holder, "recorder", None)
+            if recorder is not None:
+                recorder.flush()
+
+
+def _run_asgi(app: ASGIApp, warmup: int, requests: int, cpu: bool) -> float:
+    clock = time.process_time if cpu else time.perf_counter
+
     async def both() -> float:
         await _check_asgi(app)
         await _drive_asgi(app, warmup)
-        start = time.perf_counter()
+        _flush_recorders(app)
+        start = clock()
         await _drive_asgi(app, requests)
-        return time.perf_counter() - start
+        if cpu:
+            _flush_recorders(app)
+        return clock() - start
 
     return asyncio.run(both())
 
@@ -333,7 +352,7 @@ def _check_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> None:
         raise RuntimeError(f"sanity check failed: status {statuses!r}, body {content!r}")
 
 
-def _run_wsgi(app: WSGIApplication, warmup: int, requests: int) -> float:
+def _run_wsgi(app: WSGIApplication, warmup: int, requests: int, cpu: bool) -> float:
     from werkzeug.test import EnvironBuilder
 
     builder = EnvironBuilder(path="/items/42", method="GET", headers=[("User-Agent", "bench")])
@@ -341,38 +360,47 @@ def _run_wsgi(app: WSGIApplication, warmup: int, requests: int) -> float:
         environ = builder.get_environ()
     finally:
         builder.close()
+    clock = time.process_time if cpu else time.perf_counter
     _check_wsgi(app, environ)
     _drive_wsgi(app, environ, warmup)
-    start = time.perf_counter()
+    _flush_recorders(app)
+    start = clock()
     _drive_wsgi(app, environ, requests)
-    return time.perf_counter() - start
+    if cpu:
+        _flush_recorders(app)
+    return clock() - start
 
 
 # --- entry point ------------------------------------------------------------------------------
 
 
-def run(variant: str, requests: int, warmup: int = WARMUP) -> float:
-    """Build ``variant``, make ``warmup`` then ``requests`` requests; return the latter's time."""
+def run(variant: str, requests: int, warmup: int = WARMUP, cpu: bool = False) -> float:
+    """Build ``variant``, make ``warmup`` then ``requests`` requests; return the latter's time
+    (wall clock, or with ``cpu`` the process's CPU time including a final metrics flush)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
     if variant.startswith("starlette-"):
-        return _run_asgi(_asgi_app(variant), warmup, requests)
-    return _run_wsgi(_flask_app(variant), warmup, requests)
+        return _run_asgi(_asgi_app(variant), warmup, requests, cpu)
+    return _run_wsgi(_flask_app(variant), warmup, requests, cpu)
 
 
 def main(argv: list[str]) -> int:
+    cpu = argv[:1] == ["--cpu"]
+    argv = argv[1:] if cpu else argv
     if not 1 <= len(argv) <= 2 or argv[0] not in VARIANTS:
-        print(f"usage: inprocess.py {{{','.join(VARIANTS)}}} [N]", file=sys.stderr)
+        print(f"usage: inprocess.py [--cpu] {{{','.join(VARIANTS)}}} [N]", file=sys.stderr)
         return 2
     variant = argv[0]
     requests = int(argv[1]) if len(argv) == 2 else DEFAULT_REQUESTS
     try:
-        elapsed = run(variant, requests)
+        elapsed = run(variant, requests, cpu=cpu)
     except VariantUnavailable as exc:
         print(f"{variant}: skipped ({exc}; {exc.install})")
         return SKIPPED
     per_request_us = elapsed / requests * 1e6 if requests else 0.0
-    print(f"{variant}: {requests} requests in {elapsed:.3f} s ({per_request_us:.2f} us/request)")
+    clock = "CPU" if cpu else "wall"
+    per_request = f"{per_request_us:.2f} us/request"
+    print(f"{variant}: {requests} requests in {elapsed:.3f} s {clock} ({per_request})")
     return 0
 
 
