@@ -4,7 +4,9 @@ text and JSON streams only with ``redact_streams=True``, chunk by chunk."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import pytest
 from flask import Flask, Response, abort, request
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -86,3 +88,41 @@ def test_wsgi_4xx_echo_is_redacted_and_redact_streams_covers_2xx() -> None:
         assert EMAIL in response.text
     with Client(zerolog_mw.wrap(flask_app(), redact_streams=True)).get("/split") as response:
         assert EMAIL not in response.text and "[REDACTED:email]" in response.text
+
+
+def raw_400(content_type: bytes, canary: str) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", content_type)]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": f"<e>{canary}</e>".encode()})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        b"application/xml",
+        b"application/problem+xml",
+        b"application/vnd.api+json",
+        b"text/plain; charset=utf-8; format=flowed",
+        b'text/plain; format=flowed; charset="UTF-8"',
+        b"Text/HTML;Charset=utf-8",
+    ],
+)
+def test_4xx_xml_json_suffix_and_parameterised_text_bodies_are_redacted(
+    content_type: bytes,
+) -> None:
+    canary = new_canary()
+    response = TestClient(zerolog_mw.wrap(raw_400(content_type, canary))).get(f"/?v={canary}")
+    assert response.status_code == 400
+    assert canary not in response.text and "[REDACTED:request]" in response.text
+
+
+@pytest.mark.parametrize(
+    "content_type", [b"application/octet-stream", b"text/plain; charset=latin-1"]
+)
+def test_4xx_bodies_the_redactor_cannot_read_pass_untouched(content_type: bytes) -> None:
+    canary = new_canary()
+    response = TestClient(zerolog_mw.wrap(raw_400(content_type, canary))).get(f"/?v={canary}")
+    assert response.content == f"<e>{canary}</e>".encode()  # not text it can read: passes

@@ -20,7 +20,12 @@ PASS, REPLACE, SCRUB, STREAM = range(4)
 # Reverse proxies (nginx and others honouring it) must not hold event-stream chunks back.
 EVENT_STREAM_HEADER = ("x-accel-buffering", "no")
 
-_TEXTUAL = ("text/", "application/json", "application/x-ndjson", "application/problem+json")
+# Bodies the stream redactor reads: text, JSON and XML (with their structured-syntax suffixes:
+# application/problem+json, application/vnd.api+json, application/soap+xml, ...).
+_TEXT_TYPES = frozenset(
+    {"application/json", "application/x-ndjson", "application/xml", "application/javascript"}
+)
+_TEXT_SUFFIXES = ("+json", "+xml")
 _CHARSETS = ("", "utf-8", "utf8", "us-ascii")
 
 
@@ -158,7 +163,18 @@ def _key(name: str | bytes | bytearray) -> str | bytes:
 
 
 def _textual(content_type: str | bytes) -> bool:
-    """Text or JSON in UTF-8 (or no charset): what the stream redactor reads."""
+    """Text, JSON or XML in UTF-8 (or no charset): what the stream redactor reads.
+
+    ``content_type`` is lowercase; its parameters may come in any order
+    (``text/plain; format=flowed; charset="utf-8"``).
+    """
     kind = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
-    charset = kind.partition("charset=")[2].strip(' "')
-    return kind.startswith(_TEXTUAL) and charset in _CHARSETS
+    media, *params = kind.split(";")
+    media = media.strip()
+    charset = ""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "charset":
+            charset = value.strip(' "')
+    textual = media.startswith("text/") or media in _TEXT_TYPES or media.endswith(_TEXT_SUFFIXES)
+    return textual and charset in _CHARSETS
