@@ -126,3 +126,11 @@ def test_4xx_bodies_the_redactor_cannot_read_pass_untouched(content_type: bytes)
     canary = new_canary()
     response = TestClient(zerolog_mw.wrap(raw_400(content_type, canary))).get(f"/?v={canary}")
     assert response.content == f"<e>{canary}</e>".encode()  # not text it can read: passes
+
+
+def test_a_bytearray_content_type_on_a_4xx_is_read_like_bytes() -> None:
+    canary = new_canary()
+    app = raw_400(bytearray(b"text/plain"), canary)  # type: ignore[arg-type]
+    response = TestClient(zerolog_mw.wrap(app)).get(f"/?v={canary}")
+    assert response.status_code == 400
+    assert canary not in response.text and "[REDACTED:request]" in response.text

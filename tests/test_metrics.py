@@ -431,3 +431,68 @@ def test_prometheus_sink_in_a_forked_worker_starts_empty_and_unlocked() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert "/a" in repr(list(sink.collect()))  # the parent keeps its own
+
+
+def test_labels_of_enum_or_foreign_types_are_counted_and_end_their_request() -> None:
+    """An IntEnum status and a StrEnum template count under their values; an unhashable
+    template or exception name, or an event that is no event, never raises into the request,
+    never loses the rest of the flush, and never leaves the in-flight gauge high."""
+    import enum
+    from http import HTTPStatus
+
+    from zerolog_mw.metrics.recorder import Recorder
+
+    class Route(str, enum.Enum):
+        ITEMS = "/items/{id}"
+
+    sink = ListSink()
+    recorder = Recorder([sink], flush_interval=3600, max_series=10)
+    try:
+        for _ in range(6):
+            recorder.begin()
+        recorder.add(("GET", Route.ITEMS, HTTPStatus.CREATED), 0.1, None, 0, 2, None, False)
+        recorder.add(("GET", "/items/{id}", 201), 0.1, None, 0, 2, None, False)
+        recorder.add(("GET", ["unhashable"], 200), 0.1, None, 0, 2, None, False)  # type: ignore[arg-type]
+        recorder.add(("GET", "/x", 200), 0.1, None, 0, 2, ["unhashable"], False)  # type: ignore[arg-type]
+        recorder.end(("GET", "/x"))  # type: ignore[arg-type]
+        recorder.end(("GET", "/x", 200, "slow", None, 0, 0, None, False))  # type: ignore[arg-type]
+        recorder.flush()
+    finally:
+        recorder.close()
+    series = sink.series()
+    assert series[("GET", "/items/{id}", 201)] == 2
+    assert all(type(part) in (str, int) for key in series for part in key)
+    assert series[("OTHER", "__overflow__", 0)] == 1  # the unhashable template
+    assert sink.batches[0].series[("GET", "/x", 200)].errors == {"__overflow__": 1}
+    assert sink.batches[0].inflight == 0  # six began, six ended (two without a sample)
+    assert sink.batches[0].sink_errors == 3  # the bad label and the two bad events
+
+
+def test_statuses_the_app_invents_do_not_grow_what_the_recorder_keeps() -> None:
+    from zerolog_mw.metrics.recorder import Recorder
+
+    recorder = Recorder([ListSink()], flush_interval=3600, max_series=10)
+    try:
+        for status in range(1000, 6000):
+            recorder.add(("GET", "/status/{code}", status), 0.1, None, 0, 0, None, False)
+        assert len(recorder.series) <= 10  # only keys that are their own label set
+    finally:
+        recorder.close()
+
+
+def test_statsd_sends_no_request_count_for_a_window_holding_only_bytes(
+    udp: socket.socket,
+) -> None:
+    """A flush between a request's byte counts and its duration leaves a window with bytes and
+    no requests: no ``requests:0`` line for it."""
+    from zerolog_mw.metrics.recorder import SeriesWindow
+    from zerolog_mw.metrics.statsd_sink import StatsdSink
+
+    window = SeriesWindow()
+    window.response_bytes = 5
+    sink = StatsdSink("127.0.0.1", udp.getsockname()[1], "z")
+    sink.emit(Batch({("GET", "/a", 200): window}, 0, 0, 0))
+    sink.client.close()
+    lines = received(udp)
+    assert "z.response_bytes.GET.a.200:5|c" in lines
+    assert not any(line.startswith("z.requests.") for line in lines)

@@ -162,13 +162,17 @@ def _key(name: str | bytes | bytearray) -> str | bytes:
     return bytes(name).lower() if isinstance(name, bytearray) else name.lower()
 
 
-def _textual(content_type: str | bytes) -> bool:
+def _textual(content_type: str | bytes | bytearray) -> bool:
     """Text, JSON or XML in UTF-8 (or no charset): what the stream redactor reads.
 
     ``content_type`` is lowercase; its parameters may come in any order
     (``text/plain; format=flowed; charset="utf-8"``).
     """
-    kind = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
+    kind = (
+        content_type.decode("latin-1")
+        if isinstance(content_type, (bytes, bytearray))
+        else content_type
+    )
     media, *params = kind.split(";")
     media = media.strip()
     charset = ""

@@ -130,7 +130,9 @@ class _Stack:
         if metrics is not None:
             response.meter(metrics.recorder, environ.get("REQUEST_METHOD", ""))  # type: ignore[arg-type]
             if values is not None:
-                values.slot = response  # until values.close(): no cycle outlives the request
+                # Until close() closes the values (a server that never calls close(), against
+                # PEP 3333, leaves this cycle to the garbage collector).
+                values.slot = response
             else:
                 values, borrowed, previous_slot = metered_context(environ, response)
         elif values is not None:

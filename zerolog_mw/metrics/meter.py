@@ -12,7 +12,7 @@ __all__ = ["RequestMeter"]
 
 
 class RequestMeter(RouteSlot):
-    """Times and counts one request; :meth:`finish` hands its event to the recorder once.
+    """Times and counts one request; :meth:`finish` adds it to the recorder, once.
 
     It is also the request's :class:`RouteSlot`, where integrations report the route template
     and the class of an exception the framework handled. A protocol layer's own per-request

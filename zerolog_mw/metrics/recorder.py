@@ -2,15 +2,16 @@
 background thread drains them into windows and hands those to the sinks.
 
 A finished request finds its label set's :class:`_Series` (one dict lookup once the set has
-been seen) and appends its duration, time to first byte and byte counts to four lists — each
-append is atomic, so there is no lock on the request path and nothing per request is kept as
-an object for the garbage collector to visit. A flush drains each list up to its length at
-that moment (what is appended meanwhile stays for the next one: nothing is lost), so it costs
-a few C-level list operations per label set, not Python code per request. Exceptions and
-disconnects, rare, go through one queue. Formatting and network sends happen in the flush
-thread, every ``flush_interval`` seconds or sooner when a label set holds :data:`FLUSH_SIZE`
-requests, and once more at exit. A sink that raises is counted and ignored: metrics never
-fail a request.
+been seen; a request overflowing ``max_series``, or with a status the app invented, takes a
+locked slow path each time, so what is kept stays bounded) and appends its duration, time to
+first byte and byte counts to four lists. Each append is atomic, so there is no lock on the
+request path, and nothing per request is kept as an object for the garbage collector to
+visit. A flush drains each list up to its length at that moment (what is appended meanwhile
+stays for the next one: nothing is lost), so it costs a few C-level list operations per label
+set, not Python code per request. Exceptions and disconnects, rare, go through one queue.
+Formatting and network sends happen in the flush thread, every ``flush_interval`` seconds or
+sooner when a label set holds :data:`FLUSH_SIZE` requests, and once more at exit. A sink that
+raises is counted and ignored: metrics never fail a request.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import os
 import threading
 from collections import deque
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar, cast
 
-from .event import OVERFLOW, Event, status_label
+from .event import OVERFLOW, Event, method_label, status_label
 
 __all__ = ["FLUSH_SIZE", "Batch", "Recorder", "SeriesKey", "SeriesWindow", "Sink"]
 
@@ -84,6 +85,16 @@ class Sink(Protocol):
     def emit(self, batch: Batch) -> None: ...
 
 
+def _label_set(key: object) -> SeriesKey | None:
+    """The label set of (method, route template, status as sent), as plain ``str``/``int``
+    (``StrEnum`` and ``IntEnum`` members by their values); None if a label is of no such type.
+    """
+    method, route, status = cast("tuple[object, object, object]", key)
+    if not (isinstance(method, str) and isinstance(route, str) and isinstance(status, int)):
+        return None
+    return method_label(str.__str__(method)), str.__str__(route), status_label(int(status))
+
+
 class Recorder:
     """Aggregates finished requests and feeds them to ``sinks``.
 
@@ -111,6 +122,8 @@ class Recorder:
         self._rare: deque[tuple[_Series, str | None, bool]] = deque()  # errors, disconnects
         self.begun = itertools.count()
         self._begun_reads = 0
+        self._discarded = itertools.count()  # requests ended without a sample (bad events)
+        self._discarded_reads = 0
         self._drained = 0
         self._open_lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -125,14 +138,17 @@ class Recorder:
         next(self.begun)
 
     def end(self, event: Event) -> None:
-        """A request finished (an event of the wrong shape is counted and dropped)."""
-        method, route, status, duration, ttfb, received, sent, error, gone = event
-        numbers = (duration, 0.0 if ttfb is None else ttfb, received, sent)
-        if not all(type(n) in (int, float) for n in numbers) or type(error) not in (
-            str,
-            type(None),
-        ):
+        """A request finished. An event of the wrong shape, or whose times or sizes are no
+        numbers, is counted in ``sink_errors`` and ends its request without a sample."""
+        try:
+            method, route, status, duration, ttfb, received, sent, error, gone = event
+            numbers = (duration, 0.0 if ttfb is None else ttfb, received, sent)
+            valid = all(type(n) in (int, float) for n in numbers)
+        except (TypeError, ValueError):  # not a 9-field sequence
+            valid = False
+        if not valid:
             self.sink_errors += 1
+            next(self._discarded)  # ended all the same: the in-flight gauge stays right
             return
         self.add((method, route, status), duration, ttfb, received, sent, error, bool(gone))
 
@@ -147,10 +163,12 @@ class Recorder:
         disconnected: bool,
     ) -> None:
         """Add one finished request to the label set ``key`` (method, route template, status
-        as the app sent it); never raises: labels of the wrong type are counted and dropped."""
-        series = self.series.get(key) or self._open(key)
-        if series is None:
-            return
+        as the app sent it). Never raises: labels of the wrong type count in the overflow
+        series, an exception name that is no ``str`` as ``__overflow__``."""
+        try:
+            series = self.series.get(key) or self._open(key)
+        except TypeError:  # an unhashable label
+            series = self._open(None)
         if received:
             series.received.append(received)
         if sent:
@@ -164,28 +182,28 @@ class Recorder:
         if len(durations) == FLUSH_SIZE:
             self._wake.set()  # once: waking the thread on every later request costs more
 
-    def _open(self, key: SeriesKey) -> _Series | None:
-        """The series of a key not seen yet: admitted while under ``max_series`` label sets,
-        else the overflow series; None (counted) for labels of the wrong type."""
+    def _open(self, key: object) -> _Series:
+        """The series of a key not seen yet: its label set while under ``max_series`` label
+        sets, else the overflow series (and for labels of the wrong type, counted). Only a key
+        that is its own label set is remembered, so the keys kept stay bounded too."""
         with self._open_lock:
             try:
-                method, route, status = key
-                if type(method) is not str or type(route) is not str or type(status) is not int:
-                    raise TypeError("a label is not of its type")
-                label: SeriesKey = (method, route, status_label(status))
-                series = self._by_label.get(label)
-                if series is None:
-                    if len(self._by_label) >= self.max_series:
-                        label = _OVERFLOW_KEY
-                        series = self._by_label.get(label)
-                    if series is None:
-                        series = self._by_label[label] = _Series(label)
-                if label is not _OVERFLOW_KEY:  # a bounded set: overflowing keys come again
-                    self.series[key] = series
-                return series
-            except Exception:  # never into the request
+                label = _label_set(key)
+            except Exception:  # whatever a foreign label does, never into the request
+                label = None
+            if label is None:
                 self.sink_errors += 1
-                return None
+                label = _OVERFLOW_KEY
+            series = self._by_label.get(label)
+            if series is None:
+                if label is not _OVERFLOW_KEY and len(self._by_label) >= self.max_series:
+                    label = _OVERFLOW_KEY
+                    series = self._by_label.get(label)
+                if series is None:
+                    series = self._by_label[label] = _Series(label)
+            if label is not _OVERFLOW_KEY and label == key:
+                self.series[label] = series  # a status sent as an IntEnum finds it too
+            return series
 
     def start(self) -> None:
         """Start the flush thread (at the first request: a forked worker starts its own)."""
@@ -233,6 +251,8 @@ class Recorder:
                 window.disconnects += gone
             # Ended first, then begun: a request ending in between counts as in flight.
             ended = self._drained + sum(len(series.durations) for series in every)
+            ended += next(self._discarded) - self._discarded_reads
+            self._discarded_reads += 1
             begun = next(self.begun) - self._begun_reads
             self._begun_reads += 1
             overflow = windows.get(_OVERFLOW_KEY)
@@ -249,9 +269,11 @@ class Recorder:
                     self.sink_errors += 1
 
     def _error_label(self, name: str) -> str:
+        if type(name) is not str:  # a foreign value (its hash or equality could raise)
+            return OVERFLOW
         if name in self._known_errors:
             return name
-        if type(name) is str and len(self._known_errors) < self.max_series:
+        if len(self._known_errors) < self.max_series:
             self._known_errors.add(name)
             return name
         return OVERFLOW

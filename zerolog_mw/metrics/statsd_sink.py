@@ -74,7 +74,8 @@ class StatsdSink:
         send = pipe._send_stat
         for key, window in batch.series.items():
             labels, tags = self._naming(key)
-            send(f"requests{labels}", f"{window.count}|c{tags}", 1)
+            if window.count:  # a window can hold only the bytes of requests still ending
+                send(f"requests{labels}", f"{window.count}|c{tags}", 1)
             send(f"request_bytes{labels}", f"{window.request_bytes}|c{tags}", 1)
             send(f"response_bytes{labels}", f"{window.response_bytes}|c{tags}", 1)
             if window.disconnects:
