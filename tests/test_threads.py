@@ -239,3 +239,89 @@ def test_fastapi_on_uvicorn_threads_print_nothing_of_the_request(tmp_path: Path)
         assert f"outside {kind} zlmarker" in out  # worker threads first spawned in a request
     # The threads' records of the allowlisted logger went through, redacted.
     assert f"log {PLACEHOLDER}" in err
+
+
+_INSTALLED_APP = """
+import threading
+
+import zerolog_mw
+
+
+def _shout(text):
+    print("thread says", text, flush=True)
+
+
+async def raw_app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    worker = threading.Thread(target=_shout, args=(scope["query_string"].decode(),))
+    worker.start()
+    worker.join()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def make_app():
+    return zerolog_mw.wrap(raw_app)  # called from the app's own package
+"""
+
+
+@pytest.mark.parametrize("wrapped_by", ["the app's package", "another module"])
+def test_an_app_installed_among_the_libraries_is_app_code_once_it_calls_wrap(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    wrapped_by: str,
+) -> None:
+    """``pip install .`` puts the app in site-packages, with the libraries: the package that
+    calls ``wrap()`` still counts as the app's, so a thread it starts in a request prints
+    nothing. Wrapped from elsewhere, its thread looks like a library's and prints (control)."""
+    from starlette.testclient import TestClient
+
+    site_dir = tmp_path / "site-packages"
+    package = site_dir / f"zl_installed_{wrapped_by[0]}"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(_INSTALLED_APP)
+    monkeypatch.syspath_prepend(str(site_dir))
+    monkeypatch.setattr(threads, "_LIBRARY_DIRS", (*threads._LIBRARY_DIRS, f"{site_dir}/"))
+    threads._is_app_file.cache_clear()
+    module = __import__(package.name)
+    canary = new_canary()
+    capfd.readouterr()
+    if wrapped_by == "the app's package":
+        app = module.make_app()
+    else:
+        app = zerolog_mw.wrap(module.raw_app)
+    try:
+        assert TestClient(app).get(f"/?{canary}").text == "ok"
+    finally:
+        threads._is_app_file.cache_clear()
+    out, err = capfd.readouterr()
+    if wrapped_by == "the app's package":
+        assert canary not in out + err
+    else:
+        assert f"thread says {canary}" in out  # the gap count_as_app() closes
+
+
+def test_the_standard_library_and_zerolog_mw_are_never_counted_as_the_app() -> None:
+    before = (threads._APP_DIRS, threads._APP_FILES)
+    for name in ("json.decoder", "concurrent.futures", "zerolog_mw.asgi", "__main__", ""):
+        threads.count_as_app(name)
+    assert before == (threads._APP_DIRS, threads._APP_FILES)
+    assert not threads.is_app_code(json.dumps)
+
+
+def test_the_flask_extension_counts_the_app_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask import Flask
+
+    from zerolog_mw.flask import ZeroLog
+
+    package = tmp_path / "site-packages" / "zl_flask_installed"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(package.parent))
+    __import__(package.name)
+    ZeroLog(Flask(package.name))
+    assert f"{package.resolve()}/" in threads._APP_DIRS

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, got_request_exception
 
-from . import wsgi
+from . import threads, wsgi
 from .diagnostics import DebugModeError
 from .options import Options
 from .routes import set_handled_error
@@ -124,6 +124,7 @@ class ZeroLog:
             app.wsgi_app.guard.refuse_while(debug, refused)
         # The route template needs no hook: the metrics read Werkzeug's request.url_rule.
         got_request_exception.connect(_report_exception, app)
+        threads.count_as_app(app.import_name)  # its threads are the app's, wherever installed
         app.extensions[EXTENSION_KEY] = self
 
 

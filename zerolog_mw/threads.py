@@ -13,7 +13,8 @@ call as is:
 - ``threading.Thread.start`` runs the thread's ``target`` (a ``Timer``'s function, or a
   subclass's own ``run``) in a copy of the starting context — but only when that code is the
   app's: a function whose source lies outside the standard library, the installed packages
-  and zerolog_mw. Worker
+  and zerolog_mw, or in the package of the app itself when that is installed among them
+  (:func:`count_as_app`: ``wrap()`` and the Flask extension name it). Worker
   threads that servers and libraries spawn lazily inside a request (``ThreadPoolExecutor``'s,
   anyio's, asgiref's, Sentry's, our metrics flush) outlive it and serve other requests: given
   the request's context they would drop all their later output and keep its values for life.
@@ -41,7 +42,7 @@ from typing import Any
 from . import request_values
 from .patches import Patch
 
-__all__ = ["in_request", "is_app_code", "patches"]
+__all__ = ["count_as_app", "in_request", "is_app_code", "patches"]
 
 _MAX_UNWRAP = 16
 
@@ -67,6 +68,32 @@ def _library_dirs() -> tuple[str, ...]:
 
 
 _LIBRARY_DIRS = _library_dirs()
+_APP_DIRS: tuple[str, ...] = ()  # the app's packages installed among the libraries
+_APP_FILES: frozenset[str] = frozenset()  # ... and its top-level modules there
+
+
+def count_as_app(module_name: str) -> None:
+    """Count the top-level package (or module) of ``module_name`` as the app's code, even if
+    it is installed among the libraries (``pip install .`` into site-packages, as container
+    images do), so threads it starts in a request run in the request's context.
+
+    ``wrap()`` calls this with the module that calls it, the Flask extension with the app's
+    ``import_name``. The standard library, ``__main__`` and zerolog_mw are never counted.
+    """
+    global _APP_DIRS, _APP_FILES
+    top = module_name.partition(".")[0]
+    if top in ("", "__main__", "zerolog_mw") or top in sys.stdlib_module_names:
+        return
+    module = sys.modules.get(top)
+    if module is None:
+        return
+    dirs = tuple(os.path.join(os.path.realpath(p), "") for p in getattr(module, "__path__", ()))
+    file = getattr(module, "__file__", None)
+    files = frozenset() if dirs or not file else frozenset({os.path.realpath(file)})
+    if set(dirs) - set(_APP_DIRS) or files - _APP_FILES:
+        _APP_DIRS = tuple(dict.fromkeys(_APP_DIRS + dirs))
+        _APP_FILES |= files
+        _is_app_file.cache_clear()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -75,7 +102,10 @@ def _is_app_file(filename: str) -> bool:
         return False  # the standard library's frozen modules
     if filename.startswith("<"):
         return True  # exec'd / interactive code: the app's
-    path = os.path.join(os.path.realpath(filename), "")
+    real = os.path.realpath(filename)
+    path = os.path.join(real, "")
+    if path.startswith(_APP_DIRS) or real in _APP_FILES:
+        return True
     return not path.startswith(_LIBRARY_DIRS)
 
 

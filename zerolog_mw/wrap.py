@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction
 
-from . import asgi, suppress, wsgi
+from . import asgi, suppress, threads, wsgi
 from .diagnostics import DebugModeError
 from .errors import DEBUG_REFUSED
 from .options import Options
@@ -38,6 +38,9 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
     included) is returned wrapped. Wrapping twice is a no-op. Options are validated here.
     """
     opts = Options.from_kwargs(options)
+    # The module calling wrap() is the app's: its threads count as app code wherever it is
+    # installed (zerolog_mw.threads).
+    threads.count_as_app(sys._getframe(1).f_globals.get("__name__", ""))
     if isinstance(app, (asgi.ZeroLogMiddleware, wsgi.ZeroLogMiddleware)):
         return app
     flask = sys.modules.get("flask")
