@@ -98,9 +98,13 @@ def test_timer_and_executor_jobs_started_in_a_request_are_dropped(
     assert "submitted outside a request" in out
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_run_in_executor_in_a_request_is_dropped(
-    capfd: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str], loop: str
 ) -> None:
+    """Under asyncio the loop's run_in_executor is patched; uvloop's cannot be, and its jobs
+    are covered by the patched ``ThreadPoolExecutor.submit`` it calls."""
+    run = asyncio.run if loop == "asyncio" else pytest.importorskip("uvloop").run
     secret = new_canary()
 
     async def main() -> None:
@@ -116,7 +120,7 @@ def test_run_in_executor_in_a_request_is_dropped(
         await loop.run_in_executor(None, print, "job outside a request")
 
     with guarded():
-        asyncio.run(main())
+        run(main())
     out, err = capfd.readouterr()
     assert secret not in out + err
     assert "job outside a request" in out
