@@ -134,3 +134,23 @@ def test_a_bytearray_content_type_on_a_4xx_is_read_like_bytes() -> None:
     response = TestClient(zerolog_mw.wrap(app)).get(f"/?v={canary}")
     assert response.status_code == 400
     assert canary not in response.text and "[REDACTED:request]" in response.text
+
+
+def test_a_4xx_body_without_content_type_is_redacted_as_text() -> None:
+    """An error body of no declared type (a raw app, a hand-written WSGI 404) is read as text."""
+    canary = new_canary()
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": f"no {canary} here".encode()})
+
+    def wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("404 Not Found", [])
+        return [f"no {canary} here".encode()]
+
+    response = TestClient(zerolog_mw.wrap(asgi_app)).get(f"/{canary}")
+    assert response.status_code == 404
+    assert canary not in response.text and "[REDACTED:request]" in response.text
+    with Client(zerolog_mw.wrap(wsgi_app)).get(f"/{canary}") as wsgi_response:
+        assert wsgi_response.status_code == 404
+        assert canary not in wsgi_response.text and "[REDACTED:request]" in wsgi_response.text

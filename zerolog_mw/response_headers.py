@@ -146,14 +146,16 @@ class StartPolicy:
             return REPLACE
         names = self.names
         content_type = found.get(names.content_type)
-        if content_type is None:
-            return PASS
-        content_type = content_type.lower()
-        if status == 422 and names.json in content_type:
-            return SCRUB
+        if content_type is not None:
+            content_type = content_type.lower()
+            if status == 422 and names.json in content_type:
+                return SCRUB
         encoding = found.get(names.encoding)
         if encoding is not None and encoding.lower() != names.identity:
             return PASS  # compressed: not text the redactor can read
+        if content_type is None:
+            # An error body of no declared type is an echo more often than binary: read as text.
+            return STREAM if status >= 400 else PASS
         return STREAM if _textual(content_type) else PASS
 
 
