@@ -496,3 +496,21 @@ def test_statsd_sends_no_request_count_for_a_window_holding_only_bytes(
     lines = received(udp)
     assert "z.response_bytes.GET.a.200:5|c" in lines
     assert not any(line.startswith("z.requests.") for line in lines)
+
+
+def test_a_dropped_app_flushes_what_it_recorded_and_ends_its_thread() -> None:
+    """Nothing holds a recorder but its app: an app factory or a test suite building an app per
+    test does not pile up flush threads, and what a dropped app recorded is not lost."""
+    import gc
+
+    sink = ListSink()
+    app = asgi.MetricsEmitter(starlette_app(), metrics=[sink], flush_interval=3600)
+    assert TestClient(app).get("/users/1").text == "user"  # no lifespan: a plain request
+    assert app.recorder is not None
+    thread = app.recorder.thread
+    assert thread is not None and thread.is_alive()
+    del app
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert sink.series() == {("GET", "/users/{uid}", 200): 1}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -74,7 +75,7 @@ class PrometheusSink(Collector):
         self._setup()
         # A forked worker starts empty, like its recorder, with a lock no other thread of the
         # parent can have held at the fork (that would hang every scrape of the worker).
-        os.register_at_fork(after_in_child=self._setup)
+        _SINKS.add(self)
         try:
             self.registry.register(self)
         except ValueError as exc:
@@ -152,3 +153,14 @@ class PrometheusSink(Collector):
             yield CounterMetricFamily(
                 f"{ns}_metrics_sink_errors", "Metric sink failures", value=self._sink_errors
             )
+
+
+_SINKS: weakref.WeakSet[PrometheusSink] = weakref.WeakSet()  # held weakly: a dropped one goes
+
+
+def _reset_all_in_child() -> None:
+    for sink in list(_SINKS):
+        sink._setup()
+
+
+os.register_at_fork(after_in_child=_reset_all_in_child)

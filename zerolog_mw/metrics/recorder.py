@@ -20,6 +20,7 @@ import atexit
 import itertools
 import os
 import threading
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, TypeVar, cast
@@ -111,8 +112,12 @@ class Recorder:
         self.sink_errors = 0
         self._known_errors: set[str] = set()
         self._setup()
-        os.register_at_fork(after_in_child=self._setup)  # a worker starts empty, own thread
-        atexit.register(self.close)
+        _RECORDERS.add(self)  # closed at exit, reset in a forked child; held weakly: an app
+        # that is dropped takes its recorder (flushed by __del__) and its thread with it
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.close()
 
     def _setup(self) -> None:
         # In flight = begun - ended: ``next()`` on a count is atomic; a request has ended when
@@ -209,22 +214,18 @@ class Recorder:
         """Start the flush thread (at the first request: a forked worker starts its own)."""
         with self._flush_lock:
             if self.thread is None and not self._closed:
-                thread = threading.Thread(target=self._run, name="zerolog_mw-metrics", daemon=True)
+                thread = threading.Thread(
+                    target=_flush_loop,
+                    args=(weakref.ref(self), self._wake, self.flush_interval),
+                    name="zerolog_mw-metrics",
+                    daemon=True,
+                )
                 try:
                     thread.start()
                 except RuntimeError:  # no thread to be had: count it, never fail the request
                     self.sink_errors += 1
                     return
                 self.thread = thread
-
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.wait(self.flush_interval)
-            self._wake.clear()
-            try:
-                self.flush()
-            except Exception:  # the thread must outlive any bad sink
-                self.sink_errors += 1
 
     def flush(self) -> None:
         """Drain what the requests appended and hand it to every sink now."""
@@ -286,3 +287,38 @@ class Recorder:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
         self.flush()
+
+
+def _flush_loop(ref: weakref.ref[Recorder], wake: threading.Event, interval: float) -> None:
+    """The flush thread. It holds its recorder only while flushing, so the recorder of an app
+    that is dropped is collected (and flushed then); the thread ends with it or at close()."""
+    while True:
+        wake.wait(interval)
+        wake.clear()
+        recorder = ref()
+        if recorder is None or recorder._closed:
+            return
+        try:
+            recorder.flush()
+        except Exception:  # the thread must outlive any bad sink
+            recorder.sink_errors += 1
+        del recorder
+
+
+_RECORDERS: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    """At interpreter exit: flush what every live recorder holds."""
+    for recorder in list(_RECORDERS):
+        recorder.close()
+
+
+def _reset_all_in_child() -> None:
+    """In a forked worker: every recorder starts empty, with no thread (it starts its own)."""
+    for recorder in list(_RECORDERS):
+        recorder._setup()
+
+
+atexit.register(_close_all)
+os.register_at_fork(after_in_child=_reset_all_in_child)

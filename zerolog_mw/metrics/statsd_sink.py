@@ -61,6 +61,13 @@ class StatsdSink:
         self.tags = tags
         self.max_timings = max_timings
 
+    def __del__(self) -> None:
+        # Its recorder was dropped (and flushed): close the socket rather than leave it to the
+        # collector, which would warn about it.
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+
     def _naming(self, key: SeriesKey) -> tuple[str, str]:
         method, route, status = key
         if self.tags:
