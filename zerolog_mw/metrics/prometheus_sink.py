@@ -8,9 +8,7 @@ current. Histograms use fixed buckets suited to web latencies. Nothing per reque
 from __future__ import annotations
 
 import bisect
-import os
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,7 +20,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 
-from .recorder import Batch
+from .recorder import Batch, reset_in_forked_child
 
 __all__ = ["BUCKETS", "PrometheusSink"]
 
@@ -75,7 +73,7 @@ class PrometheusSink(Collector):
         self._setup()
         # A forked worker starts empty, like its recorder, with a lock no other thread of the
         # parent can have held at the fork (that would hang every scrape of the worker).
-        _SINKS.add(self)
+        reset_in_forked_child(self)
         try:
             self.registry.register(self)
         except ValueError as exc:
@@ -153,14 +151,3 @@ class PrometheusSink(Collector):
             yield CounterMetricFamily(
                 f"{ns}_metrics_sink_errors", "Metric sink failures", value=self._sink_errors
             )
-
-
-_SINKS: weakref.WeakSet[PrometheusSink] = weakref.WeakSet()  # held weakly: a dropped one goes
-
-
-def _reset_all_in_child() -> None:
-    for sink in list(_SINKS):
-        sink._setup()
-
-
-os.register_at_fork(after_in_child=_reset_all_in_child)

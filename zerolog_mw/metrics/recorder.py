@@ -23,11 +23,19 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol, TypeVar, cast
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
 from .event import OVERFLOW, Event, method_label, status_label
 
-__all__ = ["FLUSH_SIZE", "Batch", "Recorder", "SeriesKey", "SeriesWindow", "Sink"]
+__all__ = [
+    "FLUSH_SIZE",
+    "Batch",
+    "Recorder",
+    "SeriesKey",
+    "SeriesWindow",
+    "Sink",
+    "reset_in_forked_child",
+]
 
 SeriesKey = tuple[str, str, int]  # method, route template, status
 FLUSH_SIZE = 10_000
@@ -112,7 +120,8 @@ class Recorder:
         self.sink_errors = 0
         self._known_errors: set[str] = set()
         self._setup()
-        _RECORDERS.add(self)  # closed at exit, reset in a forked child; held weakly: an app
+        reset_in_forked_child(self)  # a worker starts empty, and starts its own thread
+        _RECORDERS.add(self)  # closed at exit; held weakly (here and by the thread): an app
         # that is dropped takes its recorder (flushed by __del__) and its thread with it
 
     def __del__(self) -> None:
@@ -122,8 +131,9 @@ class Recorder:
     def _setup(self) -> None:
         # In flight = begun - ended: ``next()`` on a count is atomic; a request has ended when
         # its duration is appended, and a flush subtracts its own reads of ``begun``.
-        self.series: dict[SeriesKey, _Series] = {}  # by the key requests give, when admitted
-        self._by_label: dict[SeriesKey, _Series] = {}  # the same, by label set (bounded)
+        # By label set (bounded); requests look their key up here: a key that is no label set
+        # (an invented status, a foreign type) is not found and takes _open() each time.
+        self.series: dict[SeriesKey, _Series] = {}
         self._rare: deque[tuple[_Series, str | None, bool]] = deque()  # errors, disconnects
         self.begun = itertools.count()
         self._begun_reads = 0
@@ -188,9 +198,8 @@ class Recorder:
             self._wake.set()  # once: waking the thread on every later request costs more
 
     def _open(self, key: object) -> _Series:
-        """The series of a key not seen yet: its label set while under ``max_series`` label
-        sets, else the overflow series (and for labels of the wrong type, counted). Only a key
-        that is its own label set is remembered, so the keys kept stay bounded too."""
+        """The series of a key not found: its label set while under ``max_series`` label sets,
+        else the overflow series (and for labels of the wrong type, counted)."""
         with self._open_lock:
             try:
                 label = _label_set(key)
@@ -199,15 +208,13 @@ class Recorder:
             if label is None:
                 self.sink_errors += 1
                 label = _OVERFLOW_KEY
-            series = self._by_label.get(label)
+            series = self.series.get(label)
             if series is None:
-                if label is not _OVERFLOW_KEY and len(self._by_label) >= self.max_series:
+                if label is not _OVERFLOW_KEY and len(self.series) >= self.max_series:
                     label = _OVERFLOW_KEY
-                    series = self._by_label.get(label)
+                    series = self.series.get(label)
                 if series is None:
-                    series = self._by_label[label] = _Series(label)
-            if label is not _OVERFLOW_KEY and label == key:
-                self.series[label] = series  # a status sent as an IntEnum finds it too
+                    series = self.series[label] = _Series(label)
             return series
 
     def start(self) -> None:
@@ -231,7 +238,7 @@ class Recorder:
         """Drain what the requests appended and hand it to every sink now."""
         with self._flush_lock:
             windows: dict[SeriesKey, SeriesWindow] = {}
-            every = list(self._by_label.values())  # a copy: requests may add label sets
+            every = list(self.series.values())  # a copy: requests may add label sets
             for series in every:
                 durations = _drain(series.durations)
                 received, sent = sum(_drain(series.received)), sum(_drain(series.sent))
@@ -306,6 +313,13 @@ def _flush_loop(ref: weakref.ref[Recorder], wake: threading.Event, interval: flo
 
 
 _RECORDERS: weakref.WeakSet[Recorder] = weakref.WeakSet()
+_FORK_RESET: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def reset_in_forked_child(obj: Any) -> None:
+    """Call ``obj._setup()`` in every forked child while ``obj`` lives (held weakly): a
+    worker starts with its own empty state and fresh locks."""
+    _FORK_RESET.add(obj)
 
 
 def _close_all() -> None:
@@ -315,9 +329,8 @@ def _close_all() -> None:
 
 
 def _reset_all_in_child() -> None:
-    """In a forked worker: every recorder starts empty, with no thread (it starts its own)."""
-    for recorder in list(_RECORDERS):
-        recorder._setup()
+    for obj in list(_FORK_RESET):
+        obj._setup()
 
 
 atexit.register(_close_all)
