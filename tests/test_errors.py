@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from flask import Flask, Response, abort, request
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,6 +23,7 @@ import zerolog_mw
 from zerolog_mw import asgi, wsgi
 from zerolog_mw.canary import new_canary
 from zerolog_mw.diagnostics import DebugModeError
+from zerolog_mw.response_headers import PASS, StartPolicy
 
 CANARY = new_canary()
 
@@ -124,6 +127,47 @@ def test_raw_asgi_header_names_are_matched_whatever_their_case(names: Any) -> No
     assert stream.headers.get_list("cache-control") == ["max-age=60"]
     replaced = get(app(b"text/plain", 500, False))
     assert CANARY not in replaced.text and replaced.status_code == 500
+
+
+_NAMES = st.sampled_from(
+    ["content-type", "Content-Type", "CONTENT-TYPE", "cache-control", "Cache-Control",
+     "CACHE-CONTROL", "content-length", "x-cache-control", "content-typ", "cache-contro",
+     "content-type ", "\u0130content-type", "conTent-tYpe", "server"]
+) | st.text(min_size=0, max_size=16)  # fmt: skip
+_VALUES = st.sampled_from(
+    ["text/plain", "Text/Event-Stream", "TEXT/EVENT-STREAM; charset=utf-8", "text/event-strea",
+     "max-age=60", "2"]
+)  # fmt: skip
+
+
+@given(
+    headers=st.lists(st.tuples(_NAMES, _VALUES), max_size=6),
+    status=st.sampled_from([200, 204, 302]),
+    raw=st.booleans(),
+)
+def test_start_policy_finds_names_as_a_case_insensitive_scan_does(
+    headers: list[tuple[str, str]], status: int, raw: bool
+) -> None:
+    """plan() lowers only names of the two lengths it looks for: the same verdict as lowering
+    every name, whatever the case, near-misses or non-ASCII names the app sends."""
+    if raw:
+        pairs: list[tuple[Any, Any]] = [(n.encode("utf-8"), v.encode()) for n, v in headers]
+    else:
+        pairs = list(headers)
+    cc = (b"cache-control", b"no-store") if raw else ("Cache-Control", "no-store")
+    names = {n.lower(): v for n, v in pairs}  # the last of a repeated name wins
+    key = (lambda s: s.encode()) if raw else (lambda s: s)
+    content_type = names.get(key("content-type"))
+    event_stream = content_type is not None and content_type.lower().startswith(
+        key("text/event-stream")
+    )
+    policy = StartPolicy(raw=raw, guard=True, unbuffer=True, cache_control="no-store")
+    mode, sent, streamed = policy.plan(status, pairs)
+    assert mode == PASS and streamed == event_stream
+    expected = list(pairs) + ([cc] if key("cache-control") not in names else [])
+    if event_stream:
+        expected.append((b"x-accel-buffering", b"no") if raw else ("x-accel-buffering", "no"))
+    assert (sent if sent is not None else pairs) == expected
 
 
 def fastapi_app() -> FastAPI:

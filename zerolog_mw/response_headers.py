@@ -45,6 +45,10 @@ _STR_NAMES = _Names(
     "identity", "text/event-stream", "json",
 )  # fmt: skip
 _BYTES_NAMES = _Names(*(name.encode() for name in _STR_NAMES))
+# plan() lowers only names of these lengths: lowering changes a name's length only by adding
+# non-ASCII characters, so no name of another length lowers to one of them.
+_CONTENT_TYPE_LEN, _CONTROL_LEN = len(_STR_NAMES.content_type), len(_STR_NAMES.cache_control)
+_EVENT_STREAM_LEN = len(_STR_NAMES.event_stream)
 
 
 Plan = tuple[int, "list[Any] | None", bool]
@@ -62,7 +66,8 @@ class StartPolicy:
     :param every_status: ``redact_streams``: 1xx-3xx text bodies are redacted too.
     """
 
-    __slots__ = ("guard", "unbuffer", "cache_control", "inspect_from", "names", "accel_header")
+    __slots__ = ("guard", "unbuffer", "cache_control", "inspect_from", "names", "accel_header",
+                 "_content_type", "_control", "_event_stream")  # fmt: skip
 
     def __init__(
         self,
@@ -77,7 +82,10 @@ class StartPolicy:
         self.unbuffer = unbuffer
         # Statuses whose body the guard decides on: errors, or every one with redact_streams.
         self.inspect_from = (0 if every_status else 400) if guard else 1000
-        self.names = _BYTES_NAMES if raw else _STR_NAMES
+        self.names = names = _BYTES_NAMES if raw else _STR_NAMES
+        # What plan() reads for every response, as plain attributes.
+        self._content_type, self._control = names.content_type, names.cache_control
+        self._event_stream = names.event_stream if unbuffer else None
         self.cache_control: tuple[Any, Any] | None = None
         if raw:
             if cache_control is not None:
@@ -91,22 +99,24 @@ class StartPolicy:
 
     def plan(self, status: int, headers: Sequence[tuple[Any, Any]]) -> Plan:
         """What to do with a response of ``status`` with ``headers`` (the app's, unchanged)."""
-        names = self.names
-        # One pass for the two names every response needs (the last of a repeated one wins);
-        # a dict of them all only for an error or an event stream.
+        # One pass for the two names every response needs (the last of a repeated one wins),
+        # lowering only names of their lengths; a dict of them all only for an error or an
+        # event stream.
         content_type = None
         control = False
-        content_type_name, control_name = names.content_type, names.cache_control
+        content_type_name, control_name = self._content_type, self._control
         for name, value in headers:
-            name = name.lower()
-            if name == content_type_name:
-                content_type = value
-            elif name == control_name:
+            size = len(name)
+            if size == _CONTENT_TYPE_LEN:
+                if name.lower() == content_type_name:
+                    content_type = value
+            elif size == _CONTROL_LEN and name.lower() == control_name:
                 control = True
+        event_stream = self._event_stream
         if status >= self.inspect_from or (
-            self.unbuffer
+            event_stream is not None
             and content_type is not None
-            and content_type.lower().startswith(names.event_stream)
+            and content_type[:_EVENT_STREAM_LEN].lower() == event_stream
         ):
             found = {_key(name): value for name, value in headers}
             return self._plan(status, headers, found)
