@@ -9,7 +9,8 @@ redacts it again on its way out). Outside a request nothing is known of what a m
 carry — a thread the app started has a context of its own — so the class is all they say.
 
 :func:`redacted_traceback` is the traceback text allowlisted log records carry instead of
-their ``exc_info``: frames and exception types kept, every message redacted.
+their ``exc_info``: frames and exception types kept, every message redacted;
+:func:`redacted_extra` what becomes of each extra value they carry.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from .diagnostics import ZeroLogWarning
 from .redaction import redact
 
 __all__ = [
+    "EXTRA_PLACEHOLDER",
     "NULL_ERRORS",
     "WITHHELD",
     "excepthook",
     "mark_escaped",
+    "redacted_extra",
     "redacted_traceback",
     "showwarning",
     "silent",
@@ -85,6 +88,20 @@ def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
             current = None
     found.reverse()
     return found
+
+
+EXTRA_PLACEHOLDER = "[REDACTED:object]"
+"""What an extra value of a log record that is not a str or a number becomes."""
+
+
+def redacted_extra(value: object) -> object:
+    """An extra value of an allowlisted log record: a ``str`` redacted, ``int``/``float``/
+    ``bool``/``None`` kept, anything else (a request object, a dict) :data:`EXTRA_PLACEHOLDER`."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return EXTRA_PLACEHOLDER
 
 
 def redacted_traceback(exc: BaseException) -> str:

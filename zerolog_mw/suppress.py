@@ -18,6 +18,7 @@ the request has ended) and a record of a logger whose formatter unpacks ``record
 (:data:`ARGS_UNPACKED_BY_FORMATTER`: uvicorn's access log) are **dropped**, not reshaped —
 reshaping breaks those formatters. The servers' lifecycle lines pass unchanged.
 
+Loguru, which bypasses logging, is gated the same way (:mod:`zerolog_mw.loguru_gate`).
 Channels that bypass logging are closed here too: ``logging.lastResort``,
 ``Handler.handleError`` (``logging.raiseExceptions``), the interpreter's exception hooks,
 ``warnings.showwarning``, and the stdlib servers' own ``log_message``/``log_exception``/
@@ -37,7 +38,8 @@ import wsgiref.handlers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import hooks, request_values, stdio, threads
+from . import hooks, loguru_gate, request_values, stdio, threads
+from .hooks import EXTRA_PLACEHOLDER
 from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
 from .options import Options
 from .patches import Patch, PatchSet
@@ -57,9 +59,6 @@ __all__ = [
 
 ARGS_UNPACKED_BY_FORMATTER = frozenset({"uvicorn.access"})
 """Loggers whose records a known formatter unpacks by position: dropped even if allowlisted."""
-
-EXTRA_PLACEHOLDER = "[REDACTED:object]"
-"""What an extra record attribute that is not a str or a number becomes."""
 
 _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
@@ -105,14 +104,6 @@ _handles: list[SuppressionHandle] = []
 _policy = Policy(())
 
 
-def _redacted_value(value: object) -> object:
-    if isinstance(value, str):
-        return redact(value)
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return EXTRA_PLACEHOLDER
-
-
 def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
     """The copy of an allowlisted ``record`` that handlers see, or None to drop it.
 
@@ -146,7 +137,7 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
         if key in _DROPPED_EXTRAS:
             del attributes[key]
         else:
-            attributes[key] = _redacted_value(value)
+            attributes[key] = hooks.redacted_extra(value)
     return clone
 
 
@@ -210,10 +201,11 @@ def _patches() -> list[Patch]:
         Patch(wsgiref.handlers.BaseHandler, "log_exception", const(hooks.silent)),
         Patch(socketserver.BaseServer, "handle_error", const(hooks.silent)),
         *threads.patches(),  # threads and executor jobs started in a request: its context
+        *loguru_gate.patches(lambda: _policy),  # once the app has imported loguru
     ]
 
 
-_patchset = PatchSet(_patches)
+_patchset = PatchSet(_patches, watch=loguru_gate.WATCH)
 
 
 class SuppressionHandle:

@@ -11,7 +11,12 @@ import threading
 import traceback
 import warnings
 
+from loguru import logger as loguru_logger
+
 log = logging.getLogger("careless")
+# Imported before zerolog_mw, loguru's default sink holds the real stderr, not its guard; this
+# one also writes every record as JSON (extra and exception included) to a file.
+loguru_logger.add("loguru.log", serialize=True, backtrace=True, diagnose=True)
 
 
 def _raise_in_finally(value: str):  # type: ignore[no-untyped-def]
@@ -30,11 +35,14 @@ def leak_everything(value: str) -> None:
     log.warning(f"warning {value}")
     logging.info(f"root {value}")
     logging.getLogger(f"careless.dynamic.{len(value)}").error("dynamic child %s", value)
+    loguru_logger.info(f"loguru {value}")
+    loguru_logger.bind(user=value).warning("bound {}", value)
     try:
         int(value)
     except ValueError:
         log.exception("could not parse")
         traceback.print_exc()
+        loguru_logger.exception("loguru could not parse")  # diagnose: the locals' values too
     warnings.warn(f"odd input {value}", stacklevel=1)
     gen = _raise_in_finally(value)
     next(gen)
