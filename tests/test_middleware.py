@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -88,6 +89,39 @@ def test_asgi_stdio_pass_lets_prints_through(capfd: pytest.CaptureFixture[str]) 
     with TestClient(asgi.RedactionGuard(starlette_app(), stdio="pass")) as client:
         client.post("/echo", content=canary)
     assert f"async {canary}" in capfd.readouterr().out
+
+
+STRUCTLOG_AFTER_THE_GUARD = """
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from zerolog_mw import asgi
+
+async def view(request):
+    structlog.get_logger().info("in a request", value=request.query_params["v"])
+    return PlainTextResponse("ok")
+
+app = asgi.ZeroLogMiddleware(Starlette(routes=[Route("/", view)]))  # installs the stdio guard
+import structlog  # imported after the guard: its default logger prints to the guard
+with TestClient(app) as client:
+    assert client.get("/", params={"v": "{canary}"}).text == "ok"
+structlog.get_logger().info("outside {canary}")
+"""
+
+
+def test_libraries_holding_stdout_weakly_work_with_the_guard() -> None:
+    """structlog keeps a lock per output stream in a WeakKeyDictionary: imported after the
+    stdio guard, its default logger holds the guard weakly and must not fail the request."""
+    canary = new_canary()
+    out = subprocess.run(
+        [sys.executable, "-c", STRUCTLOG_AFTER_THE_GUARD.replace("{canary}", canary)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count(canary) == 1 and f"outside {canary}" in out.stdout
 
 
 def run_lifespan(app: Any) -> list[str]:

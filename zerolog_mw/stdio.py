@@ -41,7 +41,7 @@ def _redacted(data: Any) -> Any:
 class GuardedStream:
     """A proxy for a text stream (and its ``.buffer``) that drops or redacts request writes."""
 
-    __slots__ = ("_zerolog_stream",)
+    __slots__ = ("_zerolog_stream", "__weakref__")  # libraries key locks by stream (structlog)
 
     def __init__(self, stream: Any) -> None:
         self._zerolog_stream = stream

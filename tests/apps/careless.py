@@ -11,12 +11,15 @@ import threading
 import traceback
 import warnings
 
+import structlog
 from loguru import logger as loguru_logger
 
 log = logging.getLogger("careless")
 # Imported before zerolog_mw, loguru's default sink holds the real stderr, not its guard; this
 # one also writes every record as JSON (extra and exception included) to a file.
 loguru_logger.add("loguru.log", serialize=True, backtrace=True, diagnose=True)
+# structlog's default pipeline prints to the stdout of its import, also not zerolog_mw's guard.
+slog = structlog.get_logger()
 
 
 def _raise_in_finally(value: str):  # type: ignore[no-untyped-def]
@@ -37,12 +40,14 @@ def leak_everything(value: str) -> None:
     logging.getLogger(f"careless.dynamic.{len(value)}").error("dynamic child %s", value)
     loguru_logger.info(f"loguru {value}")
     loguru_logger.bind(user=value).warning("bound {}", value)
+    slog.info("structlog", value=value)
     try:
         int(value)
     except ValueError:
         log.exception("could not parse")
         traceback.print_exc()
         loguru_logger.exception("loguru could not parse")  # diagnose: the locals' values too
+        slog.exception("structlog could not parse")
     warnings.warn(f"odd input {value}", stacklevel=1)
     gen = _raise_in_finally(value)
     next(gen)
