@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from werkzeug.test import Client
 
 from zerolog_mw import asgi, wsgi
 from zerolog_mw.canary import new_canary
+from zerolog_mw.request_values import PLACEHOLDER
 
 COMPONENTS = ["LoggerSuppressor", "RedactionGuard", "StreamWrapper", "MetricsEmitter"]
 
@@ -122,6 +124,57 @@ def test_libraries_holding_stdout_weakly_work_with_the_guard() -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count(canary) == 1 and f"outside {canary}" in out.stdout
+
+
+STRUCTLOG_TO_REAL_STREAMS = """
+import sys, structlog
+# Configured before the middleware: these hold the real stderr and files, not the guard.
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+to_file = structlog.WriteLogger(open("events.log", "w"))
+to_bytes = structlog.BytesLogger(open("events.bin", "wb"))
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from zerolog_mw import asgi
+
+async def view(request):
+    value = request.query_params["v"]
+    structlog.get_logger().info("event", value=value)
+    to_file.info(f"file {value}")
+    to_bytes.msg(f"bytes {value}".encode())
+    return PlainTextResponse("ok")
+
+app = asgi.ZeroLogMiddleware(Starlette(routes=[Route("/", view)]), stdio="{stdio}")
+with TestClient(app) as client:
+    assert client.get("/", params={"v": "{canary}"}).text == "ok"
+structlog.get_logger().info("outside {canary}")
+to_file.info("outside {canary}")
+"""
+
+
+@pytest.mark.parametrize("stdio", ["drop", "redact"])
+def test_structlog_loggers_holding_real_streams_get_the_stdio_rule(
+    stdio: str, tmp_path: Path
+) -> None:
+    """structlog's own loggers built before the middleware write to the real stderr or a file:
+    their events in a request are dropped, or redacted, like prints; outside one they pass."""
+    canary = new_canary()
+    script = STRUCTLOG_TO_REAL_STREAMS.replace("{canary}", canary).replace("{stdio}", stdio)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    written = out.stderr + "".join(
+        (tmp_path / name).read_text() for name in ("events.log", "events.bin")
+    )
+    assert written.count(canary) == 2  # the two events logged outside the request
+    assert f"outside {canary}" in out.stderr and f"outside {canary}" in written
+    if stdio == "redact":  # the request's events went out, without its value
+        assert f"file {PLACEHOLDER}" in written and f"bytes {PLACEHOLDER}" in written
+        assert f"event{' ' * 26}value={PLACEHOLDER}" in out.stderr
+    else:
+        assert "file " not in written.replace(f"outside {canary}", "")
 
 
 def run_lifespan(app: Any) -> list[str]:

@@ -10,6 +10,12 @@ command's output — through untouched.
 
 Redaction works per ``write`` call: ``print(a, b)`` writes each argument whole, but a value
 written a few characters at a time is not recognised.
+
+structlog's own output loggers (``PrintLogger``, ``WriteLogger``, ``BytesLogger``) get the same
+rule per event: they write to a stream chosen when they were built, which is the real stderr
+for a ``PrintLoggerFactory(sys.stderr)`` configured before the middleware, or a file. Their
+output methods are patched once structlog is imported (before or after the guard). structlog
+routed through logging (``structlog.stdlib.LoggerFactory()``) is gated by ``allow_loggers``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,13 @@ from .patches import Patch, PatchSet
 from .redaction import redact
 from .request_values import CURRENT
 
-__all__ = ["GuardedStream", "mode", "patchset"]
+__all__ = ["GuardedStream", "filtered", "mode", "patchset"]
+
+# structlog's loggers that write events themselves, and their output methods (all aliases).
+_STRUCTLOG = "structlog._output"
+_STRUCTLOG_LOGGERS = ("PrintLogger", "WriteLogger", "BytesLogger")
+_STRUCTLOG_METHODS = ("msg", "log", "debug", "info", "warn", "warning", "fatal", "failure", "err",
+                      "error", "critical", "exception")  # fmt: skip
 
 
 def mode() -> str:
@@ -38,6 +50,16 @@ def _redacted(data: Any) -> Any:
     return redact(str(data))
 
 
+def filtered(data: Any) -> Any:
+    """What a write made in this context becomes: None (dropped), redacted, or ``data``."""
+    values = CURRENT.get()
+    if values is None or values.stdio == "pass":
+        return data
+    if values.stdio == "drop":
+        return None
+    return _redacted(data)
+
+
 class GuardedStream:
     """A proxy for a text stream (and its ``.buffer``) that drops or redacts request writes."""
 
@@ -47,14 +69,12 @@ class GuardedStream:
         self._zerolog_stream = stream
 
     def write(self, data: Any) -> int:
-        values = CURRENT.get()
-        if values is not None:
-            if values.stdio == "drop":
-                return len(data)
-            if values.stdio == "redact":
-                self._zerolog_stream.write(_redacted(data))
-                return len(data)  # what the caller asked to write, as if written
-        return int(self._zerolog_stream.write(data))
+        out = filtered(data)
+        if out is data:
+            return int(self._zerolog_stream.write(data))
+        if out is not None:
+            self._zerolog_stream.write(out)
+        return len(data)  # what the caller asked to write, as if written
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -74,4 +94,23 @@ def _guard(stream: object) -> object:
     return GuardedStream(stream)
 
 
-patchset = PatchSet(lambda: [Patch(sys, "stdout", _guard), Patch(sys, "stderr", _guard)])
+def _filtered_output(original: Any) -> Any:
+    def output(self: Any, message: Any) -> None:
+        out = filtered(message)
+        if out is not None:
+            original(self, out)
+
+    return output
+
+
+def _patches() -> list[Patch]:
+    patches = [Patch(sys, "stdout", _guard), Patch(sys, "stderr", _guard)]
+    structlog = sys.modules.get(_STRUCTLOG)  # once the app has imported it
+    for logger in (getattr(structlog, name, None) for name in _STRUCTLOG_LOGGERS):
+        for method in _STRUCTLOG_METHODS:
+            if logger is not None and callable(getattr(logger, method, None)):
+                patches.append(Patch(logger, method, _filtered_output))
+    return patches
+
+
+patchset = PatchSet(_patches, watch=[_STRUCTLOG])

@@ -18,8 +18,10 @@ log = logging.getLogger("careless")
 # Imported before zerolog_mw, loguru's default sink holds the real stderr, not its guard; this
 # one also writes every record as JSON (extra and exception included) to a file.
 loguru_logger.add("loguru.log", serialize=True, backtrace=True, diagnose=True)
-# structlog's default pipeline prints to the stdout of its import, also not zerolog_mw's guard.
+# structlog: the default pipeline prints to the current sys.stdout; a WriteLogger built now
+# writes to its file whatever sys.stdout becomes.
 slog = structlog.get_logger()
+slog_file = structlog.WriteLogger(open("structlog.log", "a"))  # noqa: SIM115
 
 
 def _raise_in_finally(value: str):  # type: ignore[no-untyped-def]
@@ -41,6 +43,7 @@ def leak_everything(value: str) -> None:
     loguru_logger.info(f"loguru {value}")
     loguru_logger.bind(user=value).warning("bound {}", value)
     slog.info("structlog", value=value)
+    slog_file.info(f"structlog file {value}")
     try:
         int(value)
     except ValueError:
