@@ -14,8 +14,8 @@ def test_defaults() -> None:
     text = render_policy()
     assert text.startswith("# Zero-log policy\n")
     assert "StatsD" in text and "every 10 seconds" in text and "500 distinct series" in text
-    assert "No logger may write" in text
-    assert "refused at start-up" in text and "is discarded" in text
+    assert "No logger may write" in text and "logging and loguru alike" in text
+    assert "refused at start-up" in text and "is discarded" in text and "structlog" in text
     for item in NEVER_COLLECTED:
         assert f"- {item}" in text
     for field in ("route template", "status code", "duration", "bytes", "exception class",

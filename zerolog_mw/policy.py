@@ -81,11 +81,14 @@ def render_policy(options: Options | None = None) -> str:
         named = ", ".join(f"`{n}`" for n in o.allow_loggers)
         lines.append(
             f"Only these loggers (and their children) may write log records: {named}. "
-            "Records of every other logger are dropped before any handler sees them."
+            "Records of every other logger are dropped before any handler sees them; "
+            "loguru records count by the module that logged them. What is let through is "
+            "redacted: known secret and personal-data shapes are replaced, and so is every "
+            "value the request being handled carried; exceptions keep frames and type."
         )
     else:
-        lines.append("No logger may write log records: every record is dropped before any "
-                     "handler sees it.")  # fmt: skip
+        lines.append("No logger may write log records, Python's logging and loguru alike: "
+                     "every record is dropped before any handler or sink sees it.")  # fmt: skip
     if o.lifecycle_logs:
         servers = ", ".join(f"`{n}`" for n in sorted(LIFECYCLE_LOGGERS))
         lines.append(
@@ -96,7 +99,8 @@ def render_policy(options: Options | None = None) -> str:
     lines += ["", "## Standard output and error", ""]
     if o.stdio == "drop":
         lines.append("Whatever the application writes to stdout or stderr while handling a "
-                     "request is discarded.")  # fmt: skip
+                     "request is discarded, and so are structlog events logged meanwhile "
+                     "through its own loggers.")  # fmt: skip
     elif o.stdio == "redact":
         lines.append("What the application writes to stdout or stderr while handling a request "
                      "is passed through redaction (`stdio=\"redact\"`): every value the request "
