@@ -65,15 +65,17 @@ class PatchSet:
     ) -> None:
         self._factory = patches
         self._patches: Sequence[Patch] = ()
-        self._watch = _ImportWatch(frozenset(watch), self.reassert) if watch else None
+        self._watch = tuple(watch)
+        for name in self._watch:
+            _WATCH.callbacks.setdefault(name, []).append(self.reassert)
         self.claims = 0
 
     def claim(self) -> None:
         with _lock:
             if self.claims == 0:
+                if self._watch:
+                    _WATCH.install()  # first: an import that starts now is seen
                 self._patches = self._factory()
-                if self._watch is not None and self._watch not in sys.meta_path:
-                    sys.meta_path.insert(0, self._watch)
             self.claims += 1
             self._apply()
 
@@ -81,6 +83,8 @@ class PatchSet:
         """Put back what was replaced, and add the patches of modules imported since."""
         with _lock:
             if self.claims:
+                if self._watch:
+                    _WATCH.install()  # again, if something took it out of sys.meta_path
                 held = {(id(patch.owner), patch.name) for patch in self._patches}
                 new = [p for p in self._factory() if (id(p.owner), p.name) not in held]
                 if new:
@@ -96,8 +100,6 @@ class PatchSet:
 
     def release_all(self) -> None:
         with _lock:
-            if self._watch is not None and self._watch in sys.meta_path:
-                sys.meta_path.remove(self._watch)
             for patch in reversed(self._patches):
                 patch.undo()
             self._patches = ()
@@ -109,17 +111,28 @@ class PatchSet:
 
 
 class _ImportWatch(importlib.abc.MetaPathFinder):
-    """Calls ``imported()`` right after one of ``names`` is imported (found by the other
-    finders, loaded by its own loader: the module is left as it would have been)."""
+    """Calls the callbacks registered for a module right after it is imported (found by the
+    other finders, run by its own loader: the module is left as it would have been).
 
-    def __init__(self, names: frozenset[str], imported: Callable[[], None]) -> None:
-        self.names = names
-        self.imported = imported
+    One instance, put first in ``sys.meta_path`` at the first claim of a set that watches and
+    left there: it does nothing for other names, and its callbacks do nothing unclaimed. It is
+    added by replacing the list, never by editing it in place, so an import walking the list
+    in another thread is not disturbed. Nothing run under ``_lock`` may import: a callback
+    takes ``_lock`` while an import lock is held.
+    """
+
+    def __init__(self) -> None:
+        self.callbacks: dict[str, list[Callable[[], None]]] = {}
+
+    def install(self) -> None:
+        if self not in sys.meta_path:
+            sys.meta_path = [self, *sys.meta_path]
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if fullname not in self.names:
+        callbacks = self.callbacks.get(fullname)
+        if not callbacks:
             return None
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
@@ -127,19 +140,25 @@ class _ImportWatch(importlib.abc.MetaPathFinder):
                 continue
             spec = find(fullname, path, target)
             if spec is not None:
-                loader = spec.loader
-                if hasattr(loader, "exec_module"):
-                    spec.loader = _Notifying(loader, self.imported)
+                if hasattr(spec.loader, "exec_module"):
+                    spec.loader = _Notifying(spec.loader, tuple(callbacks))
                 return spec  # type: ignore[no-any-return]
         return None
 
 
-class _Notifying(importlib.abc.Loader):
-    """A module's own loader, and a call once the module has run."""
+_WATCH = _ImportWatch()
 
-    def __init__(self, loader: Any, imported: Callable[[], None]) -> None:
+
+class _Notifying(importlib.abc.Loader):
+    """A module's own loader (every other attribute is the loader's), and calls once the
+    module has run."""
+
+    def __init__(self, loader: Any, callbacks: tuple[Callable[[], None], ...]) -> None:
         self.loader = loader
-        self.imported = imported
+        self.callbacks = callbacks
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)  # get_source, get_data, is_package, ...
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self.loader.create_module(spec)  # type: ignore[no-any-return]
@@ -149,4 +168,5 @@ class _Notifying(importlib.abc.Loader):
         if module.__spec__ is not None:
             module.__spec__.loader = self.loader
         self.loader.exec_module(module)
-        self.imported()
+        for callback in self.callbacks:
+            callback()
