@@ -7,13 +7,16 @@ its sink.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
+import logging
 import subprocess
 import sys
+import types
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 from loguru import logger
@@ -25,7 +28,6 @@ from starlette.testclient import TestClient
 
 import zerolog_mw
 from zerolog_mw.hooks import EXTRA_PLACEHOLDER
-from zerolog_mw.patches import Patch, PatchSet
 from zerolog_mw.request_values import PLACEHOLDER
 
 
@@ -95,45 +97,62 @@ def test_allowlisted_records_reach_sinks_redacted(
     assert all(r["exception"] is None for r in records)
 
 
-def test_a_module_imported_after_the_claim_is_patched_at_the_next_reassertion() -> None:
-    class Owner:
-        value = "original"
+class InterceptHandler(logging.Handler):
+    """loguru's documented recipe: every logging record re-logged through loguru."""
 
-    later: list[Patch] = []
-    patchset = PatchSet(lambda: list(later))
-    patchset.claim()
-    later.append(Patch(Owner, "value", lambda current: f"patched {current}"))
-    assert Owner.value == "original"
-    patchset.reassert()
-    assert Owner.value == "patched original"
-    patchset.reassert()  # held already: not wrapped twice
-    assert Owner.value == "patched original"
-    patchset.release()
-    assert Owner.value == "original"
+    def emit(self, record: logging.LogRecord) -> None:
+        frame, depth = inspect.currentframe(), 0
+        while frame and (depth == 0 or frame.f_code.co_filename == logging.__file__):
+            frame, depth = frame.f_back, depth + 1
+        logger.opt(depth=depth, exception=record.exc_info).log(
+            record.levelname, record.getMessage()
+        )
 
 
-def test_a_watched_module_is_patched_as_soon_as_it_is_imported(tmp_path: Path) -> None:
-    (tmp_path / "zl_watched.py").write_text("value = 'original'\nseen = value\n")
-    sys.path.insert(0, str(tmp_path))
-
-    def make() -> list[Patch]:
-        module = sys.modules.get("zl_watched")
-        return [] if module is None else [Patch(module, "value", lambda v: f"patched {v}")]
-
-    patchset = PatchSet(make, watch=["zl_watched"])
+def test_logging_records_let_through_pass_loguru_intercepting_them(
+    token: str, sinks: tuple[io.StringIO, io.StringIO]
+) -> None:
+    """With logging routed into loguru, loguru names a record by the calling module: an
+    allowlisted logger's record and a server's start-up line pass (redacted), others do not."""
+    intercept = InterceptHandler()
+    loggers = [logging.getLogger(n) for n in ("myapp.audit", "uvicorn.error", "myapp.views")]
+    saved = [(lg.level, lg.propagate) for lg in loggers]
+    for each in loggers:
+        each.addHandler(intercept)
+        each.setLevel(logging.INFO)
+        each.propagate = False
     try:
-        patchset.claim()
-        import zl_watched  # type: ignore[import-not-found]
-
-        assert zl_watched.value == "patched original"  # no re-assertion was needed
-        assert zl_watched.__loader__.__class__.__name__ == "SourceFileLoader"  # its own loader
-        patchset.release()
-        assert zl_watched.value == "original"
-        assert not any(type(f).__name__ == "_ImportWatch" for f in sys.meta_path)
+        zerolog_mw.suppress_logging(allow_loggers=["myapp.audit"])
+        logging.getLogger("myapp.audit").warning("audit card 4111 1111 1111 1111")
+        logging.getLogger("uvicorn.error").info("Started server process [%d]", 42)
+        logging.getLogger("myapp.views").warning(f"view {token}")
     finally:
-        patchset.release_all()
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("zl_watched", None)
+        for each, (level, propagate) in zip(loggers, saved, strict=True):
+            each.removeHandler(intercept)
+            each.setLevel(level)
+            each.propagate = propagate
+    messages = [line.split("|")[1] for line in sinks[0].getvalue().splitlines()]
+    assert messages == ["audit card [REDACTED:card]", "Started server process [42]"]
+
+
+def test_keys_a_patcher_adds_are_redacted(
+    token: str, sinks: tuple[io.StringIO, io.StringIO]
+) -> None:
+    def patcher(record: Any) -> None:
+        record["client"] = f"client {token}"  # a key loguru does not make
+        record["extra"] = types.MappingProxyType({"user": token})  # a mapping, not a dict
+
+    zerolog_mw.suppress_logging(allow_loggers=[__name__])
+    logger.configure(patcher=patcher)
+    try:
+        with TestClient(zerolog_mw.wrap(app_logging_with_loguru(), allow_loggers=[__name__])) as c:
+            c.get("/", params={"v": token, "q": token})
+    finally:
+        logger.configure(patcher=None)
+    serialized = sinks[1].getvalue()
+    records = [json.loads(line)["record"] for line in serialized.splitlines()]
+    assert records and token not in serialized
+    assert all(r["extra"] == {"user": PLACEHOLDER} for r in records)
 
 
 LATE_IMPORT = """

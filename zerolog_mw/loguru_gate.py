@@ -11,8 +11,10 @@ A record is allowed by the suppressor's ``allow_loggers`` like a logging record,
 lets ``myapp.audit`` and its submodules log. A record of any other module is dropped. An
 allowed one reaches the sinks as a copy whose message is redacted and followed by the
 exception's :func:`~zerolog_mw.hooks.redacted_traceback` (frames and types, messages redacted,
-no variables), whose ``exception`` is None, and whose ``extra`` values are redacted like a
-logging record's extras (:func:`~zerolog_mw.hooks.redacted_extra`).
+no variables), whose ``exception`` is None, and whose ``extra`` values — and any key a patcher
+added — are redacted like a logging record's extras (:func:`~zerolog_mw.hooks.redacted_extra`).
+A logging record the suppressor let through (allowlisted, or a server's lifecycle line) and
+that a handler hands to loguru passes too.
 
 Nothing here imports loguru: an app that has not imported it does not use it. One that imports
 it after the suppressor was installed — a Django view module imported with the URLconf on the
@@ -22,8 +24,9 @@ any record is made.
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import hooks
@@ -39,20 +42,28 @@ WATCH = ("loguru._handler",)
 """The module whose import installs the gate (see :class:`~zerolog_mw.patches.PatchSet`)."""
 
 
-def patches(policy: Callable[[], Policy]) -> list[Patch]:
-    """The gate on loguru's handlers, reading ``policy()`` per record; none without loguru."""
+def patches(policy: Callable[[], Policy], handing_on: Callable[[], bool]) -> list[Patch]:
+    """The gate on loguru's handlers, reading ``policy()`` per record; none without loguru.
+
+    ``handing_on()`` is true while a logging record the suppressor let through is with its
+    handlers: loguru's ``InterceptHandler`` re-logs it under the calling module's name, which
+    need not be the allowlisted logger's (nor a lifecycle logger's), so it passes — redacted.
+    """
     handler = getattr(sys.modules.get("loguru._handler"), "Handler", None)
     if handler is None or not callable(getattr(handler, "emit", None)):
         return []
-    return [Patch(handler, "emit", lambda original: _gate_emit(original, policy))]
+    return [Patch(handler, "emit", lambda original: _gate_emit(original, policy, handing_on))]
 
 
-def _gate_emit(original: Any, policy: Callable[[], Policy]) -> Callable[..., None]:
+def _gate_emit(
+    original: Any, policy: Callable[[], Policy], handing_on: Callable[[], bool]
+) -> Callable[..., None]:
+    @functools.wraps(original)
     def emit(self: Any, record: Any, *rest: Any) -> None:
         current = policy()
         if current.active:  # a gate kept after restore() is inert
             name = record.get("name")
-            if not current.name_allowed(name if isinstance(name, str) else ""):
+            if not (current.name_allowed(name if isinstance(name, str) else "") or handing_on()):
                 return
             record = redacted_record(record)
         original(self, record, *rest)
@@ -60,9 +71,21 @@ def _gate_emit(original: Any, policy: Callable[[], Policy]) -> Callable[..., Non
     return emit
 
 
-def redacted_record(record: dict[str, Any]) -> dict[str, Any]:
+# The keys loguru puts in a record that hold no request content, and those rebuilt here; any
+# other key (a patcher's) is redacted like an extra.
+_CONTENT_FREE_KEYS = frozenset(
+    {"elapsed", "file", "function", "level", "line", "module", "name", "process", "thread", "time"}
+)
+_REBUILT_KEYS = frozenset({"message", "exception", "extra"})
+
+
+def redacted_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """The copy of an allowed loguru ``record`` its sinks see (the original is left as it was)."""
-    clone = dict(record)
+    clone = {
+        key: value if key in _CONTENT_FREE_KEYS else hooks.redacted_extra(value)
+        for key, value in record.items()
+        if key not in _REBUILT_KEYS
+    }
     message = redact(str(record.get("message", "")))
     exception = record.get("exception")
     value = getattr(exception, "value", None)
@@ -71,6 +94,8 @@ def redacted_record(record: dict[str, Any]) -> dict[str, Any]:
     clone["message"] = message
     clone["exception"] = None
     extra = record.get("extra")
-    if isinstance(extra, dict):
+    if isinstance(extra, Mapping):
         clone["extra"] = {key: hooks.redacted_extra(v) for key, v in extra.items()}
+    elif "extra" in record:
+        clone["extra"] = hooks.redacted_extra(extra)
     return clone

@@ -20,6 +20,7 @@ routed through logging (``structlog.stdlib.LoggerFactory()``) is gated by ``allo
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -95,6 +96,7 @@ def _guard(stream: object) -> object:
 
 
 def _filtered_output(original: Any) -> Any:
+    @functools.wraps(original)  # keeps its name: a pickled bound method still resolves
     def output(self: Any, message: Any) -> None:
         out = filtered(message)
         if out is not None:

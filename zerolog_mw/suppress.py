@@ -141,19 +141,36 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
     return clone
 
 
+_handing_on = threading.local()
+
+
+def handing_on() -> bool:
+    """True while a record the gate let through is with its handlers: one of them may hand it
+    to loguru (loguru's ``InterceptHandler``), whose gate then lets it through too."""
+    return bool(getattr(_handing_on, "active", False))
+
+
+def _hand_on(original: Any, logger: logging.Logger, record: logging.LogRecord) -> None:
+    outer = handing_on()
+    _handing_on.active = True
+    try:
+        original(logger, record)
+    finally:
+        _handing_on.active = outer
+
+
 def _gate_handle(original: Any) -> Callable[[logging.Logger, logging.LogRecord], None]:
     def handle(self: logging.Logger, record: logging.LogRecord) -> None:
         policy = _policy
         name = record.name
-        if policy.lifecycle and name in LIFECYCLE_LOGGERS and is_lifecycle_record(record):
-            original(self, record)  # content-free by construction: passes as it is
-        elif policy.name_allowed(name):
-            if policy.active:  # a gate kept after restore() is inert
-                redacted = redacted_record(record)
-                if redacted is None:
-                    return
-                record = redacted
+        if not policy.active:  # a gate kept after restore() is inert
             original(self, record)
+        elif policy.lifecycle and name in LIFECYCLE_LOGGERS and is_lifecycle_record(record):
+            _hand_on(original, self, record)  # content-free by construction: passes as it is
+        elif policy.name_allowed(name):
+            redacted = redacted_record(record)
+            if redacted is not None:
+                _hand_on(original, self, redacted)
 
     return handle
 
@@ -201,7 +218,7 @@ def _patches() -> list[Patch]:
         Patch(wsgiref.handlers.BaseHandler, "log_exception", const(hooks.silent)),
         Patch(socketserver.BaseServer, "handle_error", const(hooks.silent)),
         *threads.patches(),  # threads and executor jobs started in a request: its context
-        *loguru_gate.patches(lambda: _policy),  # once the app has imported loguru
+        *loguru_gate.patches(lambda: _policy, handing_on),  # once the app imports loguru
     ]
 
 
