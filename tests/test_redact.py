@@ -551,3 +551,22 @@ def test_near_misses_of_header_names_are_unchanged(text: str) -> None:
 )
 def test_scans_started_near_a_needle_miss_nothing(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("coloured", "kind"),
+    [
+        ("\x1b[35m4111 1111 1111 1111\x1b[0m", "card"),
+        ("\x1b[35malice@example.com\x1b[0m", "email"),
+        ("ip \x1b[35m10.1.2.3\x1b[0m", "ipv4"),
+        ("\x1b[35m+14155552671\x1b[0m", "phone"),
+    ],
+)
+def test_a_secret_behind_a_terminal_colour_code_is_found(coloured: str, kind: str) -> None:
+    """A colour code touching a value hides it from detectors that want a boundary there: the
+    text is also read without colours, which are dropped when that finds more."""
+    assert redact(coloured).replace("ip ", "") == f"[REDACTED:{kind}]"
+
+
+def test_coloured_text_without_secrets_keeps_its_colours() -> None:
+    assert redact("\x1b[32mok\x1b[0m 200") == "\x1b[32mok\x1b[0m 200"

@@ -643,3 +643,16 @@ def test_property_request_values_never_survive_output(
     for word in value.split():
         if len(word) >= MIN_TOKEN and word.isalnum():
             assert word not in output.replace(PLACEHOLDER, " "), (word, output)
+
+
+@pytest.mark.parametrize("colour", ["\x1b[35m", "\x1b[1;32m", "\x1b[0m"])
+def test_a_value_behind_a_terminal_colour_code_is_found(colour: str) -> None:
+    """Coloured console output (structlog's renderer on a terminal) puts a control sequence
+    right before a value; the sequence separates tokens, in the request and in the output."""
+    token = f"zlansi{uuid.uuid4().hex[:12]}"
+    coloured = b"\x1b[31mzlx" + token.encode() + b"\x1b[0m"
+    values = RequestValues(
+        {"type": "http", "headers": [(b"x-plain", token.encode()), (b"x-coloured", coloured)]}
+    )
+    line = f"value={colour}{token}\x1b[0m other={colour}zlx{token}"
+    assert values.redact(line) == f"value={colour}{PLACEHOLDER}\x1b[0m other={colour}{PLACEHOLDER}"

@@ -17,7 +17,8 @@ networks), so 13-digit epoch milliseconds that happen to pass Luhn are not cards
 phone number needs separators (``555-123-4567``, ``06 12 34 56 78``), an international one
 only its ``+`` (``+14155552671``); a name of :data:`~zerolog_mw.sensitive.SENSITIVE_HEADERS`
 followed by ``:`` or ``=`` takes its value, quoted up to its quote or else to the end of the line,
-whatever it is (``Authorization: required`` too).
+whatever it is (``Authorization: required`` too); text with terminal colour codes is also
+examined without them, and when that finds more the colourless redaction is returned.
 """
 
 from __future__ import annotations
@@ -421,6 +422,19 @@ def _near(
 
 
 def _redact_patterns(text: str) -> str:
+    """Every pattern detector over ``text``, unbounded; text with terminal colours also without
+    them (``\x1b[35m4111 1111 1111 1111`` hides the card from the detectors' boundaries), and
+    if that finds more, the colourless result is returned."""
+    out = _detect(text)
+    if "\x1b" in text:
+        plain = request_values.CONTROL_SEQUENCE.sub("", text)
+        redacted = _detect(plain)
+        if redacted != plain:
+            return redacted
+    return out
+
+
+def _detect(text: str) -> str:
     """Every pattern detector over ``text``, unbounded: the step request-aware redaction joins.
 
     Wider contexts go first (a key block, a URL, an Authorization header) so that narrower

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from .routes import RouteSlot
 
 __all__ = [
+    "CONTROL_SEQUENCE",
     "CURRENT",
     "MAX_CARRY",
     "MAX_TOKEN",
@@ -97,8 +98,12 @@ _WORD = re.compile(r"\w+")
 _RUN = re.compile(rf"[^{_SEPARATORS}]+")
 _LAST_SEPARATOR = re.compile(rf"[{_SEPARATORS}](?=[^{_SEPARATORS}]*\Z)")
 _LAST_NON_WORD = re.compile(r"\W(?=\w*\Z)")
-# A placeholder already in the text is skipped whole: redact() stays idempotent.
-_SCAN = re.compile(rf"(\[REDACTED:[a-z0-9_]+\])|[^{_SEPARATORS}]+")
+CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+"""A terminal control sequence (colours: ``\x1b[35m``); it separates tokens, so a coloured
+value is found."""
+# A placeholder already in the text, or a control sequence, is skipped whole: redact() stays
+# idempotent and colours survive it.
+_SCAN = re.compile(rf"(\[REDACTED:[a-z0-9_]+\]|{CONTROL_SEQUENCE.pattern})|[^{_SEPARATORS}\x1b]+")
 _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 _JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # Environ keys (besides HTTP_*) whose values came from the client.
@@ -141,6 +146,8 @@ def _views(text: str) -> Iterator[str]:
 def _tokens(text: str) -> set[str]:
     """The words and (edge-stripped) runs of ``text``, lower-cased, long enough to collect."""
     low = text.lower()
+    if "\x1b" in low:
+        low = CONTROL_SEQUENCE.sub(" ", low)
     if low.isascii():
         words = set(low.translate(_ASCII_WORD_CUT).split())
         runs = set(low.translate(_ASCII_RUN_CUT).split())
