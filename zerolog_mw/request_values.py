@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import hashlib
 import os
 import re
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from .routes import RouteSlot
 
 __all__ = [
-    "CONTROL_SEQUENCE",
+    "COLOUR",
     "CURRENT",
     "MAX_CARRY",
     "MAX_TOKEN",
@@ -98,12 +99,13 @@ _WORD = re.compile(r"\w+")
 _RUN = re.compile(rf"[^{_SEPARATORS}]+")
 _LAST_SEPARATOR = re.compile(rf"[{_SEPARATORS}](?=[^{_SEPARATORS}]*\Z)")
 _LAST_NON_WORD = re.compile(r"\W(?=\w*\Z)")
-CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-"""A terminal control sequence (colours: ``\x1b[35m``); it separates tokens, so a coloured
-value is found."""
-# A placeholder already in the text, or a control sequence, is skipped whole: redact() stays
-# idempotent and colours survive it.
-_SCAN = re.compile(rf"(\[REDACTED:[a-z0-9_]+\]|{CONTROL_SEQUENCE.pattern})|[^{_SEPARATORS}\x1b]+")
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+"""A terminal colour code (``\x1b[35m``, SGR). Text holding one is read twice, as written and
+with colour codes as separators, so a coloured value is found either way."""
+# A placeholder already in the text is skipped whole: redact() stays idempotent.
+_SCAN = re.compile(rf"(\[REDACTED:[a-z0-9_]+\])|[^{_SEPARATORS}]+")
+# The second reading of coloured text: colour codes kept whole, never part of a token.
+_SCAN_COLOURED = re.compile(rf"(\[REDACTED:[a-z0-9_]+\]|{COLOUR.pattern})|[^{_SEPARATORS}\x1b]+")
 _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 _JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # Environ keys (besides HTTP_*) whose values came from the client.
@@ -144,10 +146,15 @@ def _views(text: str) -> Iterator[str]:
 
 
 def _tokens(text: str) -> set[str]:
-    """The words and (edge-stripped) runs of ``text``, lower-cased, long enough to collect."""
+    """The words and (edge-stripped) runs of ``text``, lower-cased, long enough to collect; of
+    coloured text, those of both readings."""
     low = text.lower()
     if "\x1b" in low:
-        low = CONTROL_SEQUENCE.sub(" ", low)
+        return _cut(low) | _cut(COLOUR.sub(" ", low))
+    return _cut(low)
+
+
+def _cut(low: str) -> set[str]:
     if low.isascii():
         words = set(low.translate(_ASCII_WORD_CUT).split())
         runs = set(low.translate(_ASCII_RUN_CUT).split())
@@ -300,8 +307,13 @@ class RequestValues:
             hashes = self._hashes
             if not hashes:
                 return text
-            return _SCAN.sub(lambda m: _checked_run(m, hashes), text)
-        return _SCAN.sub(_every_token, text)
+            check: Callable[[re.Match[str]], str] = functools.partial(_checked_run, hashes=hashes)
+        else:
+            check = _every_token
+        text = _SCAN.sub(check, text)
+        if "\x1b" in text:  # coloured: read again with colour codes as separators
+            text = _SCAN_COLOURED.sub(check, text)
+        return text
 
     def carried(self, token: str) -> bool:
         """True if ``token`` (a word or run) is one the request carried."""
