@@ -135,6 +135,27 @@ def test_logging_records_let_through_pass_loguru_intercepting_them(
     assert messages == ["audit card [REDACTED:card]", "Started server process [42]"]
 
 
+def test_only_the_record_handed_on_passes_loguru(
+    token: str, sinks: tuple[io.StringIO, io.StringIO]
+) -> None:
+    """A handler of an allowed record that logs something else through loguru (from a module
+    not allowlisted) does not open loguru's gate for it."""
+
+    class Shipping(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logger.info(f"shipping for {token}")  # this module is not allowlisted below
+
+    shipping = Shipping()
+    audit = logging.getLogger("myapp.audit")
+    audit.addHandler(shipping)
+    try:
+        zerolog_mw.suppress_logging(allow_loggers=["myapp.audit"])
+        audit.warning("audited")
+    finally:
+        audit.removeHandler(shipping)
+    assert sinks[0].getvalue() == ""
+
+
 def test_keys_a_patcher_adds_are_redacted(
     token: str, sinks: tuple[io.StringIO, io.StringIO]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import sys
@@ -93,6 +94,7 @@ def test_looking_a_watched_module_up_keeps_its_loaders_methods(modules: Path) ->
         spec = importlib.util.find_spec("zl_watched_source")
         assert spec is not None and spec.loader is not None
         assert spec.loader.get_source("zl_watched_source") == "value = 'original'\n"  # type: ignore[attr-defined]
+        assert copy.copy(spec.loader).get_source("zl_watched_source")  # type: ignore[attr-defined]
     finally:
         patchset.release_all()
 

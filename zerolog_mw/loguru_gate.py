@@ -42,28 +42,32 @@ WATCH = ("loguru._handler",)
 """The module whose import installs the gate (see :class:`~zerolog_mw.patches.PatchSet`)."""
 
 
-def patches(policy: Callable[[], Policy], handing_on: Callable[[], bool]) -> list[Patch]:
+def patches(policy: Callable[[], Policy], handed_on: Callable[[str], bool]) -> list[Patch]:
     """The gate on loguru's handlers, reading ``policy()`` per record; none without loguru.
 
-    ``handing_on()`` is true while a logging record the suppressor let through is with its
-    handlers: loguru's ``InterceptHandler`` re-logs it under the calling module's name, which
-    need not be the allowlisted logger's (nor a lifecycle logger's), so it passes — redacted.
+    ``handed_on(message)`` is true for the message of a logging record the suppressor let
+    through, while its handlers run: loguru's ``InterceptHandler`` re-logs it under the calling
+    module's name, which need not be the allowlisted logger's (nor a lifecycle logger's), so
+    that record passes too — redacted.
     """
     handler = getattr(sys.modules.get("loguru._handler"), "Handler", None)
     if handler is None or not callable(getattr(handler, "emit", None)):
         return []
-    return [Patch(handler, "emit", lambda original: _gate_emit(original, policy, handing_on))]
+    return [Patch(handler, "emit", lambda original: _gate_emit(original, policy, handed_on))]
 
 
 def _gate_emit(
-    original: Any, policy: Callable[[], Policy], handing_on: Callable[[], bool]
+    original: Any, policy: Callable[[], Policy], handed_on: Callable[[str], bool]
 ) -> Callable[..., None]:
     @functools.wraps(original)
     def emit(self: Any, record: Any, *rest: Any) -> None:
         current = policy()
         if current.active:  # a gate kept after restore() is inert
             name = record.get("name")
-            if not (current.name_allowed(name if isinstance(name, str) else "") or handing_on()):
+            if not (
+                current.name_allowed(name if isinstance(name, str) else "")
+                or handed_on(str(record.get("message")))
+            ):
                 return
             record = redacted_record(record)
         original(self, record, *rest)

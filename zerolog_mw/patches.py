@@ -158,6 +158,8 @@ class _Notifying(importlib.abc.Loader):
         self.callbacks = callbacks
 
     def __getattr__(self, name: str) -> Any:
+        if name == "loader":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
         return getattr(self.loader, name)  # get_source, get_data, is_package, ...
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:

@@ -36,6 +36,7 @@ import threading
 import warnings
 import wsgiref.handlers
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from . import hooks, loguru_gate, request_values, stdio, threads
@@ -141,22 +142,27 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
     return clone
 
 
-_handing_on = threading.local()
+# The message of a record the gate let through, while it is with its handlers.
+_HANDED_ON: ContextVar[str | None] = ContextVar("zerolog_mw.handed_on", default=None)
 
 
-def handing_on() -> bool:
-    """True while a record the gate let through is with its handlers: one of them may hand it
-    to loguru (loguru's ``InterceptHandler``), whose gate then lets it through too."""
-    return bool(getattr(_handing_on, "active", False))
+def handed_on(message: str) -> bool:
+    """True if ``message`` is that of a record the gate let through and whose handlers are
+    running: one of them hands it to loguru (loguru's ``InterceptHandler``), whose gate then
+    lets that message through too — and nothing else logged meanwhile."""
+    return _HANDED_ON.get() == message
 
 
 def _hand_on(original: Any, logger: logging.Logger, record: logging.LogRecord) -> None:
-    outer = handing_on()
-    _handing_on.active = True
+    try:
+        message: str | None = record.getMessage()
+    except Exception:
+        message = None  # a handler will fail on it as well: nothing to hand on
+    token = _HANDED_ON.set(message)
     try:
         original(logger, record)
     finally:
-        _handing_on.active = outer
+        _HANDED_ON.reset(token)
 
 
 def _gate_handle(original: Any) -> Callable[[logging.Logger, logging.LogRecord], None]:
@@ -218,7 +224,7 @@ def _patches() -> list[Patch]:
         Patch(wsgiref.handlers.BaseHandler, "log_exception", const(hooks.silent)),
         Patch(socketserver.BaseServer, "handle_error", const(hooks.silent)),
         *threads.patches(),  # threads and executor jobs started in a request: its context
-        *loguru_gate.patches(lambda: _policy, handing_on),  # once the app imports loguru
+        *loguru_gate.patches(lambda: _policy, handed_on),  # once the app imports loguru
     ]
 
 
