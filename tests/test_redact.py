@@ -568,10 +568,24 @@ def test_a_secret_behind_a_terminal_colour_code_is_found(
     secret: str, kind: str, colour: str
 ) -> None:
     """A colour code touching a value hides it from detectors that want a boundary there: the
-    output is also read with colour codes as spaces, and they are dropped when that finds more."""
-    out = redact(f"value {colour}{secret}\x1b[0m, then {colour}{secret}\x1b[0mX")
+    output is also read as a terminal shows it, and the codes are dropped when that finds more."""
+    out = redact(f"value {colour}{secret}\x1b[0m, then={colour}{secret}\x1b[0m;")
     assert secret not in out and f"[REDACTED:{kind}]" in out
     assert redact(out) == out
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("4111111111\x1b[35m111111", "card"),  # a colour change inside the value
+        ("192.16\x1b[1;31m8.1.23", "ipv4"),
+        ("bob@exa\x1b[35mmple.com", "email"),
+        ("\x1b[K4111111111111111", "card"),  # control sequences other than colours
+        ("\x1b[2K\x1b[1G555-123-4567", "phone"),
+    ],
+)
+def test_a_secret_split_or_preceded_by_control_sequences_is_found(text: str, kind: str) -> None:
+    assert redact(text) == f"[REDACTED:{kind}]"
 
 
 def test_coloured_text_without_secrets_keeps_its_colours() -> None:

@@ -656,3 +656,10 @@ def test_a_value_behind_a_terminal_colour_code_is_found(colour: str) -> None:
     )
     line = f"value={colour}{token}\x1b[0m other={colour}zlx{token}"
     assert values.redact(line) == f"value={colour}{PLACEHOLDER}\x1b[0m other={colour}{PLACEHOLDER}"
+
+
+def test_a_value_split_by_a_colour_code_is_found() -> None:
+    token = f"zlsplit{uuid.uuid4().hex[:12]}"
+    values = RequestValues({"type": "http", "headers": [(b"x-value", token.encode())]})
+    split = f"{token[:6]}\x1b[1;31m{token[6:]}\x1b[0m"  # shown on a terminal as the token
+    assert values.redact(f"got {split} ok") == f"got {PLACEHOLDER} ok"

@@ -17,9 +17,9 @@ networks), so 13-digit epoch milliseconds that happen to pass Luhn are not cards
 phone number needs separators (``555-123-4567``, ``06 12 34 56 78``), an international one
 only its ``+`` (``+14155552671``); a name of :data:`~zerolog_mw.sensitive.SENSITIVE_HEADERS`
 followed by ``:`` or ``=`` takes its value, quoted up to its quote or else to the end of the line,
-whatever it is (``Authorization: required`` too); coloured output is also examined without
-its colour codes (each read as a space), and when that finds more the colourless redaction
-is returned.
+whatever it is (``Authorization: required`` too); output with terminal control sequences
+(colours) is also examined as a terminal shows it, and when that finds more, that plain
+redaction is returned.
 """
 
 from __future__ import annotations
@@ -423,12 +423,13 @@ def _near(
 
 
 def _redact_patterns(text: str) -> str:
-    """Every pattern detector over ``text``, unbounded; coloured output is then read again with
-    each colour code as a space (``\x1b[35m4111 1111 1111 1111`` hides the card from the
-    detectors' boundaries), and if that finds more, that colourless result is returned."""
+    """Every pattern detector over ``text``, unbounded; output holding terminal control
+    sequences is then read again as a terminal shows it, without them
+    (``\x1b[35m4111 1111 1111 1111`` hides the card from the detectors' boundaries, a colour
+    change inside a value splits it), and if that finds more, that plain result is returned."""
     out = _detect(text)
     if "\x1b" in out:
-        plain = request_values.COLOUR.sub(" ", out)
+        plain = request_values.CONTROL.sub("", out)
         redacted = _detect(plain)
         if redacted != plain:
             return redacted

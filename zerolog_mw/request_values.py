@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from .routes import RouteSlot
 
 __all__ = [
-    "COLOUR",
+    "CONTROL",
     "CURRENT",
     "MAX_CARRY",
     "MAX_TOKEN",
@@ -99,13 +99,14 @@ _WORD = re.compile(r"\w+")
 _RUN = re.compile(rf"[^{_SEPARATORS}]+")
 _LAST_SEPARATOR = re.compile(rf"[{_SEPARATORS}](?=[^{_SEPARATORS}]*\Z)")
 _LAST_NON_WORD = re.compile(r"\W(?=\w*\Z)")
-COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-"""A terminal colour code (``\x1b[35m``, SGR). Text holding one is read twice, as written and
-with colour codes as separators, so a coloured value is found either way."""
+CONTROL = re.compile(r"\x1b\[(?!REDACTED:)[0-9;?]*[ -/]*[@A-Za-z~]")
+"""A terminal control sequence (CSI), colours (``\x1b[35m``) included; never the start of a
+placeholder. Text holding one is read three ways — as written, with control sequences as
+separators, and as a terminal shows it (without them) — so a coloured value is found."""
 # A placeholder already in the text is skipped whole: redact() stays idempotent.
 _SCAN = re.compile(rf"(\[REDACTED:[a-z0-9_]+\])|[^{_SEPARATORS}]+")
-# The second reading of coloured text: colour codes kept whole, never part of a token.
-_SCAN_COLOURED = re.compile(rf"(\[REDACTED:[a-z0-9_]+\]|{COLOUR.pattern})|[^{_SEPARATORS}\x1b]+")
+# The second reading of text with control sequences: those kept whole, never part of a token.
+_SCAN_CONTROLLED = re.compile(rf"(\[REDACTED:[a-z0-9_]+\]|{CONTROL.pattern})|[^{_SEPARATORS}\x1b]+")
 _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 _JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # Environ keys (besides HTTP_*) whose values came from the client.
@@ -147,10 +148,10 @@ def _views(text: str) -> Iterator[str]:
 
 def _tokens(text: str) -> set[str]:
     """The words and (edge-stripped) runs of ``text``, lower-cased, long enough to collect; of
-    coloured text, those of both readings."""
+    text with control sequences, those of all three readings."""
     low = text.lower()
     if "\x1b" in low:
-        return _cut(low) | _cut(COLOUR.sub(" ", low))
+        return _cut(low) | _cut(CONTROL.sub(" ", low)) | _cut(CONTROL.sub("", low))
     return _cut(low)
 
 
@@ -311,8 +312,12 @@ class RequestValues:
         else:
             check = _every_token
         text = _SCAN.sub(check, text)
-        if "\x1b" in text:  # coloured: read again with colour codes as separators
-            text = _SCAN_COLOURED.sub(check, text)
+        if "\x1b" in text:  # coloured: read again with control sequences as separators, then
+            text = _SCAN_CONTROLLED.sub(check, text)  # as a terminal shows it, without them
+            plain = CONTROL.sub("", text)
+            redacted = _SCAN.sub(check, plain)
+            if redacted != plain:
+                return redacted
         return text
 
     def carried(self, token: str) -> bool:
