@@ -7,12 +7,14 @@ its sink.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import io
 import json
 import logging
 import subprocess
 import sys
+import threading
 import types
 import uuid
 from collections.abc import Iterator
@@ -154,6 +156,38 @@ def test_only_the_record_handed_on_passes_loguru(
     finally:
         audit.removeHandler(shipping)
     assert sinks[0].getvalue() == ""
+
+
+def test_the_handed_on_message_is_not_let_through_once_its_handlers_returned(
+    sinks: tuple[io.StringIO, io.StringIO],
+) -> None:
+    """A thread started by a handler (with the handler's context, as zerolog_mw's thread
+    patches give it) that logs the same message later, from a module not allowlisted."""
+    returned = threading.Event()
+    later: list[threading.Thread] = []
+
+    class Spawning(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            def log_later() -> None:
+                returned.wait(5)
+                logger.info(record.getMessage())
+
+            context = contextvars.copy_context()
+            later.append(threading.Thread(target=context.run, args=(log_later,)))
+            later[-1].start()
+
+    spawning = Spawning()
+    audit = logging.getLogger("myapp.audit")
+    audit.addHandler(spawning)
+    try:
+        zerolog_mw.suppress_logging(allow_loggers=["myapp.audit"])
+        audit.warning("audited")
+    finally:
+        audit.removeHandler(spawning)
+        returned.set()
+        for thread in later:
+            thread.join(5)
+    assert later and sinks[0].getvalue() == ""
 
 
 def test_keys_a_patcher_adds_are_redacted(

@@ -142,15 +142,17 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
     return clone
 
 
-# The message of a record the gate let through, while it is with its handlers.
-_HANDED_ON: ContextVar[str | None] = ContextVar("zerolog_mw.handed_on", default=None)
+# The message of a record the gate let through, in a cell emptied when its handlers return:
+# a task or thread that copied the context meanwhile sees it emptied too.
+_HANDED_ON: ContextVar[list[str | None] | None] = ContextVar("zerolog_mw.handed_on", default=None)
 
 
 def handed_on(message: str) -> bool:
     """True if ``message`` is that of a record the gate let through and whose handlers are
     running: one of them hands it to loguru (loguru's ``InterceptHandler``), whose gate then
     lets that message through too — and nothing else logged meanwhile."""
-    return _HANDED_ON.get() == message
+    cell = _HANDED_ON.get()
+    return cell is not None and cell[0] == message
 
 
 def _hand_on(original: Any, logger: logging.Logger, record: logging.LogRecord) -> None:
@@ -158,10 +160,12 @@ def _hand_on(original: Any, logger: logging.Logger, record: logging.LogRecord) -
         message: str | None = record.getMessage()
     except Exception:
         message = None  # a handler will fail on it as well: nothing to hand on
-    token = _HANDED_ON.set(message)
+    cell = [message]
+    token = _HANDED_ON.set(cell)
     try:
         original(logger, record)
     finally:
+        cell[0] = None
         _HANDED_ON.reset(token)
 
 
