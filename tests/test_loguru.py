@@ -137,6 +137,17 @@ def test_logging_records_let_through_pass_loguru_intercepting_them(
     assert messages == ["audit card [REDACTED:card]", "Started server process [42]"]
 
 
+def audit_through(handler: logging.Handler) -> None:
+    """Log one record on the allowlisted ``myapp.audit`` logger, ``handler`` attached to it."""
+    audit = logging.getLogger("myapp.audit")
+    audit.addHandler(handler)
+    try:
+        zerolog_mw.suppress_logging(allow_loggers=["myapp.audit"])
+        audit.warning("audited")
+    finally:
+        audit.removeHandler(handler)
+
+
 def test_only_the_record_handed_on_passes_loguru(
     token: str, sinks: tuple[io.StringIO, io.StringIO]
 ) -> None:
@@ -147,14 +158,7 @@ def test_only_the_record_handed_on_passes_loguru(
         def emit(self, record: logging.LogRecord) -> None:
             logger.info(f"shipping for {token}")  # this module is not allowlisted below
 
-    shipping = Shipping()
-    audit = logging.getLogger("myapp.audit")
-    audit.addHandler(shipping)
-    try:
-        zerolog_mw.suppress_logging(allow_loggers=["myapp.audit"])
-        audit.warning("audited")
-    finally:
-        audit.removeHandler(shipping)
+    audit_through(Shipping())
     assert sinks[0].getvalue() == ""
 
 
@@ -176,14 +180,9 @@ def test_the_handed_on_message_is_not_let_through_once_its_handlers_returned(
             later.append(threading.Thread(target=context.run, args=(log_later,)))
             later[-1].start()
 
-    spawning = Spawning()
-    audit = logging.getLogger("myapp.audit")
-    audit.addHandler(spawning)
     try:
-        zerolog_mw.suppress_logging(allow_loggers=["myapp.audit"])
-        audit.warning("audited")
+        audit_through(Spawning())
     finally:
-        audit.removeHandler(spawning)
         returned.set()
         for thread in later:
             thread.join(5)
