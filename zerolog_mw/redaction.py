@@ -428,12 +428,7 @@ def _redact_patterns(text: str) -> str:
     (``\x1b[35m4111 1111 1111 1111`` hides the card from the detectors' boundaries, a colour
     change inside a value splits it), and if that finds more, that plain result is returned."""
     out = _detect(text)
-    if "\x1b" in out:
-        plain = request_values.CONTROL.sub("", out)
-        redacted = _detect(plain)
-        if redacted != plain:
-            return redacted
-    return out
+    return request_values.as_shown(out, _detect) if "\x1b" in out else out
 
 
 def _detect(text: str) -> str:

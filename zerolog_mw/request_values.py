@@ -62,6 +62,7 @@ __all__ = [
     "CollectingInput",
     "RequestValues",
     "adopt_slot",
+    "as_shown",
     "metered_context",
 ]
 
@@ -144,6 +145,15 @@ def _views(text: str) -> Iterator[str]:
         yield unquote_plus(text, errors="replace")
     if "\\" in text:
         yield _json_unescape(text)
+
+
+def as_shown(redacted: str, redact: Callable[[str], str]) -> str:
+    """``redacted`` (output already redacted as written) read again by ``redact`` as a terminal
+    shows it, without control sequences; that plain result if it found more, else ``redacted``.
+    """
+    plain = CONTROL.sub("", redacted)
+    again = redact(plain)
+    return again if again != plain else redacted
 
 
 def _tokens(text: str) -> set[str]:
@@ -314,10 +324,7 @@ class RequestValues:
         text = _SCAN.sub(check, text)
         if "\x1b" in text:  # coloured: read again with control sequences as separators, then
             text = _SCAN_CONTROLLED.sub(check, text)  # as a terminal shows it, without them
-            plain = CONTROL.sub("", text)
-            redacted = _SCAN.sub(check, plain)
-            if redacted != plain:
-                return redacted
+            return as_shown(text, lambda plain: _SCAN.sub(check, plain))
         return text
 
     def carried(self, token: str) -> bool:
