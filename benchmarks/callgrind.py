@@ -32,11 +32,11 @@ from pathlib import Path
 
 from inprocess import SKIPPED, VARIANTS  # this directory is sys.path[0]
 
-__all__ = ["Measurement", "main", "measure", "zerolog_fingerprint"]
+__all__ = ["TOTAL_LINE", "Measurement", "main", "measure", "zerolog_fingerprint"]
 
 INPROCESS = Path(__file__).resolve().with_name("inprocess.py")
 DEFAULT_REQUESTS = 500
-_TOTAL = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
+TOTAL_LINE = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def _instructions(variant: str, requests: int, workdir: Path) -> int:
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
-    match = _TOTAL.search(out.read_bytes())
+    match = TOTAL_LINE.search(out.read_bytes())
     if match is None:
         raise RuntimeError(f"no summary:/totals: line in {out}")
     return int(match.group(1))

@@ -3,8 +3,13 @@
 ``LOAD_VARIANT`` (environment) picks what is around the app:
 
 * ``bare``: the app alone.
+* ``bare-no-store``: Starlette only, the app alone answering with ``Cache-Control: no-store``
+  itself: the bare app as cache-safe as the wrapped one (the header costs the server too).
 * ``zerolog``: ``zerolog_mw.wrap(app)`` with default options (StatsD metrics to
   127.0.0.1:8125 over UDP; nothing needs to listen there).
+* ``zerolog-no-cache-control``: ``zerolog_mw.wrap(app, cache_control=None)``: the stack without
+  the ``Cache-Control: no-store`` header it adds by default, to tell the two costs apart.
+* ``zerolog-no-metrics``: ``zerolog_mw.wrap(app, metrics=())``.
 * ``exporter``: Starlette only, ``app.add_middleware(starlette_exporter.PrometheusMiddleware)``,
   an anchor (``pip install starlette-exporter``).
 
@@ -15,7 +20,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -23,7 +28,19 @@ if TYPE_CHECKING:
 
 __all__ = ["VARIANTS", "make_asgi", "make_wsgi"]
 
-VARIANTS = ("bare", "zerolog", "exporter")
+VARIANTS = (
+    "bare",
+    "bare-no-store",
+    "zerolog",
+    "zerolog-no-cache-control",
+    "zerolog-no-metrics",
+    "exporter",
+)
+_ZEROLOG_OPTIONS: dict[str, dict[str, Any]] = {
+    "zerolog": {},
+    "zerolog-no-cache-control": {"cache_control": None},
+    "zerolog-no-metrics": {"metrics": ()},
+}
 
 
 def _variant() -> str:
@@ -39,15 +56,17 @@ def make_asgi() -> ASGIApp:
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
+    variant = _variant()
+    headers = {"Cache-Control": "no-store"} if variant == "bare-no-store" else None
+
     async def item(request: Request) -> PlainTextResponse:
-        return PlainTextResponse("ok")
+        return PlainTextResponse("ok", headers=headers)
 
     app = Starlette(routes=[Route("/items/{id}", item, methods=["GET"])])
-    variant = _variant()
-    if variant == "zerolog":
+    if variant in _ZEROLOG_OPTIONS:
         import zerolog_mw
 
-        zerolog_mw.wrap(app)
+        zerolog_mw.wrap(app, **_ZEROLOG_OPTIONS[variant])
     elif variant == "exporter":
         from starlette_exporter import PrometheusMiddleware
 
@@ -65,10 +84,10 @@ def make_wsgi() -> WSGIApplication:
         return Response("ok", mimetype="text/plain")
 
     variant = _variant()
-    if variant == "zerolog":
+    if variant in _ZEROLOG_OPTIONS:
         import zerolog_mw
 
-        zerolog_mw.wrap(app)
+        zerolog_mw.wrap(app, **_ZEROLOG_OPTIONS[variant])
     elif variant != "bare":
         raise ValueError(f"LOAD_VARIANT={variant!r} is for the Starlette app only")
     return app

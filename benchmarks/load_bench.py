@@ -7,10 +7,13 @@ Serves ``load_apps.py`` (one route, ``GET /items/{id}`` answering ``ok``) on 127
 ports, in subprocesses:
 
 * **uvicorn** (its defaults: one process, access log on, ``--http auto``/``--loop auto``) with
-  the Starlette app bare, bare with ``--no-access-log``, wrapped by ``zerolog_mw.wrap(app)``
-  and, when installed, behind starlette-exporter's ``PrometheusMiddleware`` (an anchor). The
-  wrapped app silences uvicorn's access log, so the default bare app pays for a log line the
-  wrapped one does not write; the ``--no-access-log`` baseline is the comparison without it.
+  the Starlette app bare, bare with ``--no-access-log``, the same answering with
+  ``Cache-Control: no-store`` itself, wrapped by ``zerolog_mw.wrap(app)``,
+  wrapped without the ``Cache-Control: no-store`` header the stack adds by default
+  (``cache_control=None``: what the header costs the server, apart) and, when installed,
+  behind starlette-exporter's ``PrometheusMiddleware`` (an anchor). The wrapped app silences
+  uvicorn's access log, so the default bare app pays for a log line the wrapped one does not
+  write; the ``--no-access-log`` baseline is the comparison without it.
 * **gunicorn** (``-w 2``, sync workers, no access log: its default) with the Flask app bare and
   wrapped.
 
@@ -219,7 +222,8 @@ def _start(target: Target, logdir: Path) -> None:
     if body != b"ok":
         raise RuntimeError(f"{target.server} {target.label}: unexpected body {body!r}")
     # zerolog_mw's default sets Cache-Control: no-store; it proves the wrapping took effect.
-    if (target.variant == "zerolog") != (cache == "no-store"):
+    no_store = ("zerolog", "zerolog-no-metrics", "bare-no-store")
+    if (target.variant in no_store) != (cache == "no-store"):
         raise RuntimeError(f"{target.server} {target.label}: Cache-Control {cache!r}")
 
 
@@ -247,7 +251,11 @@ def _targets(servers: list[str]) -> tuple[list[list[Target]], list[str]]:
         group = [
             Target("uvicorn", "bare", "bare"),
             Target("uvicorn", "bare", "bare --no-access-log", ["--no-access-log"]),
+            Target(
+                "uvicorn", "bare-no-store", "bare no-store --no-access-log", ["--no-access-log"]
+            ),
             Target("uvicorn", "zerolog", "zerolog"),
+            Target("uvicorn", "zerolog-no-cache-control", "zerolog cache_control=None"),
         ]
         if importlib.util.find_spec("starlette_exporter") is None:
             notes.append("starlette-exporter skipped: pip install starlette-exporter")

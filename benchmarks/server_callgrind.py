@@ -1,0 +1,236 @@
+"""Instructions per request of a real server process, counted by valgrind's callgrind.
+
+    python benchmarks/server_callgrind.py [--requests 1000] [--jobs 2] [--servers uvicorn,gunicorn]
+
+Where ``callgrind.py`` counts a request driven in-process, this counts what the *server* spends
+on one: its HTTP parsing and writing, the ASGI/WSGI glue, and whatever of that a middleware
+makes the server do (a header it adds is validated and written by the server, not by the
+middleware). Each target of ``load_apps.py`` is started under
+``valgrind --tool=callgrind --instr-atstart=no`` on 127.0.0.1; a client in this process sends
+``--warmup`` requests, ``callgrind_control -i on`` starts counting, ``--requests`` more requests
+go out one after another, ``callgrind_control -i off`` stops it, and the server is stopped. The
+figure is the instructions of the server's processes (threads and workers included) while
+counting, over the requests: deterministic to a few tenths of a percent, unlike req/s.
+
+* **uvicorn** (its defaults, as in ``load_bench.py``: ``--loop auto``, ``--http auto``; one
+  keep-alive connection) serving the Starlette app: bare with ``--no-access-log`` (the
+  baseline), the same answering with ``Cache-Control: no-store`` itself,
+  ``zerolog_mw.wrap(app)``, and the same with ``cache_control=None`` and with ``metrics=()``,
+  to tell the ``Cache-Control: no-store`` header and the metrics apart.
+* **gunicorn** (``-w 1 -k sync``; a new connection per request, as sync workers close it)
+  serving the Flask app: bare, wrapped, and wrapped with ``cache_control=None``.
+
+Needs valgrind (``callgrind_control`` comes with it); exits 3 with a note without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from callgrind import TOTAL_LINE, zerolog_fingerprint  # this directory is sys.path[0]
+from load_bench import HERE, PATH, SKIPPED
+
+__all__ = ["ServerTarget", "main"]
+
+
+@dataclass(frozen=True)
+class ServerTarget:
+    server: str  # "uvicorn" | "gunicorn"
+    variant: str  # LOAD_VARIANT of load_apps.py
+    label: str
+    extra: tuple[str, ...] = ()
+
+    def argv(self, port: int) -> list[str]:
+        if self.server == "uvicorn":
+            return [
+                *f"{sys.executable} -m uvicorn --factory load_apps:make_asgi".split(),
+                *f"--app-dir {HERE} --host 127.0.0.1 --port {port}".split(),
+                *self.extra,
+            ]
+        return [
+            *f"{sys.executable} -m gunicorn --chdir {HERE} -b 127.0.0.1:{port}".split(),
+            *("-w", "1", "-k", "sync", "--timeout", "600"),  # a worker under valgrind is slow
+            *self.extra,
+            "load_apps:make_wsgi()",
+        ]
+
+
+TARGETS = {
+    "uvicorn": [
+        ServerTarget("uvicorn", "bare", "bare --no-access-log", ("--no-access-log",)),
+        ServerTarget(
+            "uvicorn", "bare-no-store", "bare no-store --no-access-log", ("--no-access-log",)
+        ),
+        ServerTarget("uvicorn", "zerolog", "zerolog"),
+        ServerTarget("uvicorn", "zerolog-no-cache-control", "zerolog cache_control=None"),
+        ServerTarget("uvicorn", "zerolog-no-metrics", "zerolog metrics=()"),
+    ],
+    "gunicorn": [
+        ServerTarget("gunicorn", "bare", "bare"),
+        ServerTarget("gunicorn", "zerolog", "zerolog"),
+        ServerTarget("gunicorn", "zerolog-no-cache-control", "zerolog cache_control=None"),
+    ],
+}
+
+
+def _send(port: int, count: int) -> None:
+    """``count`` GETs of PATH, one after another (http.client reconnects when told to close)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    try:
+        for _ in range(count):
+            connection.request("GET", PATH)
+            response = connection.getresponse()
+            body = response.read()
+            if response.status != 200 or body != b"ok":
+                raise RuntimeError(f"port {port}: {response.status} {body[:100]!r}")
+    finally:
+        connection.close()
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _control(flag: str, pid: int) -> None:
+    subprocess.run(
+        ["callgrind_control", "-i", flag, str(pid)], capture_output=True, check=True, timeout=120
+    )
+
+
+def measure(target: ServerTarget, requests: int, warmup: int, workdir: Path) -> float:
+    """Instructions per request of ``target``'s server processes."""
+    port = _port()
+    stem = workdir / f"{target.server}.{target.variant}"
+    env = {
+        **os.environ,
+        "LOAD_VARIANT": target.variant,
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [os.environ.get("PYTHONPATH"), str(HERE.parent)])
+        ),
+    }
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        "--trace-children=yes",
+        f"--callgrind-out-file={stem}.%p.out",
+        *target.argv(port),
+    ]
+    log = open(f"{stem}.log", "w+b")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                _send(port, 1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    log.seek(0)
+                    tail = log.read()[-3000:].decode(errors="replace")
+                    message = f"{target.label}: the server did not start:\n{tail}"
+                    raise RuntimeError(message) from None
+                time.sleep(0.5)
+        _send(port, warmup)
+        pids = _valgrind_pids(process.pid)
+        for pid in pids:
+            _control("on", pid)
+        _send(port, requests)
+        for pid in pids:
+            _control("off", pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(120)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        log.close()
+    total = 0
+    for out in workdir.glob(f"{stem.name}.*.out"):
+        # With counting switched on and off, ``summary:`` may say 0 where ``totals:`` is right.
+        found = [int(count) for count in TOTAL_LINE.findall(out.read_bytes())]
+        if not found:
+            raise RuntimeError(f"no summary:/totals: line in {out}")
+        total += max(found)
+    return total / requests
+
+
+def _valgrind_pids(root: int) -> list[int]:
+    """The server process and its descendants (gunicorn's workers), all under valgrind."""
+    pids = [root]
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            pids.extend(int(child) for child in children)
+    return pids
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--requests", type=int, default=1000, help="counted (default 1000)")
+    parser.add_argument("--warmup", type=int, default=300, help="sent first (default 300)")
+    parser.add_argument("--jobs", type=int, default=2, help="servers at once (default 2)")
+    parser.add_argument(
+        "--servers", default="uvicorn,gunicorn", help="comma-separated (default uvicorn,gunicorn)"
+    )
+    args = parser.parse_args(argv)
+    servers = [s for s in args.servers.split(",") if s]
+    if not servers or set(servers) - set(TARGETS):
+        parser.error("--servers takes uvicorn and/or gunicorn")
+    if args.requests < 1 or args.warmup < 0 or args.jobs < 1:
+        parser.error("--requests and --jobs must be at least 1, --warmup at least 0")
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("valgrind not found on PATH", file=sys.stderr)
+        return SKIPPED
+    fingerprint = zerolog_fingerprint()
+    print(f"zerolog_mw: {fingerprint}")
+    print(f"{args.requests} requests counted after {args.warmup}, PYTHONHASHSEED=0")
+    start = time.perf_counter()
+    targets = [t for s in servers for t in TARGETS[s]]
+    with (
+        tempfile.TemporaryDirectory(prefix="zerolog-server-cg-") as tmp,
+        ThreadPoolExecutor(args.jobs) as pool,
+    ):
+        counts = list(
+            pool.map(lambda t: measure(t, args.requests, args.warmup, Path(tmp)), targets)
+        )
+    if zerolog_fingerprint() != fingerprint:
+        print("zerolog_mw changed on disk during the run; measure again", file=sys.stderr)
+        return 1
+    print(f"{'server':9} {'variant':28} {'instructions/request':>21} {'vs bare':>8} {'over':>10}")
+    for server in servers:
+        rows = [(t, c) for t, c in zip(targets, counts, strict=True) if t.server == server]
+        base = rows[0][1]
+        for target, count in rows:
+            print(
+                f"{server:9} {target.label:28} {count:21,.0f} {count / base:7.3f}x "
+                f"{count - base:+10,.0f}"
+            )
+    print(f"({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
