@@ -54,7 +54,7 @@ from typing import IO
 
 from callgrind import zerolog_fingerprint  # this directory is sys.path[0]
 
-__all__ = ["Target", "WrkResult", "main", "parse_wrk"]
+__all__ = ["Target", "WrkResult", "free_port", "main", "parse_wrk"]
 
 HERE = Path(__file__).resolve().parent
 PATH = "/items/42"
@@ -159,7 +159,7 @@ def _wrk(port: int, seconds: int, args: argparse.Namespace) -> WrkResult:
 # --- servers ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -186,7 +186,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _start(target: Target, logdir: Path) -> None:
-    target.port = _free_port()
+    target.port = free_port()
     name = f"{target.server}-{target.label}.log".replace(" ", "_")
     target.log = open(logdir / name, "w+b")  # noqa: SIM115 (closed by _stop)
     env = {

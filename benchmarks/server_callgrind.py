@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callgrind import TOTAL_LINE, zerolog_fingerprint  # this directory is sys.path[0]
-from load_bench import HERE, PATH, SKIPPED
+from load_bench import HERE, PATH, SKIPPED, free_port
 
 __all__ = ["ServerTarget", "main"]
 
@@ -99,14 +99,6 @@ def _send(port: int, count: int) -> None:
         connection.close()
 
 
-def _port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _control(flag: str, pid: int) -> None:
     subprocess.run(
         ["callgrind_control", "-i", flag, str(pid)], capture_output=True, check=True, timeout=120
@@ -115,7 +107,7 @@ def _control(flag: str, pid: int) -> None:
 
 def measure(target: ServerTarget, requests: int, warmup: int, workdir: Path) -> float:
     """Instructions per request of ``target``'s server processes."""
-    port = _port()
+    port = free_port()
     stem = workdir / f"{target.server}.{target.variant}"
     env = {
         **os.environ,
