@@ -54,7 +54,15 @@ from typing import IO
 
 from callgrind import zerolog_fingerprint  # this directory is sys.path[0]
 
-__all__ = ["Target", "WrkResult", "free_port", "main", "parse_wrk"]
+__all__ = [
+    "Target",
+    "WrkResult",
+    "add_servers_option",
+    "chosen_servers",
+    "free_port",
+    "main",
+    "parse_wrk",
+]
 
 HERE = Path(__file__).resolve().parent
 PATH = "/items/42"
@@ -392,19 +400,29 @@ def _versions() -> str:
     return f"Python {platform.python_version()}, {', '.join(found)}, {wrk_version}"
 
 
+def add_servers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--servers", default="uvicorn,gunicorn", help="comma-separated (default uvicorn,gunicorn)"
+    )
+
+
+def chosen_servers(parser: argparse.ArgumentParser, value: str) -> list[str]:
+    """The servers ``--servers`` names; a usage error for anything but uvicorn/gunicorn."""
+    servers = [s for s in value.split(",") if s]
+    if not servers or set(servers) - {"uvicorn", "gunicorn"}:
+        parser.error("--servers takes uvicorn and/or gunicorn")
+    return servers
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=9, help="runs per target (default 9)")
     parser.add_argument("--duration", type=int, default=5, help="seconds per run (default 5)")
     parser.add_argument("--connections", type=int, default=50, help="wrk -c (default 50)")
     parser.add_argument("--threads", type=int, default=1, help="wrk -t (default 1)")
-    parser.add_argument(
-        "--servers", default="uvicorn,gunicorn", help="comma-separated (default uvicorn,gunicorn)"
-    )
+    add_servers_option(parser)
     args = parser.parse_args(argv)
-    servers = [s for s in args.servers.split(",") if s]
-    if not servers or set(servers) - {"uvicorn", "gunicorn"}:
-        parser.error("--servers takes uvicorn and/or gunicorn")
+    servers = chosen_servers(parser, args.servers)
     if args.rounds < 1 or args.duration < 1 or args.connections < 1 or args.threads < 1:
         parser.error("--rounds, --duration, --connections and --threads must be at least 1")
     if shutil.which("wrk") is None:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callgrind import TOTAL_LINE, zerolog_fingerprint  # this directory is sys.path[0]
-from load_bench import HERE, PATH, SKIPPED, free_port
+from load_bench import HERE, PATH, SKIPPED, add_servers_option, chosen_servers, free_port
 
 __all__ = ["ServerTarget", "main"]
 
@@ -184,13 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000, help="counted (default 1000)")
     parser.add_argument("--warmup", type=int, default=300, help="sent first (default 300)")
     parser.add_argument("--jobs", type=int, default=2, help="servers at once (default 2)")
-    parser.add_argument(
-        "--servers", default="uvicorn,gunicorn", help="comma-separated (default uvicorn,gunicorn)"
-    )
+    add_servers_option(parser)
     args = parser.parse_args(argv)
-    servers = [s for s in args.servers.split(",") if s]
-    if not servers or set(servers) - set(TARGETS):
-        parser.error("--servers takes uvicorn and/or gunicorn")
+    servers = chosen_servers(parser, args.servers)
     if args.requests < 1 or args.warmup < 0 or args.jobs < 1:
         parser.error("--requests and --jobs must be at least 1, --warmup at least 0")
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
