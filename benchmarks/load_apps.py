@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
     from starlette.types import ASGIApp
 
-__all__ = ["VARIANTS", "make_asgi", "make_wsgi"]
+__all__ = ["NO_STORE_VARIANTS", "VARIANTS", "make_asgi", "make_wsgi"]
 
 VARIANTS = (
     "bare",
@@ -41,6 +41,8 @@ _ZEROLOG_OPTIONS: dict[str, dict[str, Any]] = {
     "zerolog-no-cache-control": {"cache_control": None},
     "zerolog-no-metrics": {"metrics": ()},
 }
+NO_STORE_VARIANTS = frozenset({"bare-no-store", "zerolog", "zerolog-no-metrics"})
+"""Variants whose responses carry ``Cache-Control: no-store`` (checked before measuring)."""
 
 
 def _variant() -> str:

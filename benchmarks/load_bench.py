@@ -48,11 +48,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from callgrind import zerolog_fingerprint  # this directory is sys.path[0]
+from load_apps import NO_STORE_VARIANTS
 
 __all__ = [
     "Target",
@@ -62,6 +64,8 @@ __all__ = [
     "free_port",
     "main",
     "parse_wrk",
+    "server_argv",
+    "server_env",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -98,17 +102,34 @@ class Target:
     log_bytes: list[int] = field(default_factory=list)  # bytes logged per measured run
 
     def argv(self) -> list[str]:
-        if self.server == "uvicorn":
-            return [
-                *f"{sys.executable} -m uvicorn --factory load_apps:make_asgi".split(),
-                *f"--app-dir {HERE} --host 127.0.0.1 --port {self.port}".split(),
-                *self.extra,
-            ]
+        return server_argv(self.server, self.port, self.extra)
+
+
+def server_argv(server: str, port: int, extra: Sequence[str]) -> list[str]:
+    """The command serving ``load_apps.py`` with ``server`` ("uvicorn" or "gunicorn")."""
+    if server == "uvicorn":
         return [
-            *f"{sys.executable} -m gunicorn --chdir {HERE} -b 127.0.0.1:{self.port}".split(),
-            *self.extra,
-            "load_apps:make_wsgi()",
+            *f"{sys.executable} -m uvicorn --factory load_apps:make_asgi".split(),
+            *f"--app-dir {HERE} --host 127.0.0.1 --port {port}".split(),
+            *extra,
         ]
+    return [
+        *f"{sys.executable} -m gunicorn --chdir {HERE} -b 127.0.0.1:{port}".split(),
+        *extra,
+        "load_apps:make_wsgi()",
+    ]
+
+
+def server_env(variant: str) -> dict[str, str]:
+    """The environment of a server of ``load_apps.py`` serving ``variant``."""
+    return {
+        **os.environ,
+        "LOAD_VARIANT": variant,
+        # An export of a commit put first on PYTHONPATH wins over the working tree.
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [os.environ.get("PYTHONPATH"), str(HERE.parent)])
+        ),
+    }
 
 
 # --- wrk --------------------------------------------------------------------------------------
@@ -197,17 +218,9 @@ def _start(target: Target, logdir: Path) -> None:
     target.port = free_port()
     name = f"{target.server}-{target.label}.log".replace(" ", "_")
     target.log = open(logdir / name, "w+b")  # noqa: SIM115 (closed by _stop)
-    env = {
-        **os.environ,
-        "LOAD_VARIANT": target.variant,
-        # An export of a commit put first on PYTHONPATH wins over the working tree.
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [os.environ.get("PYTHONPATH"), str(HERE.parent)])
-        ),
-    }
     target.process = subprocess.Popen(
         target.argv(),
-        env=env,
+        env=server_env(target.variant),
         stdin=subprocess.DEVNULL,
         stdout=target.log,
         stderr=subprocess.STDOUT,
@@ -230,8 +243,7 @@ def _start(target: Target, logdir: Path) -> None:
     if body != b"ok":
         raise RuntimeError(f"{target.server} {target.label}: unexpected body {body!r}")
     # zerolog_mw's default sets Cache-Control: no-store; it proves the wrapping took effect.
-    no_store = ("zerolog", "zerolog-no-metrics", "bare-no-store")
-    if (target.variant in no_store) != (cache == "no-store"):
+    if (target.variant in NO_STORE_VARIANTS) != (cache == "no-store"):
         raise RuntimeError(f"{target.server} {target.label}: Cache-Control {cache!r}")
 
 

@@ -40,7 +40,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callgrind import TOTAL_LINE, zerolog_fingerprint  # this directory is sys.path[0]
-from load_bench import HERE, PATH, SKIPPED, add_servers_option, chosen_servers, free_port
+from load_bench import (
+    PATH,
+    SKIPPED,
+    add_servers_option,
+    chosen_servers,
+    free_port,
+    server_argv,
+    server_env,
+)
 
 __all__ = ["ServerTarget", "main"]
 
@@ -53,18 +61,10 @@ class ServerTarget:
     extra: tuple[str, ...] = ()
 
     def argv(self, port: int) -> list[str]:
-        if self.server == "uvicorn":
-            return [
-                *f"{sys.executable} -m uvicorn --factory load_apps:make_asgi".split(),
-                *f"--app-dir {HERE} --host 127.0.0.1 --port {port}".split(),
-                *self.extra,
-            ]
-        return [
-            *f"{sys.executable} -m gunicorn --chdir {HERE} -b 127.0.0.1:{port}".split(),
-            *("-w", "1", "-k", "sync", "--timeout", "600"),  # a worker under valgrind is slow
-            *self.extra,
-            "load_apps:make_wsgi()",
-        ]
+        extra = self.extra
+        if self.server == "gunicorn":  # one worker; under valgrind it answers slowly
+            extra = ("-w", "1", "-k", "sync", "--timeout", "600", *extra)
+        return server_argv(self.server, port, extra)
 
 
 TARGETS = {
@@ -109,14 +109,7 @@ def measure(target: ServerTarget, requests: int, warmup: int, workdir: Path) -> 
     """Instructions per request of ``target``'s server processes."""
     port = free_port()
     stem = workdir / f"{target.server}.{target.variant}"
-    env = {
-        **os.environ,
-        "LOAD_VARIANT": target.variant,
-        "PYTHONHASHSEED": "0",
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [os.environ.get("PYTHONPATH"), str(HERE.parent)])
-        ),
-    }
+    env = {**server_env(target.variant), "PYTHONHASHSEED": "0"}
     cmd = [
         "valgrind",
         "--tool=callgrind",
