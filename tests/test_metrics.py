@@ -140,6 +140,62 @@ def test_timer_samples_are_bounded_and_carry_their_rate(udp: socket.socket) -> N
     assert all(line.endswith("|ms|@0.333333") for line in durations)
 
 
+def test_statsd_packs_lines_into_datagrams_of_at_most_max_udp_size(udp: socket.socket) -> None:
+    """Fewer, fuller datagrams (each send is a GIL hand-over in the flush thread); none larger
+    than the limit, every line intact, and a smaller limit for paths that need one."""
+    from zerolog_mw.metrics.recorder import SeriesWindow
+    from zerolog_mw.metrics.statsd_sink import MAX_UDP_SIZE, StatsdSink
+
+    def datagrams(**options: Any) -> list[bytes]:
+        window = SeriesWindow()
+        window.count = 300
+        window.durations = window.ttfbs = [0.001234] * 300
+        sink = StatsdSink("127.0.0.1", udp.getsockname()[1], "z", **options)
+        sink.emit(Batch({("GET", "/items/{id}", 200): window}, 0, 0, 0))
+        sink.client.close()
+        out: list[bytes] = []
+        udp.settimeout(0.5)
+        try:
+            while True:
+                out.append(udp.recv(65536))
+        except TimeoutError:
+            return out
+
+    big, small = datagrams(), datagrams(max_udp_size=512)
+    for sent, limit in ((big, MAX_UDP_SIZE), (small, 512)):
+        lines = b"\n".join(sent).decode().splitlines()
+        assert max(map(len, sent)) <= limit
+        assert len(lines) == 4 + 100 + 100  # 3 counters, the gauge, 100 samples of each timer
+        assert lines.count("z.duration.GET.items_id.200:1.234|ms|@0.333333") == 100
+    assert len(big) * 2 < len(small)
+
+
+def test_a_label_set_flush_size_deep_wakes_the_flush_thread(monkeypatch: Any) -> None:
+    """Between interval flushes a busy label set is flushed once it holds FLUSH_SIZE requests,
+    so what the recorder holds stays bounded."""
+    import time
+
+    from zerolog_mw.metrics import recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "FLUSH_SIZE", 50)
+    sink = ListSink()
+    recorder = recorder_module.Recorder([sink], flush_interval=3600, max_series=10)
+    try:
+        recorder.start()
+        for _ in range(49):
+            recorder.add(("GET", "/a", 200), 0.1, None, 0, 0, None, False)
+        time.sleep(0.2)
+        assert sink.batches == []  # under the size: waits for the interval
+        recorder.add(("GET", "/a", 200), 0.1, None, 0, 0, None, False)
+        deadline = time.monotonic() + 5
+        while not sink.batches and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sink.series() == {("GET", "/a", 200): 50}
+        assert recorder.series[("GET", "/a", 200)].durations == []
+    finally:
+        recorder.close()
+
+
 def test_prometheus_registry_scraped_over_http() -> None:
     registry = CollectorRegistry()
     app = asgi.ZeroLogMiddleware(

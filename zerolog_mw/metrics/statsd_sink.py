@@ -5,6 +5,12 @@ disconnects), up to ``max_timings`` duration and time-to-first-byte samples as t
 uniform subsample carrying its ``@rate`` so the daemon's counts and percentiles stay right —
 and the in-flight gauge. Labels go into the metric name (``requests.GET.users_id.200``) or,
 with ``tags=True``, into DogStatsD tags (``requests:3|c|#method:GET,route:/users/{id}``).
+
+Lines are packed into datagrams of up to :data:`MAX_UDP_SIZE` bytes (DogStatsD's default for
+UDP: one Ethernet frame) rather than the ``statsd`` package's 512: each datagram is a
+``sendto`` that releases the GIL, and the flush thread taking it back stalls the thread that
+serves requests, so fewer datagrams mean fewer stalls (a flush of one busy label set went from
+~20 datagrams to ~7).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from statsd import StatsClient
 from .event import OVERFLOW, UNMATCHED
 from .recorder import Batch, SeriesKey
 
-__all__ = ["StatsdSink"]
+__all__ = ["MAX_UDP_SIZE", "StatsdSink"]
+
+MAX_UDP_SIZE = 1432
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 _TAG_UNSAFE = re.compile(r"[^\x21-\x7e]|[,|#]")  # printable ASCII but the tag separators
@@ -42,6 +50,7 @@ class StatsdSink:
     :param prefix: metric name prefix; default ``$STATSD_PREFIX`` or ``zerolog``.
     :param tags: DogStatsD-style tags instead of labels in the name.
     :param max_timings: timer samples sent per label set and flush, at most.
+    :param max_udp_size: bytes per datagram, at most (512 is safe even across the internet).
     """
 
     def __init__(
@@ -52,11 +61,13 @@ class StatsdSink:
         *,
         tags: bool = False,
         max_timings: int = 100,
+        max_udp_size: int = MAX_UDP_SIZE,
     ) -> None:
         self.client = StatsClient(
             host or os.environ.get("STATSD_HOST", "127.0.0.1"),
             port or int(os.environ.get("STATSD_PORT", "8125")),
             prefix if prefix is not None else os.environ.get("STATSD_PREFIX", "zerolog"),
+            maxudpsize=max_udp_size,
         )
         self.tags = tags
         self.max_timings = max_timings
