@@ -63,3 +63,22 @@ def test_suppressed_run_leaks_nothing_but_keeps_content_free_lines(canary: str) 
     assert "zerolog_mw: unraisable ValueError (message and traceback withheld)" in err
     assert any(line.endswith(": UserWarning (message withheld)") for line in err)
     assert len(err) == 4, result.stderr
+
+
+def test_content_free_lines_are_said_from_inside_a_request_whose_writes_are_dropped(
+    canary: str,
+) -> None:
+    """Under ``stdio="drop"`` the app's own writes in a request are dropped, but not the hooks'
+    content-free lines: an app thread that died in a request, an unraisable exception and a
+    warning there still reach the operator, by class name only."""
+    result = run("in-request", canary)
+
+    assert result.returncode == 1
+    assert result.stdout == "status 200\n"  # the request was served; its print was dropped
+    assert canary not in result.stdout + result.stderr
+    err = result.stderr.splitlines()
+    assert "zerolog_mw: uncaught ValueError in a thread (message and traceback withheld)" in err
+    assert "zerolog_mw: unraisable ValueError (message and traceback withheld)" in err
+    assert any(line.endswith(": UserWarning (message withheld)") for line in err)
+    assert "zerolog_mw: uncaught ValueError (message and traceback withheld)" in err
+    assert len(err) == 4, result.stderr

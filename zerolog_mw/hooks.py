@@ -41,9 +41,19 @@ __all__ = [
 ]
 
 
-def _say(line: str) -> None:
+def _say(line: str, *, redacted: bool = False) -> None:
+    """Write one of zerolog_mw's own lines to stderr.
+
+    A content-free line (class names, a place in the code) is written beneath the stdio guard,
+    to the stream it wraps, so the operator sees it even when it is said inside a request under
+    ``stdio="drop"`` (an app thread that died, an unraisable exception in a view); a line
+    carrying a ``redacted`` message goes through the guard, which redacts it again.
+    """
     with contextlib.suppress(Exception):  # a broken stderr must not raise into the caller
-        sys.stderr.write(f"zerolog_mw: {line}\n")
+        stream = sys.stderr
+        if not redacted and isinstance(stream, stdio.GuardedStream):
+            stream = stream._zerolog_stream
+        stream.write(f"zerolog_mw: {line}\n")
 
 
 _ESCAPED = "_zerolog_mw_escaped"
@@ -135,27 +145,28 @@ def _detail(exc: BaseException | None) -> str:
     return f": {_message(exc)}"
 
 
-def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-    """``sys.excepthook``: report the class of an uncaught exception, nothing else."""
+def _report(what: str, exc: BaseException | None) -> None:
+    """Say ``what`` happened (class names only), with the redacted message where allowed."""
     detail = _detail(exc)
     withheld = "traceback withheld" if detail else "message and traceback withheld"
-    _say(f"uncaught {exc_type.__qualname__}{detail} ({withheld})")
+    _say(f"{what}{detail} ({withheld})", redacted=bool(detail))
+
+
+def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """``sys.excepthook``: report the class of an uncaught exception, nothing else."""
+    _report(f"uncaught {exc_type.__qualname__}", exc)
 
 
 def threading_excepthook(args: threading.ExceptHookArgs) -> None:
     """``threading.excepthook``: report the class of an exception that ended a thread."""
     if args.exc_type is SystemExit:
         return  # threading's own default is silent here too
-    detail = _detail(args.exc_value)
-    withheld = "traceback withheld" if detail else "message and traceback withheld"
-    _say(f"uncaught {args.exc_type.__qualname__} in a thread{detail} ({withheld})")
+    _report(f"uncaught {args.exc_type.__qualname__} in a thread", args.exc_value)
 
 
 def unraisablehook(unraisable: Any) -> None:
     """``sys.unraisablehook``: e.g. a generator whose ``finally`` raised while being closed."""
-    detail = _detail(unraisable.exc_value)
-    withheld = "traceback withheld" if detail else "message and traceback withheld"
-    _say(f"unraisable {unraisable.exc_type.__qualname__}{detail} ({withheld})")
+    _report(f"unraisable {unraisable.exc_type.__qualname__}", unraisable.exc_value)
 
 
 def showwarning(

@@ -1,7 +1,10 @@
 """Feed a canary to every channel Python and its stdlib servers print to on their own.
 
-Usage: ``python stdlib_channels.py MODE CANARY`` where MODE is ``bare`` or ``suppressed``
-(``zerolog_mw.suppress_logging()`` first). Ends with an uncaught exception, so it exits 1.
+Usage: ``python stdlib_channels.py MODE CANARY`` where MODE is ``bare``, ``suppressed``
+(``zerolog_mw.suppress_logging()`` first) or ``in-request`` (the warning, the thread and the
+unraisable exception come from inside a request to a WSGI app behind ``zerolog_mw.wrap``, under
+its default ``stdio="drop"``, which also prints the canary). Ends with an uncaught exception,
+so it exits 1.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from wsgiref.simple_server import make_server
+from wsgiref.util import setup_testing_defaults
 
 
 def raise_in_thread(canary: str) -> None:
@@ -58,8 +62,38 @@ def serve_one_failing_request(canary: str) -> int:
     return response.status
 
 
+def feed_every_channel(canary: str) -> None:
+    warnings.warn(f"w {canary}", stacklevel=1)
+    raise_in_thread(canary)
+    raise_unraisable(canary)
+
+
+def serve_one_request_that_feeds_every_channel(canary: str) -> int:
+    import zerolog_mw
+
+    def view(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        print(f"print {canary}", flush=True)  # the app's own write: dropped
+        feed_every_channel(canary)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    app = zerolog_mw.wrap(view, metrics=())
+    environ: dict[str, Any] = {"PATH_INFO": f"/{canary}"}
+    setup_testing_defaults(environ)
+    statuses: list[str] = []
+    body = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    try:
+        assert b"".join(body) == b"ok"
+    finally:
+        getattr(body, "close", lambda: None)()
+    return int(statuses[0][:3])
+
+
 def main() -> None:
     mode, canary = sys.argv[1:3]
+    if mode == "in-request":
+        print(f"status {serve_one_request_that_feeds_every_channel(canary)}", flush=True)
+        raise ValueError(canary)  # uncaught, after the request: sys.excepthook
     if mode == "suppressed":
         import zerolog_mw
 
@@ -67,9 +101,7 @@ def main() -> None:
     elif mode != "bare":
         raise SystemExit(f"unknown mode {mode!r}")
 
-    warnings.warn(f"w {canary}", stacklevel=1)
-    raise_in_thread(canary)
-    raise_unraisable(canary)
+    feed_every_channel(canary)
     print(f"status {serve_one_failing_request(canary)}", flush=True)
     raise ValueError(canary)  # uncaught: sys.excepthook
 
