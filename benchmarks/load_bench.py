@@ -23,8 +23,11 @@ other round (ABBA), so drift of a shared machine falls on bare and wrapped alike
 gives medians over the rounds: requests/s, the ratio to the bare app (the median of the
 per-round ratios), wrk's p50/p99 latency, the servers' CPU time per request (``/proc``, the
 server and its workers) and its ratio (bare CPU/request over the variant's: the req/s ratio a
-CPU-bound server alone on its cores would show; steadier than req/s on a shared machine), and
-the bytes the server wrote to stdout/stderr per request.
+CPU-bound server alone on its cores would show; steadier than req/s on a shared machine), the
+voluntary context switches of all the servers' threads per 1,000 requests ("waits": a busy
+server's threads block only to wait — for the GIL while another thread holds it, a lock, an
+idle socket — so a thread of the stack competing with the one serving requests shows here),
+and the bytes the server wrote to stdout/stderr per request.
 
 Needs ``wrk`` (Debian/Ubuntu: ``apt-get install -y wrk``; macOS: ``brew install wrk``); exits 3
 with a note when it, uvicorn, gunicorn or Flask is missing. Servers are stopped on any exit.
@@ -77,6 +80,7 @@ INSTALL_WRK = (
     "or build it from https://github.com/wg/wrk"
 )
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+_VOLUNTARY = re.compile(r"^voluntary_ctxt_switches:\s+(\d+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class Target:
     log: IO[bytes] | None = None
     results: list[WrkResult] = field(default_factory=list)
     cpu_s: list[float] = field(default_factory=list)  # server CPU seconds per measured run
+    waits: list[int] = field(default_factory=list)  # its threads' voluntary switches per run
     log_bytes: list[int] = field(default_factory=list)  # bytes logged per measured run
 
     def argv(self) -> list[str]:
@@ -195,16 +200,21 @@ def free_port() -> int:
         return port
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` and its children (gunicorn's workers)."""
+def _server_pids(pid: int) -> list[int]:
+    """``pid`` and its children (gunicorn's workers)."""
     pids = [pid]
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as children:
             pids += [int(p) for p in children.read().split()]
     except OSError:
         pass
+    return pids
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its children."""
     ticks = 0
-    for p in pids:
+    for p in _server_pids(pid):
         try:
             with open(f"/proc/{p}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
@@ -212,6 +222,22 @@ def _cpu_seconds(pid: int) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
     return ticks / _CLK_TCK
+
+
+def _waits(pid: int) -> int:
+    """Voluntary context switches of every thread of ``pid`` and its children so far.
+
+    A busy server's threads block only when they wait: for the GIL (a thread of the stack
+    competing with the one serving requests), a lock, or an idle socket.
+    """
+    count = 0
+    for p in _server_pids(pid):
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/status") as status:
+                    match = _VOLUNTARY.search(status.read())
+                count += int(match.group(1)) if match else 0
+    return count
 
 
 def _start(target: Target, logdir: Path) -> None:
@@ -301,11 +327,12 @@ def _measure(group: list[Target], args: argparse.Namespace) -> None:
         order = group if index % 2 == 0 else group[::-1]
         for target in order:
             assert target.process is not None and target.log is not None
-            cpu = _cpu_seconds(target.process.pid)
+            cpu, waits = _cpu_seconds(target.process.pid), _waits(target.process.pid)
             logged = os.fstat(target.log.fileno()).st_size
             result = _wrk(target.port, args.duration, args)
             time.sleep(0.2)  # let the server finish the last responses and their log lines
             target.cpu_s.append(_cpu_seconds(target.process.pid) - cpu)
+            target.waits.append(_waits(target.process.pid) - waits)
             target.log_bytes.append(os.fstat(target.log.fileno()).st_size - logged)
             target.results.append(result)
             print(
@@ -353,6 +380,7 @@ def _table(groups: list[list[Target]]) -> str:
         "p99 ms",
         "server CPU us/req",
         "CPU vs bare",
+        "waits/1k req",
         "log B/req",
         "errors",
     )
@@ -363,6 +391,9 @@ def _table(groups: list[list[Target]]) -> str:
         for t in group:
             log_b = statistics.median(
                 b / r.requests for b, r in zip(t.log_bytes, t.results, strict=True)
+            )
+            waits = statistics.median(
+                1000 * w / r.requests for w, r in zip(t.waits, t.results, strict=True)
             )
             rows.append(
                 (
@@ -375,6 +406,7 @@ def _table(groups: list[list[Target]]) -> str:
                     f"{statistics.median(r.p99_ms for r in t.results):.2f}",
                     f"{statistics.median(_cpu_per_request(t)) * 1e6:,.0f}",
                     _fmt(_cpu_ratio(t, bare)),
+                    f"{waits:.1f}",
                     f"{log_b:.1f}",
                     str(sum(r.errors for r in t.results)),
                 )
