@@ -170,6 +170,17 @@ def test_statsd_packs_lines_into_datagrams_of_at_most_max_udp_size(udp: socket.s
     assert len(big) * 2 < len(small)
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("max_udp_size", 0), ("max_udp_size", 70_000), ("max_udp_size", "1432"), ("max_timings", 0)],
+)
+def test_statsd_sink_options_are_checked_when_built(option: str, value: object) -> None:
+    from zerolog_mw.metrics.statsd_sink import StatsdSink
+
+    with pytest.raises(ValueError, match=f"StatsdSink {option}"):
+        StatsdSink("127.0.0.1", 8125, **{option: value})  # type: ignore[arg-type]
+
+
 def test_a_label_set_flush_size_deep_wakes_the_flush_thread(monkeypatch: Any) -> None:
     """Between interval flushes a busy label set is flushed once it holds FLUSH_SIZE requests,
     so what the recorder holds stays bounded."""

@@ -63,6 +63,10 @@ class StatsdSink:
         max_timings: int = 100,
         max_udp_size: int = MAX_UDP_SIZE,
     ) -> None:
+        if type(max_timings) is not int or max_timings < 1:
+            raise ValueError("StatsdSink max_timings must be an int >= 1")
+        if type(max_udp_size) is not int or not 64 <= max_udp_size <= 65507:
+            raise ValueError("StatsdSink max_udp_size must be an int from 64 to 65507 (bytes)")
         self.client = StatsClient(
             host or os.environ.get("STATSD_HOST", "127.0.0.1"),
             port or int(os.environ.get("STATSD_PORT", "8125")),
