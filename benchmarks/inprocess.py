@@ -47,6 +47,7 @@ Exit status 3 means "variant not available here" (a missing optional package).
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -352,14 +353,18 @@ def _check_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> None:
         raise RuntimeError(f"sanity check failed: status {statuses!r}, body {content!r}")
 
 
-def _run_wsgi(app: WSGIApplication, warmup: int, requests: int, cpu: bool) -> float:
+def _wsgi_environ() -> WSGIEnvironment:
     from werkzeug.test import EnvironBuilder
 
     builder = EnvironBuilder(path="/items/42", method="GET", headers=[("User-Agent", "bench")])
     try:
-        environ = builder.get_environ()
+        return builder.get_environ()
     finally:
         builder.close()
+
+
+def _run_wsgi(app: WSGIApplication, warmup: int, requests: int, cpu: bool) -> float:
+    environ = _wsgi_environ()
     clock = time.process_time if cpu else time.perf_counter
     _check_wsgi(app, environ)
     _drive_wsgi(app, environ, warmup)
@@ -369,6 +374,57 @@ def _run_wsgi(app: WSGIApplication, warmup: int, requests: int, cpu: bool) -> fl
     if cpu:
         _flush_recorders(app)
     return clock() - start
+
+
+# --- two variants interleaved ---------------------------------------------------------------
+
+
+def interleaved(
+    variant: str, baseline: str, requests: int, warmup: int = WARMUP
+) -> tuple[float, float]:
+    """Median wall µs per request of ``variant`` and of ``baseline`` (same framework), both
+    built in this process and called alternately, request by request, the order swapped every
+    pair: both run with the same memory layout and equally warm caches. ``variant``'s figure
+    includes its final metrics flush spread over its requests."""
+    framework = variant.split("-", 1)[0]
+    if baseline.split("-", 1)[0] != framework or {variant, baseline} - set(VARIANTS):
+        raise ValueError(f"{variant} and {baseline}: two variants of one framework")
+    clock = time.perf_counter_ns
+    times: tuple[list[int], list[int]] = ([], [])
+    if framework == "starlette":
+        asgi_apps = (_asgi_app(variant), _asgi_app(baseline))
+
+        async def drive() -> int:
+            for app in asgi_apps:
+                await _check_asgi(app)
+                await _drive_asgi(app, warmup)
+                _flush_recorders(app)
+            for index in range(2 * requests):
+                which = index % 2 ^ (index // 2) % 2  # 0 1 1 0 0 1 1 0 ...
+                start = clock()
+                await _drive_asgi(asgi_apps[which], 1)
+                times[which].append(clock() - start)
+            start = clock()
+            _flush_recorders(asgi_apps[0])
+            return clock() - start
+
+        flush = asyncio.run(drive())
+    else:
+        wsgi_apps, environ = (_flask_app(variant), _flask_app(baseline)), _wsgi_environ()
+        for app in wsgi_apps:
+            _check_wsgi(app, environ)
+            _drive_wsgi(app, environ, warmup)
+            _flush_recorders(app)
+        for index in range(2 * requests):
+            which = index % 2 ^ (index // 2) % 2
+            start = clock()
+            _drive_wsgi(wsgi_apps[which], environ, 1)
+            times[which].append(clock() - start)
+        start = clock()
+        _flush_recorders(wsgi_apps[0])
+        flush = clock() - start
+    variant_us = (statistics.median(times[0]) + flush / requests) / 1e3
+    return variant_us, statistics.median(times[1]) / 1e3
 
 
 # --- entry point ------------------------------------------------------------------------------
@@ -385,6 +441,8 @@ def run(variant: str, requests: int, warmup: int = WARMUP, cpu: bool = False) ->
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--interleaved"]:
+        return _main_interleaved(argv[1:])
     cpu = argv[:1] == ["--cpu"]
     argv = argv[1:] if cpu else argv
     if not 1 <= len(argv) <= 2 or argv[0] not in VARIANTS:
@@ -401,6 +459,23 @@ def main(argv: list[str]) -> int:
     clock = "CPU" if cpu else "wall"
     per_request = f"{per_request_us:.2f} us/request"
     print(f"{variant}: {requests} requests in {elapsed:.3f} s {clock} ({per_request})")
+    return 0
+
+
+def _main_interleaved(argv: list[str]) -> int:
+    if not 2 <= len(argv) <= 3 or not set(argv[:2]) <= set(VARIANTS):
+        print("usage: inprocess.py --interleaved VARIANT BASELINE [N]", file=sys.stderr)
+        return 2
+    requests = int(argv[2]) if len(argv) == 3 else DEFAULT_REQUESTS
+    try:
+        variant_us, baseline_us = interleaved(argv[0], argv[1], requests)
+    except VariantUnavailable as exc:
+        print(f"{argv[0]} or {argv[1]}: skipped ({exc}; {exc.install})")
+        return SKIPPED
+    print(
+        f"{argv[0]} {variant_us:.3f} us/request, {argv[1]} {baseline_us:.3f} us/request "
+        f"(interleaved, {requests} requests each, medians)"
+    )
     return 0
 
 

@@ -1,6 +1,7 @@
 """What the metrics emitter costs per request, in CPU microseconds, next to the usual anchors.
 
     python benchmarks/metrics_cost.py [--rounds 7] [--requests 20000] [VARIANT ...]
+    python benchmarks/metrics_cost.py --interleaved [--rounds 7] [--requests 20000]
 
 Each round runs every variant of ``benchmarks/inprocess.py`` once, in its own interpreter, with
 ``--cpu``: the process's CPU time (every thread, so zerolog_mw's flush thread too) over N
@@ -13,6 +14,14 @@ about:
 * the emitter alone: ``*-MetricsEmitter`` minus ``*-bare``;
 * the anchors: ``starlette-exporter`` and ``starlette-pfi`` (prometheus-fastapi-instrumentator)
   minus ``starlette-bare``.
+
+With ``--interleaved`` each difference is instead measured in one interpreter per round
+(``inprocess.py --interleaved VARIANT BASELINE``): both apps built in the same process and
+called alternately, request by request, and the medians of their wall times per request
+compared (the variant's final flush spread over its requests). Separate processes differ in
+memory layout and in how warm each app keeps the caches over a long run; interleaved, both
+share one layout and warmth, which makes the difference repeatable to a few hundredths of a µs
+— a steady figure for the emitter's own cost, next to the separate-process one.
 
 Two reference operations are timed in this process, in the same run: one ``statsd`` client
 ``timing`` + ``incr`` (what a naive emitter sends per request; UDP to a closed port) and one
@@ -58,6 +67,7 @@ DIFFERENCES = (
     ("Flask: MetricsEmitter alone", "flask-MetricsEmitter", "flask-bare"),
 )
 _PER_REQUEST = re.compile(r"\(([\d.]+) us/request\)")
+_INTERLEAVED = re.compile(r"^\S+ ([\d.]+) us/request, \S+ ([\d.]+) us/request")
 
 
 def _cpu_us(variant: str, requests: int) -> float | None:
@@ -74,6 +84,36 @@ def _cpu_us(variant: str, requests: int) -> float | None:
     if done.returncode != 0 or match is None:
         raise RuntimeError(f"{variant} failed ({done.returncode}): {done.stderr[-2000:]}")
     return float(match.group(1))
+
+
+def _interleaved_us(variant: str, baseline: str, requests: int) -> float | None:
+    """µs per request of ``variant`` over ``baseline``, interleaved in one interpreter."""
+    done = subprocess.run(
+        [sys.executable, str(INPROCESS), "--interleaved", variant, baseline, str(requests)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == SKIPPED:
+        return None
+    match = _INTERLEAVED.search(done.stdout)
+    if done.returncode != 0 or match is None:
+        raise RuntimeError(f"{variant} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return float(match.group(1)) - float(match.group(2))
+
+
+def _main_interleaved(rounds: int, requests: int) -> None:
+    differences: dict[str, list[float]] = {}
+    for round_ in range(rounds):
+        for label, variant, baseline in DIFFERENCES:
+            value = _interleaved_us(variant, baseline, requests)
+            if value is not None:
+                differences.setdefault(label, []).append(value)
+        print(f"  round {round_ + 1}/{rounds} done")
+    print(f"\n{'per-request cost, interleaved (wall us)':56s} {'median':>7s}  (min-max)")
+    for label, values in differences.items():
+        spread = f"({min(values):.2f}-{max(values):.2f})"
+        print(f"{label:56s} {statistics.median(values):7.2f}  {spread}")
 
 
 def _reference_us(count: int = 20_000) -> dict[str, float]:
@@ -102,12 +142,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument(
+        "--interleaved", action="store_true", help="each difference in one process, interleaved"
+    )
     parser.add_argument("variants", nargs="*", default=list(DEFAULT_VARIANTS))
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.requests < 1:
         parser.error("--rounds and --requests must be >= 1")
+    if args.interleaved and args.variants != list(DEFAULT_VARIANTS):
+        parser.error("--interleaved measures the fixed differences; it takes no variants")
     started = time.monotonic()
     print(f"Python {sys.version.split()[0]}, {args.rounds} rounds x {args.requests} requests")
+    if args.interleaved:
+        _main_interleaved(args.rounds, args.requests)
+        print(f"({time.monotonic() - started:.0f} s)")
+        return 0
     samples: dict[str, list[float]] = {v: [] for v in args.variants}
     missing: set[str] = set()
     references: dict[str, list[float]] = {}
