@@ -70,36 +70,30 @@ _PER_REQUEST = re.compile(r"\(([\d.]+) us/request\)")
 _INTERLEAVED = re.compile(r"^\S+ ([\d.]+) us/request, \S+ ([\d.]+) us/request")
 
 
-def _cpu_us(variant: str, requests: int) -> float | None:
-    """CPU µs per request of one run of ``variant``; None if it is not available here."""
+def _inprocess(args: list[str], pattern: re.Pattern[str]) -> re.Match[str] | None:
+    """Run ``inprocess.py ARGS`` and match its summary line; None if the variant is not
+    available here."""
     done = subprocess.run(
-        [sys.executable, str(INPROCESS), "--cpu", variant, str(requests)],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, str(INPROCESS), *args], capture_output=True, text=True, check=False
     )
     if done.returncode == SKIPPED:
         return None
-    match = _PER_REQUEST.search(done.stdout)
+    match = pattern.search(done.stdout)
     if done.returncode != 0 or match is None:
-        raise RuntimeError(f"{variant} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return float(match.group(1))
+        raise RuntimeError(f"{args} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return match
+
+
+def _cpu_us(variant: str, requests: int) -> float | None:
+    """CPU µs per request of one run of ``variant``; None if it is not available here."""
+    match = _inprocess(["--cpu", variant, str(requests)], _PER_REQUEST)
+    return None if match is None else float(match.group(1))
 
 
 def _interleaved_us(variant: str, baseline: str, requests: int) -> float | None:
     """µs per request of ``variant`` over ``baseline``, interleaved in one interpreter."""
-    done = subprocess.run(
-        [sys.executable, str(INPROCESS), "--interleaved", variant, baseline, str(requests)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode == SKIPPED:
-        return None
-    match = _INTERLEAVED.search(done.stdout)
-    if done.returncode != 0 or match is None:
-        raise RuntimeError(f"{variant} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return float(match.group(1)) - float(match.group(2))
+    match = _inprocess(["--interleaved", variant, baseline, str(requests)], _INTERLEAVED)
+    return None if match is None else float(match.group(1)) - float(match.group(2))
 
 
 def _main_interleaved(rounds: int, requests: int) -> None:
