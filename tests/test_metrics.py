@@ -172,7 +172,7 @@ def test_statsd_packs_lines_into_datagrams_of_at_most_max_udp_size(udp: socket.s
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("max_udp_size", 0), ("max_udp_size", 70_000), ("max_udp_size", "1432"), ("max_timings", 0)],
+    [("max_udp_size", 511), ("max_udp_size", 70_000), ("max_udp_size", "1432"), ("max_timings", 0)],
 )
 def test_statsd_sink_options_are_checked_when_built(option: str, value: object) -> None:
     from zerolog_mw.metrics.statsd_sink import StatsdSink
@@ -203,6 +203,14 @@ def test_a_label_set_flush_size_deep_wakes_the_flush_thread(monkeypatch: Any) ->
             time.sleep(0.01)
         assert sink.series() == {("GET", "/a", 200): 50}
         assert recorder.series[("GET", "/a", 200)].durations == []
+        # Two threads appending at once can both see a length past the size: it wakes all the
+        # same, once, and again after the flush.
+        recorder.series[("GET", "/a", 200)].durations.extend([0.1] * 51)
+        recorder.add(("GET", "/a", 200), 0.1, None, 0, 0, None, False)
+        deadline = time.monotonic() + 5
+        while len(sink.batches) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sink.series() == {("GET", "/a", 200): 102}
     finally:
         recorder.close()
 

@@ -430,6 +430,23 @@ def test_hooks_add_the_redacted_message_only_under_stdio_redact(
     assert err == f"zerolog_mw: uncaught ValueError: bad {PLACEHOLDER} (traceback withheld)\n"
 
 
+def test_a_warning_in_a_request_names_its_file_redacted_and_is_never_dropped(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The warning hook's line is said beneath the stdio guard (so ``stdio="drop"`` does not
+    lose it); the file name, which a caller can choose, loses the request's values."""
+    token = "zlwarn" + uuid.uuid4().hex[:8]
+    values = RequestValues({"type": "http", "headers": [(b"x", token.encode())]}, None, "drop")
+    stdio.patchset.claim()  # sys.stderr is the guard, as under the middleware
+    reset_values = request_values.CURRENT.set(values)
+    try:
+        hooks.showwarning(UserWarning(token), UserWarning, f"/templates/{token}.html", 3)
+    finally:
+        request_values.CURRENT.reset(reset_values)
+    err = capfd.readouterr().err
+    assert err == f"zerolog_mw: /templates/{PLACEHOLDER}.html:3: UserWarning (message withheld)\n"
+
+
 # --- the collector: chunk boundaries, decodings, bounds ------------------------------------------
 
 

@@ -47,7 +47,9 @@ def _say(line: str, *, redacted: bool = False) -> None:
     A content-free line (class names, a place in the code) is written beneath the stdio guard,
     to the stream it wraps, so the operator sees it even when it is said inside a request under
     ``stdio="drop"`` (an app thread that died, an unraisable exception in a view); a line
-    carrying a ``redacted`` message goes through the guard, which redacts it again.
+    carrying a ``redacted`` message goes through the guard, which redacts it again. Unlike
+    :func:`~zerolog_mw.diagnostics.tell_operator` (refusals, to the process's own stderr), it
+    honours a ``sys.stderr`` the operator redirected before the guard was installed.
     """
     with contextlib.suppress(Exception):  # a broken stderr must not raise into the caller
         stream = sys.stderr
@@ -180,8 +182,12 @@ def showwarning(
     """``warnings.showwarning``: where and what kind of warning, never its text.
 
     zerolog_mw's own :class:`~zerolog_mw.diagnostics.ZeroLogWarning` is shown whole: its
-    messages name code and configuration, never request data.
+    messages name code and configuration, never request data. Inside a request the file name
+    goes through :func:`zerolog_mw.redact` (the caller chooses it: ``warn_explicit``, a
+    template named by the request).
     """
+    if stdio.mode() != "pass":
+        filename = redact(str(filename))
     if issubclass(category, ZeroLogWarning):
         _say(f"{filename}:{lineno}: {category.__name__}: {message}")
         return

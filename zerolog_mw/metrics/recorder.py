@@ -56,10 +56,11 @@ def _drain(values: list[_N]) -> list[_N]:
 class _Series:
     """One label set's requests since the last flush, as appended by the requests."""
 
-    __slots__ = ("key", "durations", "ttfbs", "received", "sent")
+    __slots__ = ("key", "durations", "ttfbs", "received", "sent", "woken")
 
     def __init__(self, key: SeriesKey) -> None:
         self.key = key
+        self.woken = False  # the flush thread was woken for this label set's size
         self.durations: list[float] = []  # one per request: the request count
         self.ttfbs: list[float] = []
         self.received: list[int] = []  # request bodies' sizes, when not empty
@@ -197,8 +198,11 @@ class Recorder:
             self._rare.append((series, error, disconnected))
         durations = series.durations
         durations.append(duration)  # last: the request has ended
-        if len(durations) == FLUSH_SIZE:
-            self._wake.set()  # once: waking the thread on every later request costs more
+        # ">=": two threads appending at once can both see a length past FLUSH_SIZE. Once per
+        # flush: waking the thread on every later request costs more.
+        if len(durations) >= FLUSH_SIZE and not series.woken:
+            series.woken = True
+            self._wake.set()
 
     def _open(self, key: object) -> _Series:
         """The series of a key not found: its label set while under ``max_series`` label sets,
@@ -243,6 +247,7 @@ class Recorder:
             windows: dict[SeriesKey, SeriesWindow] = {}
             every = list(self.series.values())  # a copy: requests may add label sets
             for series in every:
+                series.woken = False  # before the drain: a request filling it again wakes again
                 durations = _drain(series.durations)
                 received, sent = sum(_drain(series.received)), sum(_drain(series.sent))
                 if durations or received or sent:

@@ -6,7 +6,7 @@ uniform subsample carrying its ``@rate`` so the daemon's counts and percentiles 
 and the in-flight gauge. Labels go into the metric name (``requests.GET.users_id.200``) or,
 with ``tags=True``, into DogStatsD tags (``requests:3|c|#method:GET,route:/users/{id}``).
 
-Lines are packed into datagrams of up to :data:`MAX_UDP_SIZE` bytes (DogStatsD's default for
+Lines are packed into datagrams shorter than :data:`MAX_UDP_SIZE` bytes (DogStatsD's default for
 UDP: one Ethernet frame) rather than the ``statsd`` package's 512: each datagram is a
 ``sendto`` that releases the GIL, and the flush thread taking it back stalls the thread that
 serves requests, so fewer datagrams mean fewer stalls (a flush of one busy label set went from
@@ -50,7 +50,8 @@ class StatsdSink:
     :param prefix: metric name prefix; default ``$STATSD_PREFIX`` or ``zerolog``.
     :param tags: DogStatsD-style tags instead of labels in the name.
     :param max_timings: timer samples sent per label set and flush, at most.
-    :param max_udp_size: bytes per datagram, at most (512 is safe even across the internet).
+    :param max_udp_size: lines are packed into datagrams shorter than this many bytes (512 is
+        safe even across the internet); a single line longer than that goes out alone.
     """
 
     def __init__(
@@ -65,8 +66,8 @@ class StatsdSink:
     ) -> None:
         if type(max_timings) is not int or max_timings < 1:
             raise ValueError("StatsdSink max_timings must be an int >= 1")
-        if type(max_udp_size) is not int or not 64 <= max_udp_size <= 65507:
-            raise ValueError("StatsdSink max_udp_size must be an int from 64 to 65507 (bytes)")
+        if type(max_udp_size) is not int or not 512 <= max_udp_size <= 65507:
+            raise ValueError("StatsdSink max_udp_size must be an int from 512 to 65507 (bytes)")
         self.client = StatsClient(
             host or os.environ.get("STATSD_HOST", "127.0.0.1"),
             port or int(os.environ.get("STATSD_PORT", "8125")),
