@@ -228,7 +228,8 @@ def _waits(pid: int) -> int:
     """Voluntary context switches of every thread of ``pid`` and its children so far.
 
     A busy server's threads block only when they wait: for the GIL (a thread of the stack
-    competing with the one serving requests), a lock, or an idle socket.
+    competing with the one serving requests), a lock, or an idle socket. A thread or worker
+    that ends between two readings takes its count with it (gunicorn recycling a worker).
     """
     count = 0
     for p in _server_pids(pid):

@@ -17,11 +17,12 @@ about:
 
 With ``--interleaved`` each difference is instead measured in one interpreter per round
 (``inprocess.py --interleaved VARIANT BASELINE``): both apps built in the same process and
-called alternately, request by request, and the medians of their wall times per request
-compared (the variant's final flush spread over its requests). Separate processes differ in
-memory layout and in how warm each app keeps the caches over a long run; interleaved, both
-share one layout and warmth, which makes the difference repeatable to a few hundredths of a µs
-— a steady figure for the emitter's own cost, next to the separate-process one.
+called alternately, request by request, and the means of their wall times per request
+compared (the slowest 0.1 % left out as the machine's; the variant's final flush spread over
+its requests). Separate processes differ in memory layout and in how warm each app keeps the
+caches over a long run; interleaved, both share one layout and warmth, which keeps the
+difference within about ±0.15 µs between runs where separate processes swing by µs. It is the
+cost with both apps equally warm, not of a process serving the metered app alone.
 
 Two reference operations are timed in this process, in the same run: one ``statsd`` client
 ``timing`` + ``incr`` (what a naive emitter sends per request; UDP to a closed port) and one
@@ -104,7 +105,7 @@ def _main_interleaved(rounds: int, requests: int) -> None:
             if value is not None:
                 differences.setdefault(label, []).append(value)
         print(f"  round {round_ + 1}/{rounds} done")
-    print(f"\n{'per-request cost, interleaved (wall us)':56s} {'median':>7s}  (min-max)")
+    print(f"\n{'per-request cost, interleaved (wall us, means)':56s} {'median':>7s}  (min-max)")
     for label, values in differences.items():
         spread = f"({min(values):.2f}-{max(values):.2f})"
         print(f"{label:56s} {statistics.median(values):7.2f}  {spread}")
