@@ -434,7 +434,7 @@ def test_requests_added_while_flushes_run_are_all_counted_exactly_once() -> None
 
     sink = ListSink()
     recorder = Recorder([sink], flush_interval=3600, max_series=4)
-    per_thread, threads = 20_000, 4
+    per_thread, threads = 10_000, 4
 
     def requests(index: int) -> None:
         for n in range(per_thread):
