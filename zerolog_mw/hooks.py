@@ -187,7 +187,10 @@ def showwarning(
     template named by the request).
     """
     if stdio.mode() != "pass":
-        filename = redact(str(filename))
+        try:
+            filename = redact(str(filename))
+        except Exception:  # a warning must never raise into the app's code
+            filename = "(file name withheld)"
     if issubclass(category, ZeroLogWarning):
         _say(f"{filename}:{lineno}: {category.__name__}: {message}")
         return
