@@ -447,6 +447,23 @@ def test_a_warning_in_a_request_names_its_file_redacted_and_is_never_dropped(
     assert err == f"zerolog_mw: /templates/{PLACEHOLDER}.html:3: UserWarning (message withheld)\n"
 
 
+def test_a_warning_whose_file_name_cannot_be_redacted_is_still_said_without_it(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(text: str) -> str:
+        raise RuntimeError("redaction failed")
+
+    monkeypatch.setattr(hooks, "redact", broken)
+    values = RequestValues({"type": "http", "headers": []}, None, "drop")
+    reset_values = request_values.CURRENT.set(values)
+    try:
+        hooks.showwarning(UserWarning("w"), UserWarning, "/secret/name.py", 7)  # no raise
+    finally:
+        request_values.CURRENT.reset(reset_values)
+    err = capfd.readouterr().err
+    assert err == "zerolog_mw: (file name withheld):7: UserWarning (message withheld)\n"
+
+
 # --- the collector: chunk boundaries, decodings, bounds ------------------------------------------
 
 
