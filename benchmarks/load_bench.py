@@ -69,6 +69,8 @@ __all__ = [
     "parse_wrk",
     "server_argv",
     "server_env",
+    "server_pids",
+    "stop_group",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -200,21 +202,35 @@ def free_port() -> int:
         return port
 
 
-def _server_pids(pid: int) -> list[int]:
-    """``pid`` and its children (gunicorn's workers)."""
+def server_pids(pid: int) -> list[int]:
+    """``pid`` and its descendants (gunicorn's workers)."""
     pids = [pid]
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
+    for each in pids:
+        with (
+            contextlib.suppress(OSError),
+            open(f"/proc/{each}/task/{each}/children") as children,
+        ):
             pids += [int(p) for p in children.read().split()]
-    except OSError:
-        pass
     return pids
+
+
+def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop ``process`` and its process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
 
 
 def _cpu_seconds(pid: int) -> float:
     """utime + stime of ``pid`` and its children."""
     ticks = 0
-    for p in _server_pids(pid):
+    for p in server_pids(pid):
         try:
             with open(f"/proc/{p}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
@@ -232,7 +248,7 @@ def _waits(pid: int) -> int:
     that ends between two readings takes its count with it (gunicorn recycling a worker).
     """
     count = 0
-    for p in _server_pids(pid):
+    for p in server_pids(pid):
         with contextlib.suppress(OSError):
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/status") as status:
@@ -275,15 +291,8 @@ def _start(target: Target, logdir: Path) -> None:
 
 
 def _stop(target: Target) -> None:
-    process = target.process
-    if process is not None and process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+    if target.process is not None:
+        stop_group(target.process, 15)
     if target.log is not None:
         target.log.close()
 

@@ -26,11 +26,8 @@ Needs valgrind (``callgrind_control`` comes with it); exits 3 with a note withou
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +45,8 @@ from load_bench import (
     free_port,
     server_argv,
     server_env,
+    server_pids,
+    stop_group,
 )
 
 __all__ = ["ServerTarget", "main"]
@@ -137,20 +136,14 @@ def measure(target: ServerTarget, requests: int, warmup: int, workdir: Path) -> 
                     raise RuntimeError(message) from None
                 time.sleep(0.5)
         _send(port, warmup)
-        pids = _valgrind_pids(process.pid)
+        pids = server_pids(process.pid)  # all under valgrind
         for pid in pids:
             _control("on", pid)
         _send(port, requests)
         for pid in pids:
             _control("off", pid)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(120)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        stop_group(process, 120)
         log.close()
     total = 0
     for out in workdir.glob(f"{stem.name}.*.out"):
@@ -160,16 +153,6 @@ def measure(target: ServerTarget, requests: int, warmup: int, workdir: Path) -> 
             raise RuntimeError(f"no summary:/totals: line in {out}")
         total += max(found)
     return total / requests
-
-
-def _valgrind_pids(root: int) -> list[int]:
-    """The server process and its descendants (gunicorn's workers), all under valgrind."""
-    pids = [root]
-    for pid in pids:
-        with contextlib.suppress(FileNotFoundError):
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            pids.extend(int(child) for child in children)
-    return pids
 
 
 def main(argv: list[str] | None = None) -> int:

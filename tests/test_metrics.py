@@ -49,14 +49,18 @@ def udp() -> Iterator[socket.socket]:
     sock.close()
 
 
-def received(sock: socket.socket) -> list[str]:
-    lines: list[str] = []
+def received_datagrams(sock: socket.socket) -> list[bytes]:
+    datagrams: list[bytes] = []
     sock.settimeout(0.5)
     try:
         while True:
-            lines += sock.recv(65536).decode().splitlines()
+            datagrams.append(sock.recv(65536))
     except TimeoutError:
-        return lines
+        return datagrams
+
+
+def received(sock: socket.socket) -> list[str]:
+    return [line for d in received_datagrams(sock) for line in d.decode().splitlines()]
 
 
 def starlette_app() -> Starlette:
@@ -153,13 +157,7 @@ def test_statsd_packs_lines_into_datagrams_of_at_most_max_udp_size(udp: socket.s
         sink = StatsdSink("127.0.0.1", udp.getsockname()[1], "z", **options)
         sink.emit(Batch({("GET", "/items/{id}", 200): window}, 0, 0, 0))
         sink.client.close()
-        out: list[bytes] = []
-        udp.settimeout(0.5)
-        try:
-            while True:
-                out.append(udp.recv(65536))
-        except TimeoutError:
-            return out
+        return received_datagrams(udp)
 
     big, small = datagrams(), datagrams(max_udp_size=512)
     for sent, limit in ((big, MAX_UDP_SIZE), (small, 512)):
