@@ -8,8 +8,8 @@ construction, and pass non-HTTP scopes through untouched::
     Middleware(ZeroLogMiddleware, allow_loggers=["myapp.audit"])
 
 Every component serves an HTTP request through one per-request object, :class:`_Request`,
-which is its ``send`` and ``receive``; the full stack runs all four components' parts in one
-such object — one ``send`` layer, not four — since this is the hot path.
+whose ``send`` and ``receive`` methods the app gets; the full stack runs all four components'
+parts in one such object — one ``send`` layer, not four — since this is the hot path.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class _Stack:
     """Serves an HTTP request through the components it holds (None for those it has not).
 
     The base of each component and of the full stack: :meth:`__call__` is the hot path of all
-    of them, one coroutine with one :class:`_Request` as ``send`` and ``receive``; every other
+    of them, one coroutine with one :class:`_Request`'s ``send`` and ``receive``; every other
     scope (and the metrics exposition) goes to :meth:`other`.
     """
 
@@ -144,7 +144,8 @@ class _Stack:
             values_token = REQUEST_VALUES.set(values)
         error: BaseException | None = None
         try:
-            await self.app(scope, request.receive if guard or metrics else receive, request)
+            # Bound methods: an instance as ``send`` would cost a ``__call__`` lookup per message.
+            await self.app(scope, request.receive if guard or metrics else receive, request.send)
             if request.mode != PASS:
                 await request.app_returned()
         except asyncio.CancelledError:
@@ -302,7 +303,7 @@ class _Request(RequestMeter):
     counts the request body and hands it to the request's values as the app reads it.
     """
 
-    __slots__ = ("send", "_receive", "scope", "stack", "values", "mode", "started", "held",
+    __slots__ = ("_send", "_receive", "scope", "stack", "values", "mode", "started", "held",
                  "redactor")  # fmt: skip
     held: bytearray  # a 422 body being scrubbed (set with that mode)
     redactor: StreamRedactor | None  # a 4xx body's redactor (set with that mode)
@@ -315,7 +316,7 @@ class _Request(RequestMeter):
         stack: _Stack,
         values: RequestValues | None,
     ) -> None:
-        self.send = send
+        self._send = send
         self._receive = receive
         self.scope = scope
         self.stack = stack  # its start policy and stream wrapper
@@ -338,7 +339,7 @@ class _Request(RequestMeter):
             self.disconnected = True
         return message
 
-    async def __call__(self, message: Message) -> None:
+    async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.body":
             if self.recorder is not None:
@@ -346,7 +347,7 @@ class _Request(RequestMeter):
                 if not message.get("more_body", False):
                     self.complete = True
             if self.mode == PASS:
-                await self.send(message)
+                await self._send(message)
                 return
         elif kind == "http.response.start":
             self.started = message
@@ -366,10 +367,10 @@ class _Request(RequestMeter):
                     message = started
                 elif headers is not None:
                     message = {**message, "headers": headers}
-            await self.send(message)
+            await self._send(message)
             return
         elif self.mode == PASS:
-            await self.send(message)
+            await self._send(message)
             return
         await self._guarded(kind, message)
 
@@ -391,7 +392,7 @@ class _Request(RequestMeter):
     async def _guarded(self, kind: str, message: Message) -> None:
         """A message of a body the guard replaces, scrubs or redacts (or has replaced)."""
         if self.mode == STREAM:
-            await self.send(self._redacted(message))
+            await self._send(self._redacted(message))
             return
         last = kind == "http.response.pathsend" or (
             kind == "http.response.body" and not message.get("more_body", False)
@@ -401,7 +402,7 @@ class _Request(RequestMeter):
         if last:
             await self._send_own_body()
         elif kind not in ("http.response.body", "http.response.pathsend", "http.response.trailers"):
-            await self.send(message)  # nothing of the app's body, nor trailers, goes with ours
+            await self._send(message)  # nothing of the app's body, nor trailers, goes with ours
 
     async def _send_own_body(self) -> None:
         start = self.started
@@ -421,8 +422,8 @@ class _Request(RequestMeter):
         self.held = bytearray()
         self.mode = _DONE
         encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        await self.send({**start, "status": status, "headers": encoded, "trailers": False})
-        await self.send({"type": "http.response.body", "body": body})
+        await self._send({**start, "status": status, "headers": encoded, "trailers": False})
+        await self._send({"type": "http.response.body", "body": body})
 
     def _redacted(self, message: Message) -> Message:
         """A body message of a redacted stream: released as far as the redactor may."""
@@ -450,7 +451,7 @@ class _Request(RequestMeter):
             if self.redactor is not None:
                 rest, self.redactor = self.redactor.close(), None
                 if rest:
-                    await self.send({"type": "http.response.body", "body": rest})
+                    await self._send({"type": "http.response.body", "body": rest})
             return
         await self._send_own_body()
 
