@@ -34,6 +34,11 @@ Variants:
   needs ``pip install sentry-sdk``.
 * ``starlette-sentry-notrace``: the same with ``traces_sample_rate=None`` (tracing off, the
   SDK's default: errors only; the middleware still isolates a scope per request).
+* ``asgi-*`` / ``wsgi-*`` (``bare``, ``zerolog``, ``zerolog-nometrics``): no framework, a
+  two-line app answering ``ok``: the stack's own cost, for A/B-testing a change to zerolog_mw.
+  Under ``callgrind.py`` these counts move by tens of instructions when zerolog_mw's code is
+  rearranged (a comment added), where the framework apps' move by hundreds, up to ~3,500 for
+  Flask (object addresses, dict layouts and collections shift with the code around them).
 
 One request is checked (200, body ``ok``), ``WARMUP`` requests are made, then N measured
 ones. Nothing is printed per request; one summary line (wall clock) goes to stdout at the end.
@@ -63,6 +68,7 @@ DEFAULT_REQUESTS = 10_000
 SKIPPED = 3  # exit status: the variant's optional dependency is not installed
 
 COMPONENTS = ("LoggerSuppressor", "RedactionGuard", "StreamWrapper", "MetricsEmitter")
+_STACK_ONLY = ("bare", "zerolog", "zerolog-nometrics")  # the framework-free variants
 VARIANTS = (
     "starlette-bare",
     "starlette-passthrough",
@@ -80,7 +86,9 @@ VARIANTS = (
     "flask-zerolog",
     "flask-zerolog-nometrics",
     *(f"flask-{name}" for name in COMPONENTS),
+    *(f"{protocol}-{kind}" for protocol in ("asgi", "wsgi") for kind in _STACK_ONLY),
 )
+_ASGI = ("starlette", "asgi")  # frameworks: which side a variant is on
 
 
 class VariantUnavailable(Exception):
@@ -116,13 +124,27 @@ def _starlette_app() -> ASGIApp:
     return Starlette(routes=[Route("/items/{id}", item, methods=["GET"])])
 
 
+_START: Message = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"2")],
+}
+_BODY: Message = {"type": "http.response.body", "body": b"ok"}
+
+
+async def _tiny_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+    await send(_START)
+    await send(_BODY)
+
+
 def _asgi_app(variant: str) -> ASGIApp:
-    app = _starlette_app()
-    if variant == "starlette-bare":
+    app = _tiny_asgi if variant.startswith("asgi-") else _starlette_app()
+    kind = variant.split("-", 1)[1]
+    if kind == "bare":
         return app
     if variant == "starlette-passthrough":
         return AsgiPassthrough(app)
-    if variant in ("starlette-zerolog", "starlette-zerolog-nometrics"):
+    if kind in ("zerolog", "zerolog-nometrics"):
         from zerolog_mw.asgi import ZeroLogMiddleware
 
         return ZeroLogMiddleware(app, metrics=() if variant.endswith("nometrics") else ("statsd",))
@@ -286,7 +308,17 @@ class WsgiPassthrough:
         return self.app(environ, start_response)
 
 
+def _tiny_wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    start_response(
+        "200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "2")]
+    )
+    return [b"ok"]
+
+
 def _flask_app(variant: str) -> WSGIApplication:
+    kind = variant.split("-", 1)[1]
+    if variant.startswith("wsgi-"):
+        return _tiny_wsgi if kind == "bare" else _zerolog_wsgi(_tiny_wsgi, kind)
     from flask import Flask, Response
 
     app = Flask("bench")
@@ -295,23 +327,27 @@ def _flask_app(variant: str) -> WSGIApplication:
     def item(id: str) -> Response:
         return Response("ok", mimetype="text/plain")
 
-    if variant == "flask-bare":
+    if kind == "bare":
         return app
-    if variant == "flask-passthrough":
+    if kind == "passthrough":
         app.wsgi_app = WsgiPassthrough(app.wsgi_app)  # type: ignore[method-assign]
         return app
-    if variant in ("flask-zerolog", "flask-zerolog-nometrics"):
-        import zerolog_mw
-
-        metrics = () if variant.endswith("nometrics") else ("statsd",)
-        wrapped: WSGIApplication = zerolog_mw.wrap(app, metrics=metrics)
-        return wrapped
-    if variant.removeprefix("flask-") in COMPONENTS:
+    if kind in ("zerolog", "zerolog-nometrics"):
+        return _zerolog_wsgi(app, kind)  # wrap() sets up a Flask app through its extension
+    if kind in COMPONENTS:
         from zerolog_mw import wsgi
 
-        app.wsgi_app = getattr(wsgi, variant.removeprefix("flask-"))(app.wsgi_app)  # type: ignore[method-assign]
+        app.wsgi_app = getattr(wsgi, kind)(app.wsgi_app)  # type: ignore[method-assign]
         return app
     raise ValueError(variant)
+
+
+def _zerolog_wsgi(app: WSGIApplication, kind: str) -> WSGIApplication:
+    import zerolog_mw
+
+    metrics = () if kind == "zerolog-nometrics" else ("statsd",)
+    wrapped: WSGIApplication = zerolog_mw.wrap(app, metrics=metrics)
+    return wrapped
 
 
 def _start_response(status: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], object]:
@@ -390,7 +426,7 @@ def interleaved(
         raise ValueError(f"{variant} and {baseline}: two variants of one framework")
     clock = time.perf_counter_ns
     times: tuple[list[int], list[int]] = ([], [])
-    if framework == "starlette":
+    if framework in _ASGI:
         asgi_apps = (_asgi_app(variant), _asgi_app(baseline))
 
         async def drive() -> int:
@@ -441,7 +477,7 @@ def run(variant: str, requests: int, warmup: int = WARMUP, cpu: bool = False) ->
     (wall clock, or with ``cpu`` the process's CPU time including a final metrics flush)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    if variant.startswith("starlette-"):
+    if variant.split("-", 1)[0] in _ASGI:
         return _run_asgi(_asgi_app(variant), warmup, requests, cpu)
     return _run_wsgi(_flask_app(variant), warmup, requests, cpu)
 

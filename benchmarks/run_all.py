@@ -39,6 +39,7 @@ _CALLGRIND_VARIANTS = (
     "starlette-bare", "starlette-passthrough", "starlette-zerolog", "starlette-exporter",
     "starlette-pfi", "starlette-otel", "starlette-sentry",
     "flask-bare", "flask-passthrough", "flask-zerolog",
+    "asgi-bare", "asgi-zerolog", "wsgi-bare", "wsgi-zerolog",
 )  # fmt: skip
 
 # (script, arguments, arguments with --quick)
