@@ -141,7 +141,28 @@ def test_timer_samples_are_bounded_and_carry_their_rate(udp: socket.socket) -> N
             client.get("/users/1")
     durations = [line for line in received(udp) if line.startswith("zerolog.duration.")]
     assert 0 < len(durations) <= 100
-    assert all(line.endswith("|ms|@0.333333") for line in durations)
+    assert all(line.endswith("|ms|@0.336") for line in durations)  # 84 kept of 250
+
+
+@pytest.mark.parametrize("requests", [101, 250, 5_001, 10_001, 50_001])
+def test_timer_sample_rates_let_the_daemon_count_every_request(
+    udp: socket.socket, requests: int
+) -> None:
+    """A daemon counts a timer's requests as the sum of 1/rate over its samples: that sum is
+    the number of requests, whatever the subsampling kept."""
+    from zerolog_mw.metrics.recorder import SeriesWindow
+    from zerolog_mw.metrics.statsd_sink import StatsdSink
+
+    window = SeriesWindow()
+    window.count = requests
+    window.durations = [0.01] * requests
+    sink = StatsdSink("127.0.0.1", udp.getsockname()[1], "z")
+    sink.emit(Batch({("GET", "/x", 200): window}, 0, 0, 0))
+    sink.client.close()
+    samples = [line for line in received(udp) if line.startswith("z.duration.")]
+    rates = [float(line.split("|@")[1]) if "|@" in line else 1.0 for line in samples]
+    assert 0 < len(samples) <= 100
+    assert sum(1 / rate for rate in rates) == pytest.approx(requests, rel=1e-5)  # 6 digits
 
 
 def test_statsd_packs_lines_into_datagrams_of_at_most_max_udp_size(udp: socket.socket) -> None:
@@ -164,7 +185,7 @@ def test_statsd_packs_lines_into_datagrams_of_at_most_max_udp_size(udp: socket.s
         lines = b"\n".join(sent).decode().splitlines()
         assert max(map(len, sent)) <= limit
         assert len(lines) == 4 + 100 + 100  # 3 counters, the gauge, 100 samples of each timer
-        assert lines.count("z.duration.GET.items_id.200:1.234|ms|@0.333333") == 100
+        assert lines.count("z.duration.GET.items_id.200:1.234|ms|@0.333333") == 100  # 100 of 300
     assert len(big) * 2 < len(small)
 
 

@@ -110,8 +110,11 @@ class StatsdSink:
                     send(f"exceptions{labels}.{_name_part(error)}", f"{count}|c", 1)
             for metric, samples in (("duration", window.durations), ("ttfb", window.ttfbs)):
                 step = max(1, -(-len(samples) // self.max_timings))  # ceil division
-                rate = f"|@{1 / step:.6g}" if step > 1 else ""
-                for seconds in samples[::step]:
+                kept = samples[::step]
+                # The rate the daemon scales by is kept/all, not 1/step: 250 samples at step 3
+                # keep 84, and 84 at @0.333333 would count as 252 requests.
+                rate = f"|@{len(kept) / len(samples):.6g}" if step > 1 else ""
+                for seconds in kept:
                     send(f"{metric}{labels}", f"{seconds * 1000:.3f}|ms{rate}{tags}", 1)
         send("inflight", f"{batch.inflight}|g", 1)
         if batch.overflowed:
