@@ -608,3 +608,76 @@ def test_a_dropped_app_flushes_what_it_recorded_and_ends_its_thread() -> None:
     thread.join(5)
     assert not thread.is_alive()
     assert sink.series() == {("GET", "/users/{uid}", 200): 1}
+
+
+def test_a_sink_collecting_the_prometheus_registry_does_not_hang_the_flush(
+    tmp_path: Any,
+) -> None:
+    """node_exporter's textfile pattern: a sink writing the registry with ``write_to_textfile``
+    next to ``"prometheus"``. Collecting the registry flushes the recorder, from inside the
+    flush: that must return, not wait for itself (the flush thread hung, and every scrape and
+    the exit with it)."""
+    import threading
+
+    import prometheus_client
+
+    registry = CollectorRegistry()
+    path = tmp_path / "zerolog.prom"
+
+    class TextfileSink:
+        def emit(self, batch: Batch) -> None:
+            prometheus_client.write_to_textfile(str(path), registry)
+
+    app = asgi.MetricsEmitter(
+        starlette_app(),
+        metrics=["prometheus", TextfileSink()],
+        prometheus_registry=registry,
+        flush_interval=3600,
+    )
+    assert TestClient(app).get("/users/1").text == "user"
+    assert app.recorder is not None
+    flushing = threading.Thread(target=app.recorder.flush, daemon=True)
+    flushing.start()
+    flushing.join(10)
+    assert not flushing.is_alive()
+    series = 'zerolog_http_requests_total{method="GET",route="/users/{uid}",status="200"} 1.0'
+    assert series in path.read_text()
+    scraped: list[bytes] = []
+    scrape = threading.Thread(
+        target=lambda: scraped.append(prometheus_client.generate_latest(registry)), daemon=True
+    )
+    scrape.start()
+    scrape.join(10)
+    assert series.encode() in scraped[0]
+    assert app.recorder.sink_errors == 0
+
+
+_STUCK_SINK_APP = """
+import threading, time
+from zerolog_mw.metrics.recorder import Recorder
+
+class StuckSink:
+    def emit(self, batch):
+        if batch.series:
+            threading.Event().wait()  # a sink that never returns
+
+recorder = Recorder([StuckSink()], flush_interval=0.05, max_series=10)
+recorder.begin()
+recorder.add(("GET", "/x", 200), 0.01, None, 0, 2, None, False)
+time.sleep(0.5)  # the flush thread is stuck in the sink now
+print("exiting", flush=True)
+"""
+
+
+def test_a_sink_stuck_in_the_flush_thread_does_not_hold_the_process_at_exit() -> None:
+    import subprocess
+    import sys
+    import time
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _STUCK_SINK_APP], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "exiting\n"
+    assert time.monotonic() - started < 30  # the join and the final flush give up after 5 s each

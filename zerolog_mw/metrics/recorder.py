@@ -146,6 +146,7 @@ class Recorder:
         self._drained = 0
         self._open_lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        self._flusher: int | None = None  # the thread flushing now
         self._wake = threading.Event()
         self.thread: threading.Thread | None = None  # the flush thread, from the first request
         self._closed = False
@@ -241,48 +242,68 @@ class Recorder:
                     return
                 self.thread = thread
 
-    def flush(self) -> None:
-        """Drain what the requests appended and hand it to every sink now."""
-        with self._flush_lock:
-            windows: dict[SeriesKey, SeriesWindow] = {}
-            every = list(self.series.values())  # a copy: requests may add label sets
-            for series in every:
-                series.woken = False  # before the drain: a request filling it again wakes again
-                durations = _drain(series.durations)
-                received, sent = sum(_drain(series.received)), sum(_drain(series.sent))
-                if durations or received or sent:
-                    window = windows[series.key] = SeriesWindow()
-                    window.count = len(durations)
-                    window.durations = durations
-                    window.ttfbs = _drain(series.ttfbs)
-                    window.request_bytes = received
-                    window.response_bytes = sent
-                    self._drained += len(durations)
-            for _ in range(len(self._rare)):
-                series, error, gone = self._rare.popleft()
-                window = windows.get(series.key) or windows.setdefault(series.key, SeriesWindow())
-                if error is not None:
-                    error = self._error_label(error)
-                    window.errors[error] = window.errors.get(error, 0) + 1
-                window.disconnects += gone
-            # Ended first, then begun: a request ending in between counts as in flight.
-            ended = self._drained + sum(len(series.durations) for series in every)
-            ended += next(self._discarded) - self._discarded_reads
-            self._discarded_reads += 1
-            begun = next(self.begun) - self._begun_reads
-            self._begun_reads += 1
-            overflow = windows.get(_OVERFLOW_KEY)
-            batch = Batch(
-                windows,
-                max(0, begun - ended),
-                0 if overflow is None else overflow.count,
-                self.sink_errors,
-            )
-            for sink in self.sinks:
-                try:
-                    sink.emit(batch)
-                except Exception:  # a dead sink must not stop the others, nor raise anywhere
-                    self.sink_errors += 1
+    def flush(self, timeout: float = -1) -> None:
+        """Drain what the requests appended and hand it to every sink now.
+
+        :param timeout: seconds to wait for a flush in progress elsewhere (-1: until it ends);
+            past it this flush is given up and counted in ``sink_errors``.
+
+        A sink whose ``emit()`` flushes again — one that collects the Prometheus registry,
+        e.g. ``prometheus_client.write_to_textfile`` — gets an immediate return: the flush it
+        is part of delivers already.
+        """
+        if self._flusher == threading.get_ident():
+            return
+        if not self._flush_lock.acquire(timeout=timeout):
+            self.sink_errors += 1  # a flush stuck in a sink: this one gives up
+            return
+        self._flusher = threading.get_ident()
+        try:
+            self._flush()
+        finally:
+            self._flusher = None
+            self._flush_lock.release()
+
+    def _flush(self) -> None:
+        windows: dict[SeriesKey, SeriesWindow] = {}
+        every = list(self.series.values())  # a copy: requests may add label sets
+        for series in every:
+            series.woken = False  # before the drain: a request filling it again wakes again
+            durations = _drain(series.durations)
+            received, sent = sum(_drain(series.received)), sum(_drain(series.sent))
+            if durations or received or sent:
+                window = windows[series.key] = SeriesWindow()
+                window.count = len(durations)
+                window.durations = durations
+                window.ttfbs = _drain(series.ttfbs)
+                window.request_bytes = received
+                window.response_bytes = sent
+                self._drained += len(durations)
+        for _ in range(len(self._rare)):
+            series, error, gone = self._rare.popleft()
+            window = windows.get(series.key) or windows.setdefault(series.key, SeriesWindow())
+            if error is not None:
+                error = self._error_label(error)
+                window.errors[error] = window.errors.get(error, 0) + 1
+            window.disconnects += gone
+        # Ended first, then begun: a request ending in between counts as in flight.
+        ended = self._drained + sum(len(series.durations) for series in every)
+        ended += next(self._discarded) - self._discarded_reads
+        self._discarded_reads += 1
+        begun = next(self.begun) - self._begun_reads
+        self._begun_reads += 1
+        overflow = windows.get(_OVERFLOW_KEY)
+        batch = Batch(
+            windows,
+            max(0, begun - ended),
+            0 if overflow is None else overflow.count,
+            self.sink_errors,
+        )
+        for sink in self.sinks:
+            try:
+                sink.emit(batch)
+            except Exception:  # a dead sink must not stop the others, nor raise anywhere
+                self.sink_errors += 1
 
     def _error_label(self, name: str) -> str:
         if type(name) is not str:  # a foreign value (its hash or equality could raise)
@@ -301,7 +322,7 @@ class Recorder:
         thread = self.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
-        self.flush()
+        self.flush(timeout=5)  # a sink stuck in the flush thread must not hold the process
 
 
 def _flush_loop(ref: weakref.ref[Recorder], wake: threading.Event, interval: float) -> None:
