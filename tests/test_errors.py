@@ -276,3 +276,64 @@ def test_a_raw_wsgi_app_raising_gets_a_fixed_500() -> None:
 
     with Client(wsgi.RedactionGuard(app)).get("/", headers={"accept": "application/json"}) as r:
         assert (r.status_code, r.json) == (500, {"detail": "Internal Server Error"})
+
+
+def _wsgiref_response(app: Any) -> bytes:
+    """The raw bytes a real ``wsgiref`` server sends for one HTTP/1.0 GET of ``app``."""
+    import socket
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    server.handle_error = lambda *args: None  # type: ignore[method-assign]
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    try:
+        with socket.create_connection(server.server_address, timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+        return received
+    finally:
+        server.server_close()
+
+
+def _restarting_app(with_exc_info: bool) -> Any:
+    """PEP 3333's error path: a second start_response with exc_info (or, against the PEP,
+    without), here after the body began, then an error body carrying the request's value."""
+    import sys
+
+    def app(environ: Any, start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"partial-"
+        try:
+            raise ValueError(CANARY)
+        except ValueError:
+            error = sys.exc_info() if with_exc_info else None
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")], error)
+            yield f"Traceback: ValueError: {CANARY}".encode()
+
+    return app
+
+
+@pytest.mark.parametrize("with_exc_info", [True, False])
+@pytest.mark.parametrize("stack", ["bare", "RedactionGuard", "ZeroLogMiddleware", "wrap"])
+def test_wsgi_start_response_again_after_the_start_sends_no_error_body(
+    stack: str, with_exc_info: bool
+) -> None:
+    """The server must raise there (headers sent): the bare app's error body never leaves.
+    Wrapped, the start had gone to the server unguarded and the guard held the new 500's body
+    while the app's iterator passed on: the error body went to the client inside the 200
+    response, until the guard raised too."""
+    app: Any = _restarting_app(with_exc_info)
+    if stack == "wrap":
+        app = zerolog_mw.wrap(app)
+    elif stack != "bare":
+        app = getattr(wsgi, stack)(app)
+    raw = _wsgiref_response(app)
+    assert raw.startswith(b"HTTP/1.0 200 OK") and raw.endswith(b"partial-")
+    assert CANARY.encode() not in raw

@@ -302,6 +302,15 @@ class _Response(RequestMeter):
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
     ) -> Callable[[bytes], object]:
+        if self.passed:
+            # A second start after the app's first went to the server: what the app sends next
+            # would not pass the guard. PEP 3333 has start_response re-raise exc_info once the
+            # headers are sent, here also before (fail closed: the server answers or aborts),
+            # and calls it an error without exc_info.
+            error = None if exc_info is None else exc_info[1]
+            if error is None:
+                raise RuntimeError("start_response() called again without exc_info")
+            raise error.with_traceback(exc_info[2])  # type: ignore[index]
         head = status[:3]
         code = int(head) if head.isdigit() else 0
         metered = self.recorder is not None
