@@ -212,3 +212,54 @@ def test_wsgi_metrics_exposition_gets_cache_control() -> None:
     with Client(middleware).get("/metrics") as response:
         assert response.status_code == 200
         assert response.headers["Cache-Control"] == "no-store"
+
+
+def _drive_messages(app: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the server gets from ``app`` wrapped, when the app sends ``messages``."""
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        for message in messages:
+            await send(message)
+
+    return _drive(app(inner))
+
+
+STACKS = [asgi.ZeroLogMiddleware, asgi.RedactionGuard]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_asgi_zerocopysend_of_an_error_body_never_reaches_the_server(stack: Any) -> None:
+    """A 5xx body sent as the zero-copy send extension's file: dropped for the fixed body,
+    and nothing goes to the server before the response start (it went first, file and all)."""
+    start = {"type": "http.response.start", "status": 500, "headers": []}
+    zerocopy = {"type": "http.response.zerocopysend", "file": 99, "more_body": False}
+    sent = _drive_messages(stack, [start, zerocopy])
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 500 and sent[1]["body"] == b"Internal Server Error\n"
+
+
+@pytest.mark.parametrize("status", [200, 404, 503])
+@pytest.mark.parametrize("stack", [*STACKS, asgi.StreamWrapper])
+def test_asgi_headers_given_as_a_generator_are_kept(stack: Any, status: int) -> None:
+    """The spec types a start's headers as any iterable: a generator is read once, and the
+    app's headers still go out (only Cache-Control was left; the stream wrapper sent none)."""
+    headers = [(b"content-type", b"text/plain"), (b"x-request-id", b"abc")]
+    start = {"type": "http.response.start", "status": status, "headers": iter(headers)}
+    sent = _drive_messages(stack, [start, {"type": "http.response.body", "body": b"gone"}])
+    names = [name for name, _ in sent[0]["headers"]]
+    assert b"x-request-id" in names
+    assert (b"content-type" in names) and len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_asgi_4xx_stream_the_app_abandons_stays_unfinished(stack: Any) -> None:
+    """An app returning without its last chunk: the redacted stream's rest goes out still
+    unfinished, so the server cuts the response as it does for the bare app, rather than a
+    clean end the client would take for the whole body."""
+    start = {"type": "http.response.start", "status": 404,
+             "headers": [(b"content-type", b"text/plain")]}  # fmt: skip
+    chunks = [b"part one of the listing, item 1\n", b"item 2 continues"]
+    body = [{"type": "http.response.body", "body": c, "more_body": True} for c in chunks]
+    sent = _drive_messages(stack, [start, *body])
+    assert all(m.get("more_body") is True for m in sent[1:])
+    assert b"".join(m["body"] for m in sent[1:]) == b"".join(chunks)

@@ -291,6 +291,8 @@ def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
 
 
 _DONE = STREAM + 1  # the guard's own body went out: the app's is dropped
+# Messages carrying body bytes (``zerocopysend``: the zero-copy send extension's file).
+_BODIES = ("http.response.body", "http.response.zerocopysend")
 
 
 class _Request(RequestMeter):
@@ -357,9 +359,13 @@ class _Request(RequestMeter):
             code = self.status = status
             policy = self.stack._policy
             if policy is not None:
+                app_headers = message.get("headers", ())
+                if type(app_headers) is not list:  # any iterable, says the spec: read it once
+                    app_headers = list(app_headers)
+                    message = self.started = {**message, "headers": app_headers}
                 # A status that is no number is an error to the guard; the stream wrapper
                 # alone passes it on untouched.
-                mode, headers, event_stream = policy.plan(code or 500, message.get("headers", ()))
+                mode, headers, event_stream = policy.plan(code or 500, app_headers)
                 if mode != PASS or event_stream:
                     started = self._unusual_start(message, mode, headers, event_stream)
                     if started is None:
@@ -395,14 +401,14 @@ class _Request(RequestMeter):
             await self._send(self._redacted(message))
             return
         last = kind == "http.response.pathsend" or (
-            kind == "http.response.body" and not message.get("more_body", False)
+            kind in _BODIES and not message.get("more_body", False)
         )
         if self.mode == SCRUB and kind == "http.response.body" and self._holding():
             self.held += message.get("body", b"")
         if last:
             await self._send_own_body()
-        elif kind not in ("http.response.body", "http.response.pathsend", "http.response.trailers"):
-            await self._send(message)  # nothing of the app's body, nor trailers, goes with ours
+        elif not kind.startswith("http.response."):
+            await self._send(message)  # nothing of the app's response goes with ours
 
     async def _send_own_body(self) -> None:
         start = self.started
@@ -448,10 +454,12 @@ class _Request(RequestMeter):
     async def app_returned(self) -> None:
         """The app returned: send what it left unfinished (a held body, a redactor's window)."""
         if self.mode == STREAM:
-            if self.redactor is not None:
+            if self.redactor is not None:  # the app never sent its last chunk
                 rest, self.redactor = self.redactor.close(), None
-                if rest:
-                    await self._send({"type": "http.response.body", "body": rest})
+                if rest:  # still unfinished: the client sees a cut response, as without us
+                    await self._send(
+                        {"type": "http.response.body", "body": rest, "more_body": True}
+                    )
             return
         await self._send_own_body()
 
