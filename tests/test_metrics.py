@@ -681,3 +681,59 @@ def test_a_sink_stuck_in_the_flush_thread_does_not_hold_the_process_at_exit() ->
     assert done.returncode == 0, done.stderr
     assert done.stdout == "exiting\n"
     assert time.monotonic() - started < 30  # the join and the final flush give up after 5 s each
+
+
+async def _late_error_page(scope: Any, receive: Any, send: Any) -> None:
+    """A 500 whose page comes in two chunks, the second 0.2 s late; or a crash before any."""
+    import asyncio
+
+    if scope["path"] == "/raise":
+        raise RuntimeError("before the start")
+    await send({"type": "http.response.start", "status": 500,
+                "headers": [(b"content-type", b"text/html")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": b"<p>trace</p>" * 500, "more_body": True})
+    await asyncio.sleep(0.2)
+    await send({"type": "http.response.body", "body": b"<p>more</p>"})
+
+
+def _late_error_page_wsgi(environ: Any, start_response: Any) -> Iterator[bytes]:
+
+    if environ["PATH_INFO"] == "/raise":
+        raise RuntimeError("before the start")
+    start_response("500 Internal Server Error", [("Content-Type", "text/html")])
+    return _late_chunks()
+
+
+def _late_chunks() -> Iterator[bytes]:
+    import time
+
+    yield b"<p>trace</p>" * 500
+    time.sleep(0.2)
+    yield b"<p>more</p>"
+
+
+def test_replaced_bodies_count_the_bytes_and_first_byte_the_client_got() -> None:
+    """The guard's fixed body is what the client receives: its size, and a first byte no
+    sooner than the guard sent it (the app's 6,011 bytes and its first chunk were counted)."""
+    fixed = len(b"Internal Server Error\n")
+    for protocol in ("asgi", "wsgi"):
+        sink = ListSink()
+        if protocol == "asgi":
+            app: Any = asgi.ZeroLogMiddleware(_late_error_page, metrics=[sink])
+            client: Any = TestClient(app, raise_server_exceptions=False)
+        else:
+            app = wsgi.ZeroLogMiddleware(_late_error_page_wsgi, metrics=[sink])
+            client = Client(app)
+        for path in ("/page", "/raise"):
+            if protocol == "asgi":
+                response = client.get(path)
+                status, body = response.status_code, response.content
+            else:
+                with client.get(path) as response:  # closed (the request ends) after the block
+                    status, body = response.status_code, response.get_data()
+            assert status == 500 and len(body) == fixed
+        assert app.metrics.recorder is not None
+        app.metrics.recorder.flush()
+        window = sink.batches[-1].series[("GET", "__unmatched__", 500)]
+        assert (protocol, window.count, window.response_bytes) == (protocol, 2, 2 * fixed)
+        assert max(window.ttfbs) >= 0.2  # the page's fixed body left after its last chunk

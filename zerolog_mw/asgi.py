@@ -345,7 +345,8 @@ class _Request(RequestMeter):
         kind = message["type"]
         if kind == "http.response.body":
             if self.recorder is not None:
-                self.body(len(message.get("body", b"")))
+                if self.mode == PASS:  # a body the guard changes is counted as it goes out
+                    self.body(len(message.get("body", b"")))
                 if not message.get("more_body", False):
                     self.complete = True
             if self.mode == PASS:
@@ -398,7 +399,7 @@ class _Request(RequestMeter):
     async def _guarded(self, kind: str, message: Message) -> None:
         """A message of a body the guard replaces, scrubs or redacts (or has replaced)."""
         if self.mode == STREAM:
-            await self._send(self._redacted(message))
+            await self._send(self._counted(self._redacted(message)))
             return
         last = kind == "http.response.pathsend" or (
             kind in _BODIES and not message.get("more_body", False)
@@ -429,7 +430,14 @@ class _Request(RequestMeter):
         self.mode = _DONE
         encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         await self._send({**start, "status": status, "headers": encoded, "trailers": False})
-        await self._send({"type": "http.response.body", "body": body})
+        await self._send(self._counted({"type": "http.response.body", "body": body}))
+
+    def _counted(self, message: Message) -> Message:
+        """A body message the guard sends for the app's: counted when metered (the client's
+        bytes and first byte, not the app's)."""
+        if self.recorder is not None and message["type"] == "http.response.body":
+            self.body(len(message.get("body", b"")))
+        return message
 
     def _redacted(self, message: Message) -> Message:
         """A body message of a redacted stream: released as far as the redactor may."""
@@ -457,9 +465,8 @@ class _Request(RequestMeter):
             if self.redactor is not None:  # the app never sent its last chunk
                 rest, self.redactor = self.redactor.close(), None
                 if rest:  # still unfinished: the client sees a cut response, as without us
-                    await self._send(
-                        {"type": "http.response.body", "body": rest, "more_body": True}
-                    )
+                    message = {"type": "http.response.body", "body": rest, "more_body": True}
+                    await self._send(self._counted(message))
             return
         await self._send_own_body()
 

@@ -162,15 +162,19 @@ class _Stack:
         try:
             response.app_iter = self.app(environ, response.start_response)
         except Exception as exc:
+            # Without a guard, or once the app's own headers are with the server, the server
+            # answers or aborts; else the client gets the fixed 500 (counted: its bytes).
+            fixed = None if guard is None or response.passed else response.fixed_500()
+            if fixed is not None and response.recorder is not None:
+                response.body(len(fixed))
             response.end(exc)
             if values is not None:
                 _leave_request(values)
-            if guard is None:
+            if fixed is None:
+                if guard is not None:
+                    hooks.mark_escaped(exc)  # the server logs it after the values are gone
                 raise
-            if response.passed:
-                hooks.mark_escaped(exc)  # the server logs it after the values are gone
-                raise  # the app's own headers are with the server: let it abort
-            return [response.fixed_500()]
+            return [fixed]
         except BaseException as exc:
             response.end(exc)
             if values is not None:
@@ -335,16 +339,17 @@ class _Response(RequestMeter):
         return self.write if metered or self.mode != PASS else write
 
     def write(self, data: bytes) -> object:
-        """The legacy ``write()`` path: counted, and passed, redacted or held like the body."""
+        """The legacy ``write()`` path: passed, redacted or held like the body, and counted as
+        it goes out."""
+        mode = self.mode
+        if mode == STREAM:
+            data = self.redactor.feed(data)
+        elif mode != PASS:
+            self._hold(data)
+            return None
         if self.recorder is not None:
             self.body(len(data))
-        mode = self.mode
-        if mode == PASS:
-            return self._write(data)
-        if mode == STREAM:
-            return self._write(self.redactor.feed(data))
-        self._hold(data)
-        return None
+        return self._write(data)
 
     def __iter__(self) -> Iterator[bytes]:
         if self.mode == PASS and self.passed:
@@ -353,15 +358,15 @@ class _Response(RequestMeter):
             if self._chunks is None:  # iter() again continues where the chunks are
                 self._chunks = iter(self.app_iter)
             return _metered(self._chunks, self)
+        if self.recorder is not None:
+            return _metered(self._guarded_chunks(), self)
         return self._guarded_chunks()
 
     def _guarded_chunks(self) -> Iterator[bytes]:
         """The body when it is not simply passed: a lazy start_response decides at the first
         chunk; a redacted body goes through the redactor; a replaced body is held or dropped,
-        then ours is sent."""
+        then ours is sent. (Metered, what it yields is counted: the client's bytes.)"""
         chunks = iter(self.app_iter)
-        if self.recorder is not None:
-            chunks = _metered(chunks, self)
         if not self.passed and self.mode == PASS:  # start_response comes from inside the body
             first = next(chunks, None)
             if self.mode == PASS:
