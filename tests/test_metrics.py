@@ -158,7 +158,7 @@ def test_timer_sample_rates_let_the_daemon_count_every_request(
     window.durations = [0.01] * requests
     sink = StatsdSink("127.0.0.1", udp.getsockname()[1], "z")
     sink.emit(Batch({("GET", "/x", 200): window}, 0, 0, 0))
-    sink.client.close()
+    sink.close()
     samples = [line for line in received(udp) if line.startswith("z.duration.")]
     rates = [float(line.split("|@")[1]) if "|@" in line else 1.0 for line in samples]
     assert 0 < len(samples) <= 100
@@ -177,7 +177,7 @@ def test_statsd_packs_lines_into_datagrams_of_at_most_max_udp_size(udp: socket.s
         window.durations = window.ttfbs = [0.001234] * 300
         sink = StatsdSink("127.0.0.1", udp.getsockname()[1], "z", **options)
         sink.emit(Batch({("GET", "/items/{id}", 200): window}, 0, 0, 0))
-        sink.client.close()
+        sink.close()
         return received_datagrams(udp)
 
     big, small = datagrams(), datagrams(max_udp_size=512)
@@ -586,7 +586,7 @@ def test_statsd_sends_no_request_count_for_a_window_holding_only_bytes(
     window.response_bytes = 5
     sink = StatsdSink("127.0.0.1", udp.getsockname()[1], "z")
     sink.emit(Batch({("GET", "/a", 200): window}, 0, 0, 0))
-    sink.client.close()
+    sink.close()
     lines = received(udp)
     assert "z.response_bytes.GET.a.200:5|c" in lines
     assert not any(line.startswith("z.requests.") for line in lines)
@@ -737,3 +737,37 @@ def test_replaced_bodies_count_the_bytes_and_first_byte_the_client_got() -> None
         window = sink.batches[-1].series[("GET", "__unmatched__", 500)]
         assert (protocol, window.count, window.response_bytes) == (protocol, 2, 2 * fixed)
         assert max(window.ttfbs) >= 0.2  # the page's fixed body left after its last chunk
+
+
+def test_a_statsd_host_that_does_not_resolve_yet_does_not_stop_the_app(
+    udp: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sidecar's name that resolves only later: the app is built and serves (``wrap``
+    raised ``socket.gaierror``), the operator is told, flushes count a sink error until the
+    name resolves, then the lines go out."""
+    from zerolog_mw.diagnostics import ZeroLogWarning
+
+    resolve = socket.getaddrinfo
+    sidecar = "statsd.sidecar.invalid"
+
+    def not_yet(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == sidecar:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", not_yet)
+    port = udp.getsockname()[1]
+    with pytest.warns(ZeroLogWarning, match=f"'{sidecar}' does not resolve"):
+        app = asgi.MetricsEmitter(
+            starlette_app(), statsd_host=sidecar, statsd_port=port, flush_interval=3600
+        )
+    assert app.recorder is not None
+    with TestClient(app) as client:
+        assert client.get("/users/1").text == "user"
+        app.recorder.flush()
+        assert app.recorder.sink_errors == 1
+        monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: resolve("127.0.0.1", *a))
+        assert client.get("/users/2").text == "user"
+        app.recorder.flush()
+    assert "zerolog.requests.GET.users_uid.200:1|c" in received(udp)
+    assert app.recorder.sink_errors == 1

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import Any
 
 from statsd import StatsClient
 
+from ..diagnostics import ZeroLogWarning
 from .event import OVERFLOW, UNMATCHED
 from .recorder import Batch, SeriesKey
 
@@ -43,7 +45,11 @@ def _tag_value(label: str) -> str:
 
 
 class StatsdSink:
-    """Send each flush to a StatsD daemon; never raises (the client swallows socket errors).
+    """Send each flush to a StatsD daemon (the client swallows socket errors).
+
+    A host name that does not resolve yet (a sidecar still starting) does not stop the app: a
+    :class:`~zerolog_mw.ZeroLogWarning` says so when the sink is built, and each flush tries
+    again (raising, so the recorder counts a sink error) until it resolves.
 
     :param host: daemon host; default ``$STATSD_HOST`` or ``127.0.0.1``.
     :param port: daemon port; default ``$STATSD_PORT`` or 8125.
@@ -68,21 +74,44 @@ class StatsdSink:
             raise ValueError("StatsdSink max_timings must be an int >= 1")
         if type(max_udp_size) is not int or not 512 <= max_udp_size <= 65507:
             raise ValueError("StatsdSink max_udp_size must be an int from 512 to 65507 (bytes)")
-        self.client = StatsClient(
+        if port is None:
+            try:
+                port = int(os.environ.get("STATSD_PORT", "8125"))
+            except ValueError:
+                raise ValueError("STATSD_PORT must be an int from 1 to 65535") from None
+        self._target = (
             host or os.environ.get("STATSD_HOST", "127.0.0.1"),
-            port or int(os.environ.get("STATSD_PORT", "8125")),
+            port,
             prefix if prefix is not None else os.environ.get("STATSD_PREFIX", "zerolog"),
-            maxudpsize=max_udp_size,
         )
+        self.max_udp_size = max_udp_size
         self.tags = tags
         self.max_timings = max_timings
+        self.client: StatsClient | None = None
+        try:
+            self.client = self._connect()
+        except OSError as exc:  # resolving the host name failed
+            warnings.warn(
+                f"zerolog_mw: StatsD host {self._target[0]!r} does not resolve "
+                f"({type(exc).__name__}); each metrics flush tries again",
+                ZeroLogWarning,
+                stacklevel=2,
+            )
+
+    def _connect(self) -> StatsClient:
+        host, port, prefix = self._target
+        return StatsClient(host, port, prefix, maxudpsize=self.max_udp_size)
+
+    def close(self) -> None:
+        """Close the socket, if the host resolved (a later flush would open one again)."""
+        client, self.client = getattr(self, "client", None), None
+        if client is not None:
+            client.close()
 
     def __del__(self) -> None:
         # Its recorder was dropped (and flushed): close the socket rather than leave it to the
         # collector, which would warn about it.
-        client = getattr(self, "client", None)
-        if client is not None:
-            client.close()
+        self.close()
 
     def _naming(self, key: SeriesKey) -> tuple[str, str]:
         method, route, status = key
@@ -91,7 +120,10 @@ class StatsdSink:
         return f".{method}.{_name_part(route)}.{status}", ""
 
     def emit(self, batch: Batch) -> None:
-        pipe: Any = self.client.pipeline()
+        client = self.client
+        if client is None:  # the host did not resolve so far: raises while it still does not
+            client = self.client = self._connect()
+        pipe: Any = client.pipeline()
         # The statsd package formats "name:value" and packs datagrams; the value strings are
         # built here so pre-sampled rates and tags keep their wire order (``|@rate|#tags``).
         send = pipe._send_stat

@@ -166,7 +166,7 @@ class MetricsTap:
             recorder.flush()
             recorder.sinks = sinks
         if self.statsd is not None:
-            self.statsd.client.close()
+            self.statsd.close()
         for key, value in self._env.items():
             if value is None:
                 os.environ.pop(key, None)
