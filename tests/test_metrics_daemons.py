@@ -97,6 +97,38 @@ def test_statsd_daemon_aggregates_every_worker_and_nothing_is_lost_at_shutdown(
     assert durations is not None and len(durations.group(1).split(",")) == 60
 
 
+def test_statsd_daemon_holds_the_in_flight_requests_of_every_worker(
+    statsd_daemon: tuple[int, int], tmp_path: Path
+) -> None:
+    """Each worker sends its in-flight count as a change: the daemon's gauge is the sum over
+    the workers (absolute values left one worker's count), and 0 once all are done."""
+    import threading
+
+    statsd_port, mgmt = statsd_daemon
+    port = free_port()
+    env = {"PYTHONPATH": str(APPS), "METRICS": "statsd", "STATSD_PORT": str(statsd_port),
+           "FLUSH_INTERVAL": "0.2"}  # fmt: skip
+
+    def gauge() -> float | None:
+        found = re.search(r"'zerolog\.inflight': (-?[\d.]+)", management(mgmt, "gauges"))
+        return None if found is None else float(found.group(1))
+
+    with ServerProcess(gunicorn(port), port=port, workdir=tmp_path / "app", env=env):
+        for _ in range(2 * WORKERS):  # every worker booted and serving
+            assert hit(port, "/items/warm") == 200
+        time.sleep(0.5)
+        slow = [threading.Thread(target=hit, args=(port, "/slow/3")) for _ in range(WORKERS)]
+        for thread in slow:
+            thread.start()
+        time.sleep(1.5)  # each sync worker holds one, and has flushed since
+        during = gauge()
+        for thread in slow:
+            thread.join()
+        time.sleep(1)
+        after = gauge()
+    assert (during, after) == (WORKERS, 0)
+
+
 def test_prometheus_server_scrapes_a_multi_worker_run(tmp_path: Path) -> None:
     prometheus = shutil.which("prometheus")
     if prometheus is None:

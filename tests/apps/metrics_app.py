@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from flask import Flask
 
@@ -13,6 +14,12 @@ app = Flask("metrics_app")
 
 @app.get("/items/<item_id>")
 def item(item_id: str) -> str:
+    return "ok"
+
+
+@app.get("/slow/<seconds>")
+def slow(seconds: str) -> str:
+    time.sleep(float(seconds))
     return "ok"
 
 

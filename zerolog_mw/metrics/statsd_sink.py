@@ -6,6 +6,13 @@ uniform subsample carrying its ``@rate`` so the daemon's counts and percentiles 
 and the in-flight gauge. Labels go into the metric name (``requests.GET.users_id.200``) or,
 with ``tags=True``, into DogStatsD tags (``requests:3|c|#method:GET,route:/users/{id}``).
 
+The in-flight gauge goes as a signed change (``inflight:+2|g``, ``inflight:-1|g``), which a
+StatsD daemon adds to the gauge: the workers of a pre-fork server each send theirs and the
+daemon holds their sum (an absolute value from each would leave the last worker's). A worker
+killed before its exit flush (``SIGKILL``) leaves its last count in, until the daemon
+restarts. DogStatsD takes no signed gauges: with ``tags=True`` each process sends its own
+count, and the last one the agent receives is what it keeps.
+
 Lines are packed into datagrams shorter than :data:`MAX_UDP_SIZE` bytes (DogStatsD's default for
 UDP: one Ethernet frame) rather than the ``statsd`` package's 512: each datagram is a
 ``sendto`` that releases the GIL, and the flush thread taking it back stalls the thread that
@@ -24,7 +31,7 @@ from statsd import StatsClient
 
 from ..diagnostics import ZeroLogWarning
 from .event import OVERFLOW, UNMATCHED
-from .recorder import Batch, SeriesKey
+from .recorder import Batch, SeriesKey, reset_in_forked_child
 
 __all__ = ["MAX_UDP_SIZE", "StatsdSink"]
 
@@ -87,6 +94,8 @@ class StatsdSink:
         self.max_udp_size = max_udp_size
         self.tags = tags
         self.max_timings = max_timings
+        self._setup()
+        reset_in_forked_child(self)  # a worker starts from an in-flight count of its own
         self.client: StatsClient | None = None
         try:
             self.client = self._connect()
@@ -97,6 +106,9 @@ class StatsdSink:
                 ZeroLogWarning,
                 stacklevel=2,
             )
+
+    def _setup(self) -> None:
+        self._inflight = 0  # the in-flight count this process has sent so far
 
     def _connect(self) -> StatsClient:
         host, port, prefix = self._target
@@ -148,7 +160,11 @@ class StatsdSink:
                 rate = f"|@{len(kept) / len(samples):.6g}" if step > 1 else ""
                 for seconds in kept:
                     send(f"{metric}{labels}", f"{seconds * 1000:.3f}|ms{rate}{tags}", 1)
-        send("inflight", f"{batch.inflight}|g", 1)
+        if self.tags:
+            send("inflight", f"{batch.inflight}|g", 1)
+        else:
+            send("inflight", f"{batch.inflight - self._inflight:+d}|g", 1)
+            self._inflight = batch.inflight
         if batch.overflowed:
             send("overflowed", f"{batch.overflowed}|c", 1)
         pipe.send()
