@@ -771,3 +771,18 @@ def test_a_statsd_host_that_does_not_resolve_yet_does_not_stop_the_app(
         app.recorder.flush()
     assert "zerolog.requests.GET.users_uid.200:1|c" in received(udp)
     assert app.recorder.sink_errors == 1
+
+
+def test_a_closed_statsd_sink_sends_nothing_and_opens_no_socket(udp: socket.socket) -> None:
+    """A dropped app's recorder flushes at its end, which the collector may run after its
+    sink's: that flush must not open a socket nobody closes (a ResourceWarning)."""
+    from zerolog_mw.metrics.recorder import SeriesWindow
+    from zerolog_mw.metrics.statsd_sink import StatsdSink
+
+    window = SeriesWindow()
+    window.count, window.durations = 1, [0.1]
+    sink = StatsdSink("127.0.0.1", udp.getsockname()[1], "z")
+    sink.close()
+    sink.emit(Batch({("GET", "/x", 200): window}, 0, 0, 0))
+    assert sink.client is None
+    assert received_datagrams(udp) == []

@@ -97,6 +97,7 @@ class StatsdSink:
         self._setup()
         reset_in_forked_child(self)  # a worker starts from an in-flight count of its own
         self.client: StatsClient | None = None
+        self._closed = False
         try:
             self.client = self._connect()
         except OSError as exc:  # resolving the host name failed
@@ -115,7 +116,9 @@ class StatsdSink:
         return StatsClient(host, port, prefix, maxudpsize=self.max_udp_size)
 
     def close(self) -> None:
-        """Close the socket, if the host resolved (a later flush would open one again)."""
+        """Close the socket; later flushes send nothing (a recorder flushing at its end may
+        come after its sink was closed)."""
+        self._closed = True
         client, self.client = getattr(self, "client", None), None
         if client is not None:
             client.close()
@@ -133,7 +136,10 @@ class StatsdSink:
 
     def emit(self, batch: Batch) -> None:
         client = self.client
-        if client is None:  # the host did not resolve so far: raises while it still does not
+        if client is None:
+            if self._closed:
+                return
+            # The host did not resolve so far: this raises while it still does not.
             client = self.client = self._connect()
         pipe: Any = client.pipeline()
         # The statsd package formats "name:value" and packs datagrams; the value strings are
