@@ -278,8 +278,8 @@ def test_a_raw_wsgi_app_raising_gets_a_fixed_500() -> None:
         assert (r.status_code, r.json) == (500, {"detail": "Internal Server Error"})
 
 
-def _wsgiref_response(app: Any) -> bytes:
-    """The raw bytes a real ``wsgiref`` server sends for one HTTP/1.0 GET of ``app``."""
+def _wsgiref_response(app: Any, method: str = "GET") -> bytes:
+    """The raw bytes a real ``wsgiref`` server sends for one HTTP/1.0 request of ``app``."""
     import socket
     import threading
     from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -293,7 +293,7 @@ def _wsgiref_response(app: Any) -> bytes:
     threading.Thread(target=server.handle_request, daemon=True).start()
     try:
         with socket.create_connection(server.server_address, timeout=10) as sock:
-            sock.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            sock.sendall(f"{method} / HTTP/1.0\r\nHost: x\r\n\r\n".encode())
             received = b""
             while chunk := sock.recv(65536):
                 received += chunk
@@ -337,3 +337,45 @@ def test_wsgi_start_response_again_after_the_start_sends_no_error_body(
     raw = _wsgiref_response(app)
     assert raw.startswith(b"HTTP/1.0 200 OK") and raw.endswith(b"partial-")
     assert CANARY.encode() not in raw
+
+
+def _raising(environ: Any, start_response: Any) -> list[bytes]:
+    raise RuntimeError(CANARY)
+
+
+def _error_page(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+    return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [CANARY.encode()]
+
+
+@pytest.mark.parametrize("app", [_raising, _error_page])
+def test_wsgi_fixed_error_body_is_not_sent_to_head(app: Any) -> None:
+    """wsgiref sends what the app gives for HEAD: the guard's fixed body went out after the
+    headers of a HEAD response (a body a client does not read, then misreads as the next
+    response); its headers stay those a GET would get."""
+    raw = _wsgiref_response(wsgi.RedactionGuard(app), "HEAD")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith((b"HTTP/1.0 500", b"HTTP/1.0 502")) and body == b""
+    assert b"content-length: " in head.lower() and CANARY.encode() not in raw
+
+
+def test_asgi_fixed_error_body_is_not_sent_to_head() -> None:
+    import asyncio
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError(CANARY)
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "HEAD", "path": "/", "raw_path": b"/", "headers": [],
+             "query_string": b"", "root_path": ""}  # fmt: skip
+    with pytest.raises(RuntimeError):
+        asyncio.run(asgi.RedactionGuard(app)(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert (b"content-length", b"22") in sent[0]["headers"] and sent[1]["body"] == b""

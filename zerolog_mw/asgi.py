@@ -425,6 +425,7 @@ class _Request(RequestMeter):
             self._accept(),
             [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])],
             None if cache_control is None else cache_control[1].decode("latin-1"),
+            self.scope.get("method", ""),
         )
         self.held = bytearray()
         self.mode = _DONE

@@ -86,11 +86,14 @@ def own_response(
     accept: str,
     headers: Sequence[tuple[str, str]],
     cache_control: str | None,
+    method: str,
 ) -> tuple[bytes, list[tuple[str, str]]]:
     """The guard's own body for a replaced (``held`` None) or scrubbed 422 response, and the
-    app's ``headers`` fitted to it — what both the ASGI and WSGI guards send."""
+    app's ``headers`` fitted to it — what both the ASGI and WSGI guards send. A response to
+    ``HEAD`` has no body (its headers are those of the body a ``GET`` would get)."""
     body, content_type = replacement_body(status, held, accept)
-    return body, error_headers(headers, body, content_type, cache_control)
+    headers = error_headers(headers, body, content_type, cache_control)
+    return (b"" if method == "HEAD" else body), headers
 
 
 def error_headers(

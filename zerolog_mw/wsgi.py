@@ -397,7 +397,10 @@ class _Response(RequestMeter):
         held = self.held if self.mode == SCRUB else None
         control = None if self.policy is None else self.policy.cache_control
         accept = self.environ.get("HTTP_ACCEPT", "")
-        body, headers = own_response(code, held, accept, self.headers, control and control[1])
+        method = self.environ.get("REQUEST_METHOD", "")
+        body, headers = own_response(
+            code, held, accept, self.headers, control and control[1], method
+        )
         self.held = bytearray()
         self._start(self.status_line, headers, self.exc_info)
         return body
