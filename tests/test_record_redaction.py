@@ -291,3 +291,29 @@ def test_property_request_content_never_survives_an_allowlisted_record(
     for word in re.findall(r"\w+", value):
         if len(word) >= 4:
             assert word.lower() not in re.findall(r"\w+", text.lower()), (word, text)
+
+
+def test_names_a_request_chose_are_redacted_in_allowlisted_records(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """A logger named after a header value below an allowed prefix, a thread named after one,
+    an extra attribute named after a query parameter (``extra={**request.query_params}``):
+    names are values too, and the formats and JSON formatters that show them showed the
+    value."""
+    import threading
+
+    child = f"zlrec.tenant.{token}"
+    loggers.append(child)
+    recorder = attach(child, logging.Formatter("%(name)s|%(threadName)s|%(message)s"))
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec"])
+    current = threading.current_thread()
+    name = current.name
+    current.name = f"job-{token}"
+    try:
+        logging.getLogger(child).info("tenant request", extra={token: "v"})
+    finally:
+        current.name = name
+    [record] = recorder.records
+    assert recorder.text == f"zlrec.tenant.{PLACEHOLDER}|job-{PLACEHOLDER}|tenant request"
+    assert record.__dict__.get(PLACEHOLDER) == "v"
+    assert token not in repr(record.__dict__)

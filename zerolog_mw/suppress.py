@@ -11,7 +11,9 @@ Records of denied loggers are dropped. Records of allowlisted loggers reach hand
 ``args`` is ``()``, whose ``exc_info`` became ``exc_text`` (:func:`hooks.redacted_traceback`:
 frames and types kept, messages redacted), whose ``stack_info`` is redacted, and whose extra
 attributes are redacted when they are ``str``, kept when ``int``/``float``/``bool``/``None``,
-and replaced by :data:`EXTRA_PLACEHOLDER` otherwise (Django's ``record.request``). The rule
+and replaced by :data:`EXTRA_PLACEHOLDER` otherwise (Django's ``record.request``); the names
+a request could choose — the logger's, the thread's, the extra attributes' own — are redacted
+too. The rule
 for what cannot be reshaped safely: a record whose ``args`` is a non-empty mapping (``%(name)s``
 templates; gunicorn's access records, whose dict holds every header and which are logged after
 the request has ended) and a record of a logger whose formatter unpacks ``record.args``
@@ -68,6 +70,8 @@ _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None)._
 }
 # Extras meaningless once args are gone: uvicorn's coloured copy of msg, formatted with args.
 _DROPPED_EXTRAS = frozenset({"color_message"})
+# Standard attributes holding names the code chose, which may be made of request values.
+_NAMED_BY_CODE = ("threadName", "processName", "taskName")
 
 
 class Policy:
@@ -131,14 +135,20 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
     clone.exc_info = None
     if record.stack_info:
         clone.stack_info = redact(record.stack_info)
+    # Names a request can choose: a logger named after a header value (below an allowed
+    # prefix), a thread named after one.
+    clone.name = redact(name)
+    for attribute in _NAMED_BY_CODE:
+        named = getattr(record, attribute, None)
+        if isinstance(named, str):
+            setattr(clone, attribute, redact(named))
     attributes = clone.__dict__
     for key, value in record.__dict__.items():
         if key in _STANDARD_ATTRIBUTES:
             continue
-        if key in _DROPPED_EXTRAS:
-            del attributes[key]
-        else:
-            attributes[key] = hooks.redacted_extra(value)
+        del attributes[key]
+        if key not in _DROPPED_EXTRAS:  # extra={**request.query_params}: keys are values too
+            attributes[redact(key)] = hooks.redacted_extra(value)
     return clone
 
 
