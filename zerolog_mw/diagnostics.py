@@ -36,7 +36,7 @@ def tell_operator(line: str) -> None:
     For refusals an operator must see even while the request's own output is dropped.
     """
     with contextlib.suppress(Exception):
-        stream = sys.__stderr__
+        stream = getattr(sys.__stderr__, "_zerolog_stream", sys.__stderr__)  # beneath the guard
         if stream is not None:
             stream.write(f"zerolog_mw: {line}\n")
             stream.flush()

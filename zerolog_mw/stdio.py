@@ -6,7 +6,9 @@ thread the server handles it in). The middleware puts the request's
 the request's ``stdio`` option: the stream proxies here drop writes made under ``"drop"``,
 pass writes made under ``"redact"`` through :func:`zerolog_mw.redact` — which knows the
 request's values — and pass everything else — the server's own start-up lines, a management
-command's output — through untouched.
+command's output — through untouched. ``sys.__stdout__`` and ``sys.__stderr__`` are guarded
+too: a write to them, or to ``sys.stdout`` set back to ``sys.__stdout__`` after capturing
+output, keeps the rule.
 
 Redaction works per ``write`` call: ``print(a, b)`` writes each argument whole, but a value
 written a few characters at a time is not recognised.
@@ -106,7 +108,11 @@ def _filtered_output(original: Any) -> Any:
 
 
 def _patches() -> list[Patch]:
-    patches = [Patch(sys, "stdout", _guard), Patch(sys, "stderr", _guard)]
+    # The dunders too: ``print(x, file=sys.__stderr__)``, and ``sys.stdout = sys.__stdout__``
+    # after capturing output (the previous stream, ours, not put back) keep the guard.
+    patches = [
+        Patch(sys, name, _guard) for name in ("stdout", "stderr", "__stdout__", "__stderr__")
+    ]
     structlog = sys.modules.get(_STRUCTLOG)  # once the app has imported it
     for logger in (getattr(structlog, name, None) for name in _STRUCTLOG_LOGGERS):
         for method in _STRUCTLOG_METHODS:

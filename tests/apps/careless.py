@@ -5,6 +5,7 @@ Every function here sends ``value`` down one channel a zero-log service must kee
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import threading
@@ -33,7 +34,13 @@ def _raise_in_finally(value: str):  # type: ignore[no-untyped-def]
 
 def leak_everything(value: str) -> None:
     """print, f-string logs at every level, tracebacks, warnings, hooks — all with ``value``."""
+    # Output captured, then the real stream put back instead of the one before (the guard):
+    # every write below, and every later request's, would go out unguarded.
+    sys.stdout = io.StringIO()
+    print(f"captured {value}")
+    sys.stdout = sys.__stdout__
     print(f"got {value}")
+    print(f"dunder {value}", file=sys.__stderr__)
     sys.stderr.write(f"stderr {value}\n")
     log.debug(f"debug {value}")
     log.info("info %s", value)
