@@ -79,6 +79,35 @@ def test_thread_started_in_a_request_is_dropped(
     assert "started outside a request" in out
 
 
+def test_library_functions_the_app_starts_as_threads_or_jobs_are_dropped(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """``Thread(target=pprint.pprint)``, a ``Timer`` of it, ``Thread(target=sys.stderr.write)``
+    and ``pool.submit(json.dump, data, sys.stdout)``, started by the app's code in a request:
+    library code, but the app's threads and jobs (they ran outside the request, printing)."""
+    import pprint
+
+    secret = new_canary()
+
+    def leak() -> None:
+        for thread in (
+            threading.Thread(target=pprint.pprint, args=({"v": secret},)),
+            threading.Thread(target=sys.stderr.write, args=(f"write {secret}\n",)),
+            threading.Timer(0.01, pprint.pprint, [{"t": secret}]),
+        ):
+            thread.start()
+            thread.join()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(json.dump, {"j": secret}, sys.stdout).result()
+
+    with guarded():
+        in_a_request(leak)
+        pprint.pprint("outside a request")
+    out, err = capfd.readouterr()
+    assert secret not in out + err
+    assert "outside a request" in out
+
+
 def test_timer_and_executor_jobs_started_in_a_request_are_dropped(
     capfd: pytest.CaptureFixture[str],
 ) -> None:

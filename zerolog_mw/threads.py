@@ -9,12 +9,15 @@ call as is:
 
 - ``asyncio.BaseEventLoop.run_in_executor`` runs the job in ``contextvars.copy_context()``,
   as ``asyncio.to_thread`` does already (a job that is already a ``Context.run`` is left).
-- ``ThreadPoolExecutor.submit`` runs a job of the app's own code (see below) in a copy.
+- ``ThreadPoolExecutor.submit`` runs a job in a copy when the job, or the code submitting
+  it, is the app's own (see below).
 - ``threading.Thread.start`` runs the thread's ``target`` (a ``Timer``'s function, or a
-  subclass's own ``run``) in a copy of the starting context — but only when that code is the
-  app's: a function whose source lies outside the standard library, the installed packages
-  and zerolog_mw, or in the package of the app itself when that is installed among them
-  (:func:`count_as_app`: ``wrap()`` and the Flask extension name it). Worker
+  subclass's own ``run``) in a copy of the starting context — but only when that code, or the
+  code calling ``start()``, is the app's (``Thread(target=pprint.pprint)`` started by a view
+  is the app's thread): a function whose source lies outside the standard library, the
+  installed packages and zerolog_mw, or in the package of the app itself when that is
+  installed among them (:func:`count_as_app`: ``wrap()`` and the Flask extension name it).
+  Worker
   threads that servers and libraries spawn lazily inside a request (``ThreadPoolExecutor``'s,
   anyio's, asgiref's, Sentry's, our metrics flush) outlive it and serve other requests: given
   the request's context they would drop all their later output and keep its values for life.
@@ -167,27 +170,37 @@ def _patched_start(original: Any) -> Callable[[threading.Thread], None]:
     @functools.wraps(original)
     def start(self: threading.Thread) -> None:
         if in_request():
-            _bind_to_context(self)
+            _bind_to_context(self, _called_by_app())
         original(self)
 
     return start
 
 
-def _bind_to_context(thread: threading.Thread) -> None:
-    """Make ``thread`` run its app code in a copy of the current (request's) context."""
+def _called_by_app() -> bool:
+    """Whether the code calling the patched function (two frames up) is the app's."""
+    return _is_app_file(sys._getframe(2).f_code.co_filename)
+
+
+def _bind_to_context(thread: threading.Thread, by_app: bool) -> None:
+    """Make ``thread`` run its app code (any code, if the app started it: ``by_app``) in a
+    copy of the current (request's) context."""
     if isinstance(thread, threading.Timer):  # its run() is the stdlib's; the app's is function
-        if is_app_code(thread.function) and not _already_in_a_context(thread.function):
+        if (by_app or is_app_code(thread.function)) and not _already_in_a_context(thread.function):
             thread.function = functools.partial(contextvars.copy_context().run, thread.function)
         return
     target = getattr(thread, "_target", None)
     if target is not None:
-        if is_app_code(target) and not _already_in_a_context(target):
+        if (by_app or is_app_code(target)) and not _already_in_a_context(target):
             thread._target = functools.partial(  # type: ignore[attr-defined]
                 contextvars.copy_context().run, target
             )
         return
     run = type(thread).run
-    if run is not threading.Thread.run and "run" not in vars(thread) and is_app_code(run):
+    if (
+        run is not threading.Thread.run
+        and "run" not in vars(thread)
+        and (by_app or is_app_code(run))
+    ):
         thread.run = functools.partial(  # type: ignore[method-assign]
             contextvars.copy_context().run, thread.run
         )
@@ -198,7 +211,7 @@ def _patched_submit(original: Any) -> Callable[..., Any]:
     def submit(
         self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> Any:
-        if in_request() and is_app_code(fn) and not _already_in_a_context(fn):
+        if in_request() and (_called_by_app() or is_app_code(fn)) and not _already_in_a_context(fn):
             fn = functools.partial(contextvars.copy_context().run, fn)
         return original(self, fn, *args, **kwargs)
 
