@@ -213,7 +213,28 @@ CHECKS: list[tuple[str, Callable[..., list[CheckMessage]], dict[str, Any], dict[
             "LOGGING": logging_with({"django.server": {"handlers": ["console"]}}),
             "ZEROLOG": {"allow_loggers": ["django"]},
         },
+        {  # LOGGING disables the default loggers it does not name
+            "LOGGING": logging_with({"myapp": {"handlers": ["console"]}}),
+            "ZEROLOG": {"allow_loggers": ["django"]},
+        },
+    ),
+    (
+        "W002",  # Django's DEFAULT_LOGGING: runserver's access lines through 'django.server'
+        checks.check_logging,
         {"LOGGING": {}, "ZEROLOG": {"allow_loggers": ["django"]}},
+        {"LOGGING": {}, "ZEROLOG": {"allow_loggers": ["myapp"]}},
+    ),
+    (
+        "W002",  # ... kept when LOGGING keeps the loggers it does not name
+        checks.check_logging,
+        {
+            "LOGGING": logging_with({"myapp": {}}, disable_existing_loggers=False),
+            "ZEROLOG": {"allow_loggers": ["django.server"]},
+        },
+        {
+            "LOGGING": logging_with({"django": {}}, disable_existing_loggers=False),
+            "ZEROLOG": {"allow_loggers": ["django.server"]},
+        },
     ),
     ("W003", checks.check_admins, {"ADMINS": [("ops", "ops@example.com")]}, {"ADMINS": []}),
     (
@@ -244,6 +265,12 @@ CHECKS: list[tuple[str, Callable[..., list[CheckMessage]], dict[str, Any], dict[
         "W005",
         checks.check_request_logging_apps,
         {"MIDDLEWARE": [MW, "silk.middleware.SilkyMiddleware"]},
+        {"MIDDLEWARE": [MW, "django.middleware.common.CommonMiddleware"]},
+    ),
+    (
+        "W005",  # Django's own: mails each broken link's URL, referer, user agent and address
+        checks.check_request_logging_apps,
+        {"MIDDLEWARE": [MW, "django.middleware.common.BrokenLinkEmailsMiddleware"]},
         {"MIDDLEWARE": [MW, "django.middleware.common.CommonMiddleware"]},
     ),
     ("E003", checks.check_setting, {"ZEROLOG": {"stdio": "loud"}}, {"ZEROLOG": {"stdio": "pass"}}),

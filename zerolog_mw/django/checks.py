@@ -10,7 +10,8 @@ Registered by the app config under ``Tags.security``; each function can also be 
 ``W002``           ``LOGGING`` sends request-carrying records (or error emails) to handlers
 ``W003``           ``ADMINS`` is set while ``mail_admins`` would email error reports
 ``W004``           site-wide cache middleware stores responses
-``W005``           an app or middleware known to record requests is installed
+``W005``           an app or middleware known to record requests is installed (Django's own
+                   ``BrokenLinkEmailsMiddleware`` included)
 ``W006``           ``MIDDLEWARE`` holds a layer that buffers streaming responses (``GZipMiddleware``
                    before Django 6.1)
 =================  ===========================================================================
@@ -51,6 +52,10 @@ MIDDLEWARE_PATH = "zerolog_mw.django.ZeroLogMiddleware"
 
 # Loggers whose records carry the request: the HttpRequest as an attribute, the path, Host.
 REQUEST_LOGGERS = ("django", "django.request", "django.server", "django.security")
+
+# Django's own middleware that records requests: it mails each broken link's URL, referer,
+# user agent and client address to MANAGERS (not through logging: the gate never sees it).
+REQUEST_RECORDING_MIDDLEWARE = frozenset({"django.middleware.common.BrokenLinkEmailsMiddleware"})
 
 CACHE_MIDDLEWARE = frozenset(
     {
@@ -151,6 +156,17 @@ def check_logging(app_configs: Any = None, **kwargs: Any) -> Messages:
             )
             hint = f"Remove the handlers of {shown!r} from LOGGING."
         messages.append(checks.Warning(problem, hint=hint, id="zerolog_mw.W002"))
+    for name, handlers in _default_logger_handlers(config):
+        if handlers and _is_allowed(name, allowed) and _carries_requests(name, allowed):
+            messages.append(
+                checks.Warning(
+                    f"ZEROLOG['allow_loggers'] lets {name!r} through, and Django's default "
+                    f"logging gives it handlers {sorted(handlers)}: its records carry the "
+                    "request (runserver's access lines: path and query).",
+                    hint=f"Remove {name!r} (and its parents) from ZEROLOG['allow_loggers'].",
+                    id="zerolog_mw.W002",
+                )
+            )
     for handler in sorted(_admin_email_handlers(config)):
         messages.append(
             checks.Warning(
@@ -212,12 +228,12 @@ def check_request_logging_apps(app_configs: Any = None, **kwargs: Any) -> Messag
     messages: Messages = []
     for entry in entries:
         package = str(entry).split(".", 1)[0]
-        if package in REQUEST_LOGGING_PACKAGES:
+        if package in REQUEST_LOGGING_PACKAGES or entry in REQUEST_RECORDING_MIDDLEWARE:
             setting = "INSTALLED_APPS" if entry in settings.INSTALLED_APPS else "MIDDLEWARE"
             messages.append(
                 checks.Warning(
                     f"{setting} contains {entry!r}, which records requests (paths, headers or "
-                    "bodies) to the database, cache, logs or pages.",
+                    "bodies) to the database, cache, logs, pages or emails.",
                     hint=f"Remove {entry!r} from {setting} in production.",
                     id="zerolog_mw.W005",
                 )
@@ -262,6 +278,23 @@ def _logger_handlers(config: Mapping[str, Any]) -> Iterator[tuple[str, set[str]]
     root = config.get("root")
     if isinstance(root, Mapping):
         yield "", {str(h) for h in root.get("handlers") or ()}
+
+
+def _default_logger_handlers(config: Mapping[str, Any]) -> Iterator[tuple[str, set[str]]]:
+    """The loggers of Django's ``DEFAULT_LOGGING`` that keep their handlers under ``LOGGING``:
+    Django applies the defaults first, then ``LOGGING`` (if any), which leaves a default
+    logger as it was unless it names it or a parent, or disables the loggers it does not name
+    (``disable_existing_loggers``, true unless set)."""
+    if getattr(settings, "LOGGING_CONFIG", None) is None:
+        return
+    if config and config.get("disable_existing_loggers", True):
+        return
+    from django.utils.log import DEFAULT_LOGGING
+
+    named = [str(name) for name in config.get("loggers") or {}]
+    for name, logger in DEFAULT_LOGGING["loggers"].items():
+        if not any(name == n or name.startswith(f"{n}.") for n in named):
+            yield name, {str(h) for h in logger.get("handlers") or ()}
 
 
 def _admin_email_handlers(config: Mapping[str, Any]) -> set[str]:
