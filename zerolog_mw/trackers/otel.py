@@ -20,8 +20,11 @@ The rewrite, on the span's own fields:
 * events lose the same attributes; ``exception.message`` is dropped and
   ``exception.stacktrace`` keeps only its ``File "…", line N, in func`` lines;
 * a status keeps its code, not its description (``"ValueError: <message>"``);
-* span names lose every path- or URL-like word (``GET /items/42 http send`` becomes
-  ``GET {route} http send`` with the template, else ``GET http send``).
+* span names lose their path or URL, all of it up to the instrumentation's own ending (``GET
+  /items/jane doe http send`` becomes ``GET {route} http send`` with the template, else ``GET
+  http send``);
+* the span's ``tracestate`` (the client's header, inherited by every span of the request) is
+  left out of what is exported; propagation to outgoing calls uses the live context.
 
 Attributes an application sets under its own keys are not judged: they are code's choice.
 """
@@ -33,7 +36,7 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanContext, SpanKind, TraceState
 from opentelemetry.trace.status import Status
 from opentelemetry.util.types import AnyValue
 
@@ -52,6 +55,7 @@ _DROP = frozenset(
         "http.client_ip",
         "http.user_agent",
         "http.flavor_raw",
+        "http.request.method_original",
         "net.host.name",
         "server.address",
         "exception.message",
@@ -144,6 +148,16 @@ def scrub_span(span: ReadableSpan) -> None:
     if status is not None and status.description:
         span._status = Status(status.status_code)  # noqa: SLF001
     span._name = _scrub_name(span._name, template, span.kind)  # noqa: SLF001
+    span._context = _without_trace_state(span._context)  # noqa: SLF001
+    span._parent = _without_trace_state(span._parent)  # noqa: SLF001
+
+
+def _without_trace_state(context: SpanContext | None) -> SpanContext | None:
+    if context is None or not context.trace_state:
+        return context
+    return SpanContext(
+        context.trace_id, context.span_id, context.is_remote, context.trace_flags, TraceState()
+    )
 
 
 def scrub_attributes(attributes: Mapping[str, AnyValue], template: str | None) -> dict[str, Any]:
@@ -179,17 +193,26 @@ def _bounded(original: Any, items: dict[str, Any]) -> Any:
     return items
 
 
+def _path_like(word: str) -> bool:
+    return word.startswith("/") or "://" in word or "?" in word or "#" in word
+
+
+# What the ASGI instrumentation puts after the path in the names of its internal spans.
+_NAME_ENDINGS = ("http send", "http receive", "websocket send", "websocket receive")
+
+
 def _scrub_name(name: str, template: str | None, kind: SpanKind) -> str:
     words = name.split(" ")
-    kept: list[str] = []
-    for word in words:
-        if word.startswith("/") or "://" in word or "?" in word or "#" in word:
-            if template is not None and template not in kept:
-                kept.append(template)
-        else:
-            kept.append(word)
-    if kept == words:
+    start = next((i for i, word in enumerate(words) if _path_like(word)), None)
+    if start is None:
         return name
+    # The path runs to the end, or to the instrumentation's ending: a decoded path may hold
+    # spaces ("GET /items/jane doe http send").
+    rest = " ".join(words[start:])
+    ending = next((e for e in _NAME_ENDINGS if rest.endswith(f" {e}")), None)
+    kept = [*words[:start], *(() if template is None else (template,))]
+    if ending is not None:
+        kept.append(ending)
     if kept:
         return " ".join(kept)
     return "HTTP" if kind in (SpanKind.SERVER, SpanKind.CLIENT) else "span"
