@@ -239,6 +239,22 @@ class ReadsViaAlias(BaseHTTPMiddleware):
         return Response(b"".join([c async for c in chunks]))
 
 
+class ReadsViaAnnotatedAlias(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        chunks: Any = response.body_iterator  # type: ignore[attr-defined]
+        return Response(b"".join([c async for c in chunks]))
+
+
+class ReadsWithAColumnZeroString(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        note = """a note
+starting at column 0, which dedenting the method's source cannot get past"""
+        response = await call_next(request)
+        body = b"".join([c async for c in response.body_iterator])  # type: ignore[attr-defined]
+        return Response(body, headers={"x-note": str(len(note))})
+
+
 class InheritsReading(ReadsBody):
     """Does not override dispatch: the reading one is inherited."""
 
@@ -296,7 +312,10 @@ def heads(findings: list[str]) -> list[str]:
     return [f.split(":", 1)[0] for f in findings]
 
 
-@pytest.mark.parametrize("cls", [ReadsBody, ReadsViaAlias, InheritsReading])
+@pytest.mark.parametrize(
+    "cls",
+    [ReadsBody, ReadsViaAlias, ReadsViaAnnotatedAlias, ReadsWithAColumnZeroString, InheritsReading],
+)
 def test_base_http_middleware_reading_body_iterator_is_found(cls: type) -> None:
     app = starlette(CallNextOnly, cls, PureASGI)
     assert heads(buffering.asgi_buffering_layers(app)) == named(cls)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -174,10 +173,13 @@ def _dispatch_name(owner: type, dispatch: Callable[..., Any]) -> str:
 def _reads_body_iterator(dispatch: Callable[..., Any]) -> bool:
     function = inspect.unwrap(getattr(dispatch, "__func__", dispatch))
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        source = inspect.getsource(function)
+        if source[:1].isspace():  # a method: nested in a block rather than dedented, which a
+            source = "if 1:\n" + source  # multi-line string starting at column 0 defeats
+        tree = ast.parse(source)
     except (OSError, TypeError, SyntaxError):
         return False
-    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     return bool(defs) and _scope_consumes(defs[0])
 
 
@@ -190,8 +192,10 @@ def _scope_consumes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     aliases = {
         target.id
         for node in nodes
-        if isinstance(node, ast.Assign) and _is_body_iterator(node.value, set())
-        for target in node.targets
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr))
+        and node.value is not None
+        and _is_body_iterator(node.value, set())
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
         if isinstance(target, ast.Name)
     }
     for node in nodes:
