@@ -223,6 +223,21 @@ def test_secured_sentry_logs_and_messages(transport: MemoryTransport) -> None:
     assert CANARY.encode() not in transport.payload()
 
 
+def test_secured_sentry_cron_check_ins_keep_what_makes_them_a_check_in(
+    transport: MemoryTransport,
+) -> None:
+    """A check-in goes through before_send: it kept only the generic keys, so every monitor
+    check-in (``capture_checkin``, ``@sentry_sdk.monitor``) arrived without slug or status."""
+    from sentry_sdk.crons import capture_checkin
+
+    secure_trackers()
+    check_in_id = capture_checkin(monitor_slug="nightly-job", status="ok", duration=1.5)
+    sentry_sdk.flush()
+    (check_in,) = transport.items("check_in")
+    assert check_in["monitor_slug"] == "nightly-job" and check_in["check_in_id"] == check_in_id
+    assert (check_in["status"], check_in["duration"]) == ("ok", 1.5)
+
+
 def test_scrubbers_on_hand_made_payloads() -> None:
     span = {
         "op": "db",

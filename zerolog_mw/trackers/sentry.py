@@ -65,6 +65,9 @@ _EVENT_KEYS = frozenset(
         "measurements",
     }
 )
+# A cron monitor's check-in (sentry_sdk.crons): all of it is the code's (slug, schedule) or the
+# SDK's (id, status, duration); without it the check-in means nothing.
+_CHECK_IN_KEYS = frozenset({"monitor_slug", "check_in_id", "status", "duration", "monitor_config"})
 _EXCEPTION_KEYS = frozenset({"type", "module", "thread_id"})
 _MECHANISM_KEYS = frozenset(
     {"type", "handled", "synthetic", "exception_id", "parent_id", "source", "is_exception_group"}
@@ -259,6 +262,8 @@ def scrub_event(event: Any) -> Any:
     if not isinstance(event, Mapping):
         return None
     out = pick(event, _EVENT_KEYS)
+    if event.get("type") == "check_in":
+        out.update(pick(event, _CHECK_IN_KEYS))
     name = _transaction_name(event)
     if name is not None:
         out["transaction"], out["transaction_info"] = name
