@@ -14,8 +14,9 @@ access log, ``Exception in ASGI application`` with its traceback, ``--log-level 
 dumps and the app's own log records are dropped, while uvicorn's fixed start/stop lines
 (``Uvicorn running on …``) still show. The access log has no handler at all.
 
-What the app prints to stdout/stderr while handling a request is out of a log config's reach:
-wrap the app as well (``zerolog_mw.wrap(app)``) for that.
+What the app prints to stdout/stderr while handling a request is out of a log config's reach
+— and so is ``wsgi.errors`` under ``--interface wsgi``, which uvicorn points at stdout: wrap
+the app as well (``zerolog_mw.wrap(app)``) for that.
 """
 
 from __future__ import annotations
