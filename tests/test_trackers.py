@@ -267,6 +267,10 @@ def test_scrubbers_on_hand_made_payloads() -> None:
     assert scrub_sql("x = 'it''s' AND y = 'a\\'b' AND z = $$q$$ AND t1.c = 0x1F") == (
         "x = ? AND y = ? AND z = ? AND t1.c = ?"
     )
+    # A string in MySQL and SQLite: the value goes, and with it any quoted identifier.
+    assert scrub_sql(f'SELECT id FROM "users" WHERE email = "{CANARY}@x.com"') == (
+        "SELECT id FROM ? WHERE email = ?"
+    )
 
 
 # --- OpenTelemetry -------------------------------------------------------------------------

@@ -30,10 +30,13 @@ HTTP_METHODS = frozenset(
 )
 
 # Single-quoted literals (SQL '' and MySQL \' escapes; an unterminated one runs to the end),
-# dollar-quoted bodies, comments, and numbers that do not end an identifier. Each alternative
-# starts with a different character, so matching is linear.
+# double-quoted ones too (strings in MySQL and SQLite, identifiers elsewhere: a quoted
+# identifier is lost rather than a value kept), dollar-quoted bodies, comments, and numbers
+# that do not end an identifier. Each alternative starts with a different character, so
+# matching is linear.
 _SQL_LITERAL = re.compile(
     r"'(?:[^'\\]|\\.|'')*(?:'|\Z)"
+    r'|"(?:[^"\\]|\\.|"")*(?:"|\Z)'
     r"|\$(\w*)\$.*?(?:\$\1\$|\Z)"
     r"|/\*.*?(?:\*/|\Z)"
     r"|--[^\n]*"
