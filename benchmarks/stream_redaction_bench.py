@@ -62,13 +62,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--mb", type=int, default=50)
     parser.add_argument("--chunk-kib", type=int, default=16)
+    parser.add_argument(
+        "--chunk-bytes", type=int, help="chunks of this many bytes instead (an LLM proxy's tokens)"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
     text = mixed_text(args.mb * MB, args.seed)
     data = text.encode()
-    chunk = args.chunk_kib * 1024
+    chunk = args.chunk_bytes or args.chunk_kib * 1024
 
     whole_s = float("inf")
     expected = ""
@@ -84,7 +87,7 @@ def main() -> None:
     same = out == expected.encode()
 
     size = len(data) / MB
-    print(f"stream: {size:.0f} MB, {args.chunk_kib} KiB chunks, window {WINDOW_CHARS} chars")
+    print(f"stream: {size:.1f} MB, {chunk} B chunks, window {WINDOW_CHARS} chars")
     print("| redactor | CPU s | MB/s | vs whole |")
     print("|---|---:|---:|---:|")
     print(f"| `_redact_patterns(whole_text)` | {whole_s:.2f} | {size / whole_s:.1f} | 1.00x |")

@@ -152,6 +152,9 @@ _NOT_TOKEN = re.compile(rf"[^{_TOKEN_CLASS}]", re.ASCII)
 _SCHEME_WORD = re.compile(r"[A-Za-z0-9-]+[ \t]", re.ASCII)
 
 _PIECE = 16 * 1024
+# Text past the window before a cut is looked for: a stream of tiny chunks (an LLM proxy's
+# tokens) would otherwise pay a few redactions of the whole buffer per chunk.
+_CUT_STEP = 256
 """Decoded characters taken per step, so one huge chunk is still handled in bounded steps."""
 _MAX_TRIES = 32
 """Separators tried (each costs a redaction of the buffer) before falling back."""
@@ -283,6 +286,8 @@ class StreamRedactor:
         special = begin.start() if begin is not None else None if value is None else value[0]
         if special is not None:  # held up to it; worth a cut only past a window of text
             limit = min(limit, special) if special > self._window else 0
+        elif limit < _CUT_STEP:
+            limit = 0  # a cut costs a few redactions of the buffer: not for every tiny chunk
         cut = self._safe_cut(buf, limit) if limit > 0 else None
         released = 0
         if cut is not None:
