@@ -170,7 +170,8 @@ class StreamRedactor:
     short.
     """
 
-    __slots__ = ("_window", "_redact", "_decoder", "_buf", "_pre", "_mode", "_rest", "_scan")
+    __slots__ = ("_window", "_redact", "_decoder", "_buf", "_pre", "_mode", "_rest", "_scan",
+                 "_retry_at")  # fmt: skip
 
     def __init__(
         self, window: int = WINDOW_CHARS, *, redact: Callable[[str], str] = _redact_patterns
@@ -185,6 +186,7 @@ class StreamRedactor:
         self._mode = _NORMAL
         self._rest = _TO_EOL  # in _LINE_REST: the pattern the dropped value runs on with
         self._scan = 0  # in _LINE_REST: where it is scanned on from (_buf[0] starts a character)
+        self._retry_at = 0  # after a failed search for a cut: the length to search again at
 
     @property
     def buffered(self) -> int:
@@ -286,9 +288,14 @@ class StreamRedactor:
         special = begin.start() if begin is not None else None if value is None else value[0]
         if special is not None:  # held up to it; worth a cut only past a window of text
             limit = min(limit, special) if special > self._window else 0
-        elif limit < _CUT_STEP:
-            limit = 0  # a cut costs a few redactions of the buffer: not for every tiny chunk
+        elif limit < _CUT_STEP or (len(buf) < self._retry_at and len(buf) <= 2 * self._window):
+            # A search for a cut costs a few redactions of the buffer (up to _MAX_TRIES when
+            # none proves safe): not for every tiny chunk, nor again for every chunk after a
+            # failed one (text the request-aware redaction reads as one run never cuts).
+            limit = 0
         cut = self._safe_cut(buf, limit) if limit > 0 else None
+        if cut is None and limit > 0 and special is None:
+            self._retry_at = len(buf) + (self._window >> 2)
         released = 0
         if cut is not None:
             released, text = cut
