@@ -152,10 +152,10 @@ _NOT_TOKEN = re.compile(rf"[^{_TOKEN_CLASS}]", re.ASCII)
 _SCHEME_WORD = re.compile(r"[A-Za-z0-9-]+[ \t]", re.ASCII)
 
 _PIECE = 16 * 1024
-# Text past the window before a cut is looked for: a stream of tiny chunks (an LLM proxy's
-# tokens) would otherwise pay a few redactions of the whole buffer per chunk.
-_CUT_STEP = 256
 """Decoded characters taken per step, so one huge chunk is still handled in bounded steps."""
+_CUT_STEP = 256
+"""Characters past the window before a cut is searched for: a stream of tiny chunks (an LLM
+proxy's tokens) would otherwise pay a few redactions of the whole buffer per chunk."""
 _MAX_TRIES = 32
 """Separators tried (each costs a redaction of the buffer) before falling back."""
 

@@ -17,10 +17,10 @@ call as is:
   is the app's thread): a function whose source lies outside the standard library, the
   installed packages and zerolog_mw, or in the package of the app itself when that is
   installed among them (:func:`count_as_app`: ``wrap()`` and the Flask extension name it).
-  Worker
-  threads that servers and libraries spawn lazily inside a request (``ThreadPoolExecutor``'s,
-  anyio's, asgiref's, Sentry's, our metrics flush) outlive it and serve other requests: given
-  the request's context they would drop all their later output and keep its values for life.
+  Worker threads that servers and libraries spawn lazily inside a request
+  (``ThreadPoolExecutor``'s, anyio's, asgiref's, Sentry's, our metrics flush: started by
+  library code) outlive it and serve other requests: given the request's context they would
+  drop all their later output and keep its values for life.
 
 Only the copy is affected: a context variable the thread sets never reaches the request. A
 thread of app code that outlives the request keeps its mark: its output stays dropped, and
