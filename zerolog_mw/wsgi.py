@@ -314,7 +314,7 @@ class _Response(RequestMeter):
             error = None if exc_info is None else exc_info[1]
             if error is None:
                 raise RuntimeError("start_response() called again without exc_info")
-            raise error.with_traceback(exc_info[2])  # type: ignore[index]
+            raise error  # with the traceback it carries (exc_info's)
         head = status[:3]
         code = int(head) if head.isdigit() else 0
         metered = self.recorder is not None

@@ -291,9 +291,9 @@ def _default_logger_handlers(config: Mapping[str, Any]) -> Iterator[tuple[str, s
         return
     from django.utils.log import DEFAULT_LOGGING
 
-    named = [str(name) for name in config.get("loggers") or {}]
+    named = tuple(str(name) for name in config.get("loggers") or {})
     for name, logger in DEFAULT_LOGGING["loggers"].items():
-        if not any(name == n or name.startswith(f"{n}.") for n in named):
+        if not _is_allowed(name, named):  # not named, nor below a named logger
             yield name, {str(h) for h in logger.get("handlers") or ()}
 
 
