@@ -52,8 +52,8 @@ def canaries() -> dict[str, str]:
     return {part: f"zl{part}{uuid.uuid4().hex[:12]}" for part in PARTS}
 
 
-PARTS = ("header", "cookie", "query", "qname", "path", "form", "json", "number", "raw", "user",
-         "password", "bearer")  # fmt: skip
+PARTS = ("header", "hname", "cookie", "query", "qname", "path", "form", "json", "number", "raw",
+         "user", "password", "bearer")  # fmt: skip
 
 
 @pytest.fixture
@@ -99,7 +99,8 @@ def assert_clean(output: str, tokens: dict[str, str]) -> None:
 def starlette_app() -> Starlette:
     async def view(req: Request) -> PlainTextResponse:
         body = await req.body()
-        seen = [*req.headers.values(), *req.cookies.values(), *req.path_params.values()]
+        seen = [f"{k}: {v}" for k, v in req.headers.items()]
+        seen += [*req.cookies.values(), *req.path_params.values()]
         seen += [f"{k}={v}" for k, v in req.query_params.multi_items()]
         kind = req.headers.get("content-type", "")
         if kind == "application/json":
@@ -126,6 +127,7 @@ def request_kwargs(tokens: dict[str, str], body: str) -> dict[str, Any]:
             "Cookie": f"theme=dark; session={tokens['cookie']}",
             "Authorization": f"Basic {basic}",
             "X-Token": f"Bearer {tokens['bearer']}",
+            f"X-{tokens['hname']}": "1",  # a name the client made up
         },
     }
     if body == "json":
@@ -177,7 +179,8 @@ def flask_app() -> Flask:
 
     @app.post("/items/<item>")
     def view(item: str) -> str:
-        seen = [*request.headers.values(), *request.cookies.values(), item]
+        seen = [f"{k}: {v}" for k, v in request.headers.items()]
+        seen += [*request.cookies.values(), item, str(request.environ)]
         seen += [f"{k}={v}" for k, v in request.args.items(multi=True)]
         seen += list(request.form.values())
         if request.is_json:
@@ -493,6 +496,29 @@ def test_decoded_views_are_collected(body: bytes, found: list[str]) -> None:
 def test_last_token_of_a_body_read_to_its_length_is_collected() -> None:
     values = collect([b"first chunk zl", b"tailtoken"], final=False)  # no final chunk seen
     assert values.redact("zltailtoken") == PLACEHOLDER
+
+
+@pytest.mark.parametrize("protocol", ["asgi", "wsgi"])
+def test_header_names_the_client_made_up_are_collected_whole(protocol: str) -> None:
+    made_up = f"x-zq{uuid.uuid4().hex[:8]}-tenant"
+    pairs = [(made_up, "1"), ("x-request-id", "1"), ("user-agent", "1"), ("x-ab", "1")]
+    if protocol == "asgi":
+        source: dict[str, Any] = {
+            "type": "http",
+            "headers": [(k.encode(), v.encode()) for k, v in pairs],
+        }
+    else:
+        source = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in pairs}
+    values = RequestValues(source)
+    shown = made_up.title()  # as Werkzeug and Starlette show it
+    environ_key = "HTTP_" + made_up.upper().replace("-", "_")
+    assert values.redact(f"{shown}: 1") == f"{PLACEHOLDER}: 1"
+    assert values.redact(f"{{'{made_up}': '1'}}") == f"{{'{PLACEHOLDER}': '1'}}"
+    if protocol == "wsgi":
+        assert values.redact(f"'{environ_key}': '1'") == f"'{PLACEHOLDER}': '1'"
+    # well-known names, and the words of any name, stay: log lines keep their ordinary words
+    kept = "X-Request-Id: 1 User-Agent: 1 tenant request"
+    assert values.redact(kept) == kept
 
 
 def test_short_tokens_are_not_collected() -> None:

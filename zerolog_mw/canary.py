@@ -66,6 +66,7 @@ def requests_for(canary: str, host: str) -> list[tuple[str, bytes]]:
         ("User-Agent", f"{c}-agent/1.0"),
         ("Referer", f"http://{host}/from?ref={c}"),
         ("X-Forwarded-For", c),
+        (f"X-{c}", "1"),  # a header name the client made up
     ]
     plain = [("Host", host)]
 

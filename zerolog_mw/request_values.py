@@ -8,7 +8,9 @@ goes through :func:`zerolog_mw.redact`, which replaces every token of the output
 hash the request carried with :data:`PLACEHOLDER`.
 
 What is collected: every header value (``Cookie`` and ``Authorization`` included, a
-``Basic`` credential also decoded into its user and password), the path (decoded and raw),
+``Basic`` credential also decoded into its user and password), the names of headers that are
+not well known (whole: ``X-Tenant-Zq7`` is found, its words alone are not), the path (decoded
+and raw),
 the query string (raw, and decoded into names and values), the client address, and the body
 as the app reads it (raw text, plus its URL-decoded and JSON-unescaped views, which cover form
 fields and JSON string leaves; numbers are tokens like any other word).
@@ -113,6 +115,23 @@ _JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # Environ keys (besides HTTP_*) whose values came from the client.
 _ENVIRON_KEYS = ("PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
                  "REQUEST_URI", "RAW_URI")  # fmt: skip
+
+# Request header names any client sends (RFC 9110/9111/6265 fields, CORS, fetch metadata,
+# client hints, the usual proxies'): names, not content, and not redacted from output.
+_KNOWN_HEADERS = frozenset({
+    "accept", "accept-charset", "accept-encoding", "accept-language", "authorization",
+    "cache-control", "connection", "content-encoding", "content-language", "content-length",
+    "content-type", "cookie", "date", "dnt", "expect", "forwarded", "from", "host", "if-match",
+    "if-modified-since", "if-none-match", "if-range", "if-unmodified-since", "keep-alive",
+    "max-forwards", "origin", "pragma", "priority", "proxy-authorization", "range", "referer",
+    "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "sec-fetch-dest", "sec-fetch-mode",
+    "sec-fetch-site", "sec-fetch-user", "sec-websocket-extensions", "sec-websocket-key",
+    "sec-websocket-protocol", "sec-websocket-version", "te", "trailer", "transfer-encoding",
+    "upgrade", "upgrade-insecure-requests", "user-agent", "via", "access-control-request-headers",
+    "access-control-request-method", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port",
+    "x-forwarded-proto", "x-real-ip", "x-request-id", "x-requested-with", "traceparent",
+    "tracestate", "baggage"
+})  # fmt: skip
 
 _OPEN, _FULL, _CLOSED = range(3)
 _materialise_lock = threading.Lock()
@@ -249,6 +268,10 @@ class RequestValues:
         tokens: set[str] = set()
         for view in _views(text):
             tokens |= _tokens(view)
+        self._add_tokens(tokens)
+
+    def _add_tokens(self, tokens: Iterable[str]) -> None:
+        """Collect ``tokens`` (lower-cased, of a length to collect) as they are."""
         hashes = self._hashes
         if hashes is None:
             hashes = self._hashes = set()
@@ -297,6 +320,7 @@ class RequestValues:
                 return
             for text in _source_texts(source):
                 self.add_text(text)
+            self._add_tokens(_header_names(source))
 
     def close(self) -> None:
         """End of the request: forget everything; later lookups fail closed."""
@@ -429,6 +453,26 @@ def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
                 yield text
                 if key == "HTTP_AUTHORIZATION":
                     yield from _basic_credentials(text)
+
+
+def _header_names(source: Mapping[str, Any]) -> Iterator[str]:
+    """The names of the request's headers that are not well known, lower-cased, whole — as
+    frameworks show them (``x-trace-zq7``) and, from a WSGI environ, also as its key
+    (``http_x_trace_zq7``) — and never cut into words: ``x-request-id`` must not redact every
+    ``request`` of a log line, while a name the client made up is as much its content as a
+    value."""
+    if "headers" in source or "query_string" in source:  # ASGI
+        names = (bytes(name).decode("latin-1").lower() for name, _ in source.get("headers", ()))
+        keys: Iterable[str] = ()
+    else:
+        keys = [key.lower() for key in source if key.startswith("HTTP_")]
+        names = (key[5:].replace("_", "-") for key in keys)
+    for name in names:
+        if name not in _KNOWN_HEADERS and MIN_TOKEN <= len(name) <= MAX_TOKEN:
+            yield name
+    for key in keys:
+        if key[5:].replace("_", "-") not in _KNOWN_HEADERS and len(key) <= MAX_TOKEN:
+            yield key
 
 
 def _bytes_views(raw: bytes) -> Iterable[str]:
