@@ -3,7 +3,11 @@ text and JSON streams only with ``redact_streams=True``, chunk by chunk."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +20,11 @@ from starlette.testclient import TestClient
 from werkzeug.test import Client
 
 import zerolog_mw
-from zerolog_mw.canary import new_canary
+from zerolog_mw.canary import ServerProcess, free_port, new_canary
+from zerolog_mw.request_values import PLACEHOLDER
 
 EMAIL = "jane.doe@example.com"
+APPS = Path(__file__).parent / "apps"
 
 
 def starlette_app() -> Starlette:
@@ -154,3 +160,65 @@ def test_a_4xx_body_without_content_type_is_redacted_as_text() -> None:
     with Client(zerolog_mw.wrap(wsgi_app)).get(f"/{canary}") as wsgi_response:
         assert wsgi_response.status_code == 404
         assert canary not in wsgi_response.text and "[REDACTED:request]" in wsgi_response.text
+
+
+# --- on real WSGI servers: a redacted body keeps the connection alive -------------------------
+
+KEEPALIVE_SERVERS = {
+    "waitress": lambda port: [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}"],
+    "gunicorn-gthread": lambda port: [
+        *f"{sys.executable} -m gunicorn -b 127.0.0.1:{port} -k gthread --threads 2".split()
+    ],
+}
+
+
+def pipelined(port: int, targets: list[str]) -> bytes:
+    """Send every request at once on one connection; what came back until it closed or 3 s."""
+    raw = "".join(f"GET {t} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" for t in targets)
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+        sock.sendall(raw.encode())
+        with contextlib.suppress(TimeoutError):
+            while received.count(b"HTTP/1.1 ") < len(targets) or not received.endswith(b"ok"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+    return received
+
+
+@pytest.mark.parametrize("server", list(KEEPALIVE_SERVERS))
+def test_a_redacted_4xx_body_gets_its_length_and_the_connection_stays_open(
+    server: str, tmp_path: Path
+) -> None:
+    canary, port = new_canary(), free_port()
+    argv = [*KEEPALIVE_SERVERS[server](port), "keepalive_flask:app"]
+    with ServerProcess(argv, port=port, workdir=tmp_path, env={"PYTHONPATH": str(APPS)}):
+        whole = pipelined(port, [f"/bad/{canary}", "/ok"])
+        streamed = pipelined(port, [f"/bad-stream/{canary}", "/ok"])
+    head, _, rest = whole.partition(b"\r\n\r\n")
+    body = f"cannot use {PLACEHOLDER}".encode()
+    assert head.startswith(b"HTTP/1.1 400 ") and b"Transfer-Encoding" not in head
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert rest.startswith(body)
+    # the next request on the same connection was answered: the 400 did not close it
+    assert rest.count(b"HTTP/1.1 200 ") == 1 and rest.endswith(b"ok")
+    # a body released as it streams has no length: framed as the server frames such bodies
+    assert streamed.startswith(b"HTTP/1.1 400 ") and b"Content-Length" not in streamed[:300]
+    assert canary.encode() not in whole + streamed
+
+
+def test_a_redacted_wsgi_body_known_whole_has_its_length_but_not_on_head() -> None:
+    app = Flask("zltest_length")
+
+    @app.route("/bad/<value>", methods=["GET", "HEAD"])
+    def bad(value: str) -> tuple[str, int]:
+        return f"cannot use {value}", 400
+
+    client = Client(zerolog_mw.wrap(app, metrics=()))
+    canary = new_canary()
+    got = client.get(f"/bad/{canary}")
+    assert got.status_code == 400 and canary not in got.text
+    assert got.headers["Content-Length"] == str(len(got.data))
+    head = client.head(f"/bad/{canary}")
+    assert head.status_code == 400 and "Content-Length" not in head.headers

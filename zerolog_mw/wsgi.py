@@ -306,11 +306,12 @@ class _Response(RequestMeter):
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
     ) -> Callable[[bytes], object]:
-        if self.passed:
-            # A second start after the app's first went to the server: what the app sends next
-            # would not pass the guard. PEP 3333 has start_response re-raise exc_info once the
-            # headers are sent, here also before (fail closed: the server answers or aborts),
-            # and calls it an error without exc_info.
+        if self.passed or self.mode == STREAM:
+            # A second start after the app's first went to the server (or to the redactor,
+            # which passes it with its first output): what the app sends next would not pass
+            # the guard. PEP 3333 has start_response re-raise exc_info once the headers are
+            # sent, here also before (fail closed: the server answers or aborts), and calls it
+            # an error without exc_info.
             error = None if exc_info is None else exc_info[1]
             if error is None:
                 raise RuntimeError("start_response() called again without exc_info")
@@ -328,15 +329,31 @@ class _Response(RequestMeter):
         if self.policy is not None:
             mode, sent, _ = self.policy.plan(code or 500, headers)
             self.mode = mode
-            if mode in (REPLACE, SCRUB):
-                self.status_line, self.headers, self.exc_info = status, headers, exc_info
-                self.held = bytearray()
-                return self.write  # the app's body is held (a 422, bounded) or dropped
-            if mode == STREAM:
-                self.redactor = StreamRedactor(redact=redact_window)
+            if mode != PASS:
+                # Not passed yet: the app's body is held (a 422, bounded) or dropped, and ours
+                # sent; or redacted, passed with its first output or its whole length.
+                self.status_line, self.exc_info = status, exc_info
+                self.headers = headers if sent is None else sent
+                if mode == STREAM:
+                    self.redactor = StreamRedactor(redact=redact_window)
+                else:
+                    self.held = bytearray()
+                return self.write
         self.passed = True
         write = self._write = self._start(status, headers if sent is None else sent, exc_info)
-        return self.write if metered or self.mode != PASS else write
+        return self.write if metered else write
+
+    def _pass_redacted(self, length: int | None) -> None:
+        """Send the start of a redacted body: with its ``length`` when its whole is known
+        before any of it went out (a keep-alive connection then stays open on every server:
+        waitress closes it after a body of no length)."""
+        headers = self.headers
+        code = self.status_line[:3]
+        bodiless = code[:1] == "1" or code in ("204", "304")
+        if length is not None and not bodiless and self.environ.get("REQUEST_METHOD") != "HEAD":
+            headers = [*headers, ("Content-Length", str(length))]
+        self.passed = True
+        self._write = self._start(self.status_line, headers, self.exc_info)
 
     def write(self, data: bytes) -> object:
         """The legacy ``write()`` path: passed, redacted or held like the body, and counted as
@@ -344,6 +361,8 @@ class _Response(RequestMeter):
         mode = self.mode
         if mode == STREAM:
             data = self.redactor.feed(data)
+            if not self.passed:
+                self._pass_redacted(None)
         elif mode != PASS:
             self._hold(data)
             return None
@@ -379,8 +398,16 @@ class _Response(RequestMeter):
         if self.mode == STREAM:
             redactor = self.redactor
             for chunk in chunks:
-                yield redactor.feed(chunk)  # possibly empty: the stream keeps flowing
-            yield redactor.close()
+                released = redactor.feed(chunk)
+                if not self.passed:
+                    if not released:
+                        continue  # nothing may be yielded before the start: held, not lost
+                    self._pass_redacted(None)
+                yield released  # possibly empty: the stream keeps flowing
+            rest = redactor.close()
+            if not self.passed:
+                self._pass_redacted(len(rest))
+            yield rest
             return
         for chunk in chunks:
             self._hold(chunk)
