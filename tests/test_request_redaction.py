@@ -369,23 +369,48 @@ def test_values_are_hashed_lazily_only_when_output_needs_them() -> None:
     assert len(values) > 0
 
 
-def test_escaped_exception_message_is_withheld_after_the_request(audit: io.StringIO) -> None:
+@pytest.mark.parametrize("kind", ["http", "websocket"])
+def test_escaped_exception_and_its_chain_are_withheld_after_the_request(
+    kind: str, audit: io.StringIO
+) -> None:
     token = "zlescaped" + uuid.uuid4().hex[:8]
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        raise ValueError(f"invalid {token}")
+        try:
+            try:
+                int(token)
+            except ValueError:
+                raise KeyError(token)  # noqa: B904 (while handling: the context)
+        except KeyError as exc:
+            raise ValueError(f"invalid {token}") from exc  # the cause
+
+    async def websocket() -> None:
+        scope = {"type": "websocket", "path": f"/ws/{token}", "headers": [], "query_string": b""}
+
+        async def receive() -> Message:
+            return {"type": "websocket.connect"}
+
+        async def send(message: Message) -> None:
+            pass
+
+        await asgi.RedactionGuard(app)(scope, receive, send)
 
     handle = zerolog_mw.suppress_logging(allow_loggers=[AUDIT])
     try:
         with pytest.raises(ValueError) as caught:
-            asyncio.run(asgi_request(asgi.RedactionGuard(app), query=f"q={token}".encode())())
+            if kind == "http":
+                guard = asgi.RedactionGuard(app)
+                asyncio.run(asgi_request(guard, query=f"q={token}".encode())())
+            else:
+                asyncio.run(websocket())
         # The server logs it after the request's context is gone.
         logging.getLogger(AUDIT).error("Exception in ASGI application", exc_info=caught.value)
     finally:
         handle.restore()
     output = audit.getvalue()
     assert token not in output
-    assert "ValueError: " + hooks.WITHHELD in output
+    for name in ("ValueError", "KeyError"):
+        assert f"{name}: {hooks.WITHHELD}" in output
 
 
 # --- stdio="redact" and the hooks -----------------------------------------------------------------

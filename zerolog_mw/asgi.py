@@ -209,6 +209,9 @@ class RedactionGuard(_Stack):
             token = REQUEST_VALUES.set(values)
             try:
                 await self.app(scope, values.receive, send)
+            except Exception as exc:
+                hooks.mark_escaped(exc)  # the server logs it after the values are gone
+                raise
             finally:
                 REQUEST_VALUES.reset(token)
                 values.close()

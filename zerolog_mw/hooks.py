@@ -65,13 +65,15 @@ WITHHELD = "(message withheld: raised while handling a request that has ended)"
 
 
 def mark_escaped(exc: BaseException) -> None:
-    """Mark ``exc`` as escaping a request: its message is withheld wherever it is shown later.
+    """Mark ``exc`` and the exceptions it was raised from or while handling as escaping a
+    request: their messages are withheld wherever they are shown later.
 
-    The server logs such an exception after the request's context — and its values — are gone,
-    so redaction could no longer recognise them.
+    The server logs such an exception, with its chain, after the request's context — and its
+    values — are gone, so redaction could no longer recognise them.
     """
-    with contextlib.suppress(Exception):  # an exception type without __dict__ stays unmarked
-        setattr(exc, _ESCAPED, True)
+    for each, _ in _chain(exc):
+        with contextlib.suppress(Exception):  # an exception type without __dict__: unmarked
+            setattr(each, _ESCAPED, True)
 
 
 def _message(exc: BaseException) -> str:
