@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,6 +13,9 @@ from django.conf import settings
 from fastapi import FastAPI
 from flask import Flask
 from starlette.applications import Starlette
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -18,6 +23,7 @@ from werkzeug.test import Client
 
 import zerolog_mw
 from zerolog_mw import asgi, wsgi
+from zerolog_mw.canary import new_canary
 
 if not settings.configured:
     settings.configure(SECRET_KEY="tests", ALLOWED_HOSTS=["testserver"], ROOT_URLCONF=[])
@@ -44,13 +50,64 @@ def test_flask_is_wrapped_in_place_once() -> None:
 
 
 @pytest.mark.parametrize("factory", [FastAPI, Starlette])
-def test_starlette_apps_get_the_middleware_once(factory: type[Starlette]) -> None:
+def test_starlette_apps_get_the_middleware_once_around_everything(
+    factory: type[Starlette],
+) -> None:
     app = factory(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
     assert zerolog_mw.wrap(app) is app
     zerolog_mw.wrap(app)
-    assert [m.cls for m in app.user_middleware] == [asgi.ZeroLogMiddleware]
+    app.add_middleware(GZipMiddleware)  # added after wrap(): still inside the stack
     with TestClient(app) as client:
         assert client.get("/").text == "ok"
+    stack = app.middleware_stack
+    assert isinstance(stack, asgi.ZeroLogMiddleware)
+    assert isinstance(stack.app, ServerErrorMiddleware)  # the app's 500 handler runs inside
+    assert not isinstance(stack.app.app, asgi.ZeroLogMiddleware)  # once
+    assert [m.cls for m in app.user_middleware] == [GZipMiddleware]
+
+
+def test_starlette_already_given_the_middleware_by_add_middleware_is_left_alone() -> None:
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok"))])
+    app.add_middleware(asgi.ZeroLogMiddleware)
+    zerolog_mw.wrap(app)
+    with TestClient(app) as client:
+        assert client.get("/").text == "ok"
+    assert isinstance(app.middleware_stack, ServerErrorMiddleware)
+
+
+@pytest.mark.parametrize("wrapped", [True, False])
+def test_the_apps_own_error_handler_runs_inside_the_request(
+    wrapped: bool, capfd: pytest.CaptureFixture[str]
+) -> None:
+    canary = new_canary()
+    audit = logging.getLogger("zltest.wrap.audit")
+    stream = io.StringIO()
+    audit.addHandler(logging.StreamHandler(stream))
+
+    async def boom(request: Request) -> PlainTextResponse:
+        raise ValueError(f"cannot handle {request.query_params['v']}")
+
+    async def on_error(request: Request, exc: Exception) -> PlainTextResponse:
+        print(f"unhandled on {request.url}: {exc}")  # what careless handlers do
+        audit.error(f"unhandled on {request.url.path}: {exc}")
+        return PlainTextResponse(f"sorry: {exc}", status_code=500)
+
+    app = Starlette(routes=[Route("/boom", boom)], exception_handlers={Exception: on_error})
+    if wrapped:
+        zerolog_mw.wrap(app, allow_loggers=["zltest.wrap.audit"], metrics=())
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.get(f"/boom?v={canary}")
+    finally:
+        audit.handlers.clear()
+    out, err = capfd.readouterr()
+    assert response.status_code == 500
+    seen = out + err + stream.getvalue() + response.text
+    if wrapped:
+        assert canary not in seen
+        assert "cannot handle [REDACTED:request]" in stream.getvalue()  # logged, redacted
+    else:
+        assert canary in seen  # proof the test can fail
 
 
 def test_starlette_app_already_serving_is_refused() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction
@@ -52,13 +53,15 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
     if starlette is not None and isinstance(app, starlette.Starlette):
         if app.debug and not opts.allow_debug:
             raise DebugModeError(DEBUG_REFUSED)
-        if not any(m.cls is asgi.ZeroLogMiddleware for m in app.user_middleware):
+        built = app.__dict__.get("build_middleware_stack")
+        added = any(m.cls is asgi.ZeroLogMiddleware for m in app.user_middleware)
+        if not isinstance(built, _Outermost) and not added:
             if app.middleware_stack is not None:
                 raise RuntimeError(
                     "zerolog_mw.wrap() was called after the app started serving; "
                     "call it where the app is created"
                 )
-            app.add_middleware(asgi.ZeroLogMiddleware, **options)
+            app.build_middleware_stack = _Outermost(app.build_middleware_stack, dict(options))
             # Starlette builds its middleware on the first call: suppress from now on.
             suppress.install(opts)
         return app
@@ -69,6 +72,20 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
     if _takes_two_positional(app):
         return wsgi.ZeroLogMiddleware(app, **options)
     raise TypeError(f"{_EXPECTED}; got a callable with another signature")
+
+
+class _Outermost:
+    """A Starlette app's ``build_middleware_stack`` with :class:`~zerolog_mw.asgi.ZeroLogMiddleware`
+    around all of it: outside ``ServerErrorMiddleware``, where the app's handler for
+    ``Exception``/500 runs (``add_middleware`` would put it inside: what that handler prints or
+    logs would be outside the request), and outside middleware added after ``wrap()``."""
+
+    def __init__(self, build: Callable[[], Any], options: dict[str, Any]) -> None:
+        self.build = build
+        self.options = options
+
+    def __call__(self) -> asgi.ZeroLogMiddleware:
+        return asgi.ZeroLogMiddleware(self.build(), **self.options)
 
 
 def _takes_two_positional(func: Any) -> bool:
