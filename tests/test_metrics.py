@@ -119,6 +119,32 @@ def test_statsd_lines_are_exact_and_content_free(udp: socket.socket) -> None:
     assert "t.inflight:+0|g" in lines  # a change: the daemon adds every worker's
 
 
+@pytest.mark.parametrize("placement", ["wrap", "around", "add_middleware"])
+def test_a_mounted_sub_apps_routes_get_their_full_template_first_time(
+    udp: socket.socket, placement: str
+) -> None:
+    async def thing(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("thing")
+
+    admin = Starlette(routes=[Route("/things/{tid}", thing)])
+    outer = Starlette(routes=[Route("/things/{tid}", thing), Mount("/admin", app=admin)])
+    options: dict[str, Any] = {"statsd_port": udp.getsockname()[1], "statsd_prefix": "t"}
+    app: Any = outer
+    if placement == "wrap":
+        zerolog_mw.wrap(outer, **options)
+    elif placement == "around":
+        app = asgi.ZeroLogMiddleware(outer, **options)
+    else:
+        outer.add_middleware(asgi.ZeroLogMiddleware, **options)
+    with TestClient(app) as client:
+        for _ in range(3):
+            client.get("/admin/things/1")  # the sub-app's route, before any of the outer's
+        client.get("/things/1")
+    counters = {line for line in received(udp) if line.endswith("|c")}
+    assert "t.requests.GET.admin_things_tid.200:3|c" in counters
+    assert "t.requests.GET.things_tid.200:1|c" in counters
+
+
 def test_statsd_tags_mode(udp: socket.socket) -> None:
     port = udp.getsockname()[1]
     app = asgi.MetricsEmitter(starlette_app(), statsd_port=port, statsd_tags=True)

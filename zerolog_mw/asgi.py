@@ -169,7 +169,7 @@ class _Stack:
             if metrics is not None:
                 # An integration's template wins; Starlette's routing is looked up only without.
                 route = request.template or templates.get(id(scope.get("route")))
-                request.finish(error, route or templates.lookup(scope))
+                request.finish(error, route or templates.lookup(scope, metrics.app))
 
 
 class RedactionGuard(_Stack):

@@ -8,7 +8,7 @@ tree, then looked up by identity: no per-request matching.
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["RouteTemplates"]
 
@@ -17,15 +17,16 @@ class RouteTemplates(dict[int, str]):
     """Full path templates by route object id; ``get(id(scope["route"]))`` is the hot path,
     :meth:`lookup` fills the map on a miss."""
 
-    def lookup(self, scope: MutableMapping[str, Any]) -> str | None:
-        """The template of the route ``scope`` matched, None if none (or an odd router)."""
+    def lookup(self, scope: MutableMapping[str, Any], app: object) -> str | None:
+        """The template of the route ``scope`` matched under ``app`` (what the metrics emitter
+        wraps), None if none (or an odd router)."""
         route = scope.get("route")
         if route is None:
             return None
         template = self.get(id(route))
         if template is None:
             try:
-                self._walk(getattr(scope.get("app"), "routes", ()), "")
+                self._walk(_top_routes(app, scope), "")
                 # A route outside the app's tree (added later, or a router used bare): own path.
                 template = str(getattr(route, "path", ""))
             except Exception:  # an odd router must not cost the request its event
@@ -40,3 +41,17 @@ class RouteTemplates(dict[int, str]):
             children = getattr(route, "routes", None)
             if children:
                 self._walk(children, path)
+
+
+def _top_routes(app: object, scope: MutableMapping[str, Any]) -> Iterable[Any]:
+    """The routes of the outermost router under ``app`` (following ``.app`` through
+    middleware); else those of ``scope["app"]``, which a mounted sub-app has replaced by then."""
+    node = app
+    for _ in range(64):
+        routes = getattr(node, "routes", None)
+        if routes is not None:
+            return cast("Iterable[Any]", routes)
+        node = getattr(node, "app", None)
+        if node is None:
+            break
+    return cast("Iterable[Any]", getattr(scope.get("app"), "routes", ()))
