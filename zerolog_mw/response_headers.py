@@ -162,7 +162,9 @@ class StartPolicy:
                 return SCRUB
         encoding = found.get(names.encoding)
         if encoding is not None and encoding.lower() != names.identity:
-            return PASS  # compressed: not text the redactor can read
+            # Compressed (GZipMiddleware inside the stack): not text the redactor can read. An
+            # error body is replaced; a 1xx-3xx one (redact_streams) passes.
+            return REPLACE if status >= 400 else PASS
         if content_type is None:
             # An error body of no declared type is an echo more often than binary: read as text.
             return STREAM if status >= 400 else PASS
