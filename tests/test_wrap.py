@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,7 @@ from werkzeug.test import Client
 import zerolog_mw
 from zerolog_mw import asgi, wsgi
 from zerolog_mw.canary import new_canary
+from zerolog_mw.diagnostics import ZeroLogWarning
 
 if not settings.configured:
     settings.configure(SECRET_KEY="tests", ALLOWED_HOSTS=["testserver"], ROOT_URLCONF=[])
@@ -73,6 +75,27 @@ def test_starlette_already_given_the_middleware_by_add_middleware_is_left_alone(
     with TestClient(app) as client:
         assert client.get("/").text == "ok"
     assert isinstance(app.middleware_stack, ServerErrorMiddleware)
+
+
+@pytest.mark.parametrize("how", ["add_middleware", "wrap"])
+def test_an_error_handler_outside_an_added_middleware_is_warned_about(
+    how: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    async def on_error(request: Request, exc: Exception) -> PlainTextResponse:
+        return PlainTextResponse("sorry", status_code=500)
+
+    app = Starlette(routes=[], exception_handlers={Exception: on_error})
+    if how == "wrap":
+        zerolog_mw.wrap(app, metrics=())
+    else:
+        app.add_middleware(asgi.ZeroLogMiddleware, metrics=())
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        with TestClient(app):  # its lifespan start-up
+            pass
+    # shown by zerolog_mw's own warnings hook, installed when the stack is built
+    said = capfd.readouterr().err.count(f"{ZeroLogWarning.__name__}: the app's exception handler")
+    assert said == (1 if how == "add_middleware" else 0)
 
 
 @pytest.mark.parametrize("wrapped", [True, False])

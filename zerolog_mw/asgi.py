@@ -200,9 +200,11 @@ class RedactionGuard(_Stack):
 
     async def other(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            if not self.allow_debug and getattr(scope.get("app"), "debug", False) is True:
+            app = scope.get("app")
+            if not self.allow_debug and getattr(app, "debug", False) is True:
                 await _refuse_startup(receive, send)
                 return
+            _check_error_handler(app)
             await self.app(scope, receive, send)
         else:  # WebSocket: its messages are collected as they arrive, like a body
             values = RequestValues(scope, receive, self.stdio)
@@ -215,6 +217,23 @@ class RedactionGuard(_Stack):
             finally:
                 REQUEST_VALUES.reset(token)
                 values.close()
+
+
+def _check_error_handler(app: object) -> None:
+    """Warn when a Starlette app's handler for ``Exception``/500 runs outside the stack: its
+    ``ServerErrorMiddleware`` is outside every ``add_middleware`` entry."""
+    handlers = getattr(app, "exception_handlers", None) or {}
+    added = getattr(app, "user_middleware", None) or ()
+    if (Exception in handlers or 500 in handlers) and any(
+        getattr(entry, "cls", None) in (ZeroLogMiddleware, RedactionGuard) for entry in added
+    ):
+        warnings.warn(
+            "the app's exception handler for Exception/500 runs in Starlette's "
+            "ServerErrorMiddleware, outside zerolog_mw added with add_middleware(): what it "
+            "prints or logs is outside the request. Use app = zerolog_mw.wrap(app) instead.",
+            ZeroLogWarning,
+            stacklevel=2,
+        )
 
 
 async def _refuse_startup(receive: Receive, send: Send) -> None:
