@@ -141,6 +141,20 @@ def test_starlette_app_already_serving_is_refused() -> None:
             zerolog_mw.wrap(app)
 
 
+@pytest.mark.parametrize("given", [{}, {"allow_loggers": ["zltest.given"]}])
+def test_a_django_handler_wrapped_without_options_takes_the_zerolog_setting(
+    given: dict[str, Any],
+) -> None:
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import override_settings
+
+    with override_settings(ZEROLOG={"allow_loggers": ["zltest.setting"], "metrics": ()}):
+        wrapped = zerolog_mw.wrap(WSGIHandler(), **given)
+    allowed = wrapped._suppression.options.allow_loggers
+    assert allowed == (("zltest.given",) if given else ("zltest.setting",))
+    assert (wrapped.metrics.recorder is None) is not given  # the setting's metrics=()
+
+
 def test_django_handlers_are_wrapped_by_protocol() -> None:
     from django.core.handlers.asgi import ASGIHandler
     from django.core.handlers.wsgi import WSGIHandler

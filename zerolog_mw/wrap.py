@@ -67,6 +67,12 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
         return app
     if inspect.isclass(app) or not callable(app):
         raise TypeError(f"{_EXPECTED}, not {type(app).__name__}")
+    if not options and is_django_handler(app):
+        # One source of configuration: the ZEROLOG setting that configures the middleware
+        # (wrapped with other options, the strictest of the two would win, silently).
+        from .django import conf
+
+        options = conf.as_kwargs()
     if iscoroutinefunction(app) or iscoroutinefunction(type(app).__call__):
         return asgi.ZeroLogMiddleware(app, **options)
     if _takes_two_positional(app):
@@ -86,6 +92,12 @@ class _Outermost:
 
     def __call__(self) -> asgi.ZeroLogMiddleware:
         return asgi.ZeroLogMiddleware(self.build(), **self.options)
+
+
+def is_django_handler(app: object) -> bool:
+    """``app`` is one of Django's request handlers (WSGI or ASGI)."""
+    base = sys.modules.get("django.core.handlers.base")
+    return base is not None and isinstance(app, base.BaseHandler)
 
 
 def _takes_two_positional(func: Any) -> bool:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from ..options import Options
+from ..options import Options, OptionsKwargs
 
-__all__ = ["SETTING", "VALID_KEYS_HINT", "options"]
+__all__ = ["SETTING", "VALID_KEYS_HINT", "as_kwargs", "options"]
 
 SETTING = "ZEROLOG"
 
@@ -42,6 +43,12 @@ def options() -> Options:
     built = _build(raw)
     _cache = (raw, built)
     return built
+
+
+def as_kwargs() -> OptionsKwargs:
+    """The current ``settings.ZEROLOG`` as keyword options, validated as :func:`options` does."""
+    options()
+    return cast("OptionsKwargs", dict(getattr(settings, SETTING, None) or {}))
 
 
 def _build(raw: object) -> Options:

@@ -16,6 +16,7 @@ from starlette import routing
 from .. import asgi, wsgi
 from ..metrics.recorder import Recorder
 from ..options import Options
+from ..wrap import is_django_handler
 
 __all__ = ["AppInfo", "Route", "inspect_app", "load_app", "routes_of"]
 
@@ -100,11 +101,6 @@ def _walk(app: Any) -> Iterator[Any]:
             todo.append(wrapped)
 
 
-def _is_django_handler(obj: Any) -> bool:
-    base = sys.modules.get("django.core.handlers.base")
-    return base is not None and isinstance(obj, base.BaseHandler)
-
-
 _SUPPRESSING = (
     asgi.LoggerSuppressor,
     wsgi.LoggerSuppressor,
@@ -148,7 +144,7 @@ def inspect_app(app: Any) -> AppInfo:
             framework = "flask"
         elif starlette is not None and isinstance(obj, starlette.Starlette):
             framework = "starlette"
-        elif _is_django_handler(obj):
+        elif is_django_handler(obj):
             framework = "django"
     if framework == "django":
         from django.conf import settings
