@@ -457,22 +457,18 @@ def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
 
 def _header_names(source: Mapping[str, Any]) -> Iterator[str]:
     """The names of the request's headers that are not well known, lower-cased, whole — as
-    frameworks show them (``x-trace-zq7``) and, from a WSGI environ, also as its key
+    frameworks show them (``x-trace-zq7``) and as WSGI environ and Django ``META`` keys
     (``http_x_trace_zq7``) — and never cut into words: ``x-request-id`` must not redact every
     ``request`` of a log line, while a name the client made up is as much its content as a
     value."""
     if "headers" in source or "query_string" in source:  # ASGI
-        names = (bytes(name).decode("latin-1").lower() for name, _ in source.get("headers", ()))
-        keys: Iterable[str] = ()
+        names = [bytes(name).decode("latin-1").lower() for name, _ in source.get("headers", ())]
     else:
-        keys = [key.lower() for key in source if key.startswith("HTTP_")]
-        names = (key[5:].replace("_", "-") for key in keys)
+        names = [key[5:].lower().replace("_", "-") for key in source if key.startswith("HTTP_")]
     for name in names:
-        if name not in _KNOWN_HEADERS and MIN_TOKEN <= len(name) <= MAX_TOKEN:
+        if name not in _KNOWN_HEADERS and MIN_TOKEN <= len(name) < MAX_TOKEN - 5:
             yield name
-    for key in keys:
-        if key[5:].replace("_", "-") not in _KNOWN_HEADERS and len(key) <= MAX_TOKEN:
-            yield key
+            yield "http_" + name.replace("-", "_")
 
 
 def _bytes_views(raw: bytes) -> Iterable[str]:
