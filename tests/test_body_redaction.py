@@ -241,3 +241,34 @@ def test_a_redacted_wsgi_body_known_whole_has_its_length_but_not_on_head() -> No
     assert got.headers["Content-Length"] == str(len(got.data))
     head = client.head(f"/bad/{canary}")
     assert head.status_code == 400 and "Content-Length" not in head.headers
+
+
+@pytest.mark.parametrize("metered", ["", "1"])
+def test_a_body_raising_before_its_first_chunk_gets_the_fixed_500_on_waitress(
+    tmp_path: Path, metered: str
+) -> None:
+    # waitress --expose-tracebacks would answer with the traceback, message included
+    canary, port = new_canary(), free_port()
+    argv = [*KEEPALIVE_SERVERS["waitress"](port), "--expose-tracebacks", "keepalive_flask:app"]
+    env = {"PYTHONPATH": str(APPS), "ZLTEST_METRICS": metered}
+    with ServerProcess(argv, port=port, workdir=tmp_path, env=env):
+        got = pipelined(port, [f"/fail-early/{canary}", "/ok"])
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 500 ") and b"Cache-Control: no-store" in head
+    assert rest.startswith(b"Internal Server Error\n") and b"Traceback" not in rest
+    assert canary.encode() not in got
+
+
+@pytest.mark.parametrize("metrics", [(), ("statsd",)])
+def test_a_wsgi_body_raising_before_any_output_is_the_fixed_500(metrics: tuple[str]) -> None:
+    # A 4xx start is not passed to the server before the redactor's first output. (Werkzeug's
+    # test client re-raises any exc_info, against PEP 3333: a passed start is tested on
+    # waitress above.)
+    def app(environ: Any, start_response: Any) -> Iterator[bytes]:
+        start_response("400 Bad Request", [("Content-Type", "text/plain")])
+        raise KeyError(environ["QUERY_STRING"])
+        yield b"unreachable"
+
+    canary = new_canary()
+    response = Client(zerolog_mw.wrap(app, metrics=metrics)).get(f"/?{canary}")
+    assert (response.status_code, response.text) == (500, "Internal Server Error\n")

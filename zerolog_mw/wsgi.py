@@ -12,6 +12,7 @@ in one such object — one layer, not four — since this is the hot path.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -371,15 +372,24 @@ class _Response(RequestMeter):
         return self._write(data)
 
     def __iter__(self) -> Iterator[bytes]:
-        if self.mode == PASS and self.passed:
-            if self.recorder is None:
-                return iter(self.app_iter)  # nothing to do per chunk: the server iterates the app's
+        passed = self.mode == PASS and self.passed
+        if self.recorder is not None:
+            if not passed:
+                return _metered(self._guarded_chunks(), self)
             if self._chunks is None:  # iter() again continues where the chunks are
                 self._chunks = iter(self.app_iter)
             return _metered(self._chunks, self)
-        if self.recorder is not None:
-            return _metered(self._guarded_chunks(), self)
-        return self._guarded_chunks()
+        chunks = iter(self.app_iter) if passed else self._guarded_chunks()
+        if self.policy is not None and self.policy.guard:
+            return _unsent_guarded(chunks, self)
+        return chunks  # the stream wrapper alone: the server iterates the app's chunks
+
+    def replace_unsent(self, exc: BaseException) -> bytes:
+        """The fixed 500 for a guarded response whose body raised before any byte of it went
+        out: nothing is on the wire yet (a server would answer with its own page: waitress's
+        ``--expose-tracebacks`` with the exception's message). Call it handling ``exc``."""
+        self.status, self.error = 500, type(exc).__name__  # for the metrics
+        return self.fixed_500(sys.exc_info() if self.passed else None)
 
     def _guarded_chunks(self) -> Iterator[bytes]:
         """The body when it is not simply passed: a lazy start_response decides at the first
@@ -432,10 +442,11 @@ class _Response(RequestMeter):
         self._start(self.status_line, headers, self.exc_info)
         return body
 
-    def fixed_500(self) -> bytes:
-        """The app raised before its response started: a fixed 500 instead."""
+    def fixed_500(self, exc_info: OptExcInfo | None = None) -> bytes:
+        """The app raised before its response started: a fixed 500 instead (``exc_info``
+        when the server has the app's start already: PEP 3333 lets it be replaced then)."""
         self.mode, self.status_line, self.headers = REPLACE, "500 Internal Server Error", []
-        self.exc_info, self.held = None, bytearray()
+        self.exc_info, self.held = exc_info, bytearray()
         return self._own_body()
 
     def close(self) -> None:
@@ -459,10 +470,35 @@ def _metered(chunks: Iterator[bytes], response: _Response) -> Iterator[bytes]:
         for chunk in chunks:
             response.body(len(chunk))
             yield chunk
-    except Exception as exc:  # mid-stream: the error propagates and the server aborts
+    except Exception as exc:
+        # Mid-stream the error propagates and the server aborts; before any body byte, a
+        # guarded response gets the fixed 500.
+        policy = response.policy
+        if response.first is not None or policy is None or not policy.guard:
+            response.end(exc)
+            raise
+        fixed = response.replace_unsent(exc)
+        response.body(len(fixed))
         response.end(exc)
-        raise
+        yield fixed
+        return
     response.complete = True
+
+
+def _unsent_guarded(chunks: Iterator[bytes], response: _Response) -> Iterator[bytes]:
+    """``chunks`` of a guarded, unmetered response: the fixed 500 if they raise before the
+    first byte; from there on, the app's chunks as they are."""
+    try:
+        for chunk in chunks:
+            yield chunk
+            if chunk:
+                break
+        else:
+            return
+    except Exception as exc:
+        yield response.replace_unsent(exc)
+        return
+    yield from chunks
 
 
 def _prepend(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -1,7 +1,9 @@
-"""A wrapped Flask app whose 400 echoes the request: its body goes through the stream redactor."""
+"""A wrapped Flask app for real WSGI servers: 400s echoing the request (through the stream
+redactor) and a body generator that raises before its first chunk."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from flask import Flask, Response
@@ -25,9 +27,19 @@ def bad_stream(value: str) -> tuple[Response, int]:
     return Response(chunks(), mimetype="text/plain"), 400
 
 
+@app.get("/fail-early/<value>")
+def fail_early(value: str) -> Response:
+    def chunks() -> Iterator[str]:
+        raise ValueError(f"bad value {value}")
+        yield "unreachable"
+
+    return Response(chunks(), mimetype="text/plain")
+
+
 @app.get("/ok")
 def ok() -> str:
     return "ok"
 
 
-app = zerolog_mw.wrap(app, metrics=())
+# metered (StatsD to a port nobody listens on) when the test asks
+app = zerolog_mw.wrap(app, metrics=("statsd",) if os.environ.get("ZLTEST_METRICS") else ())
