@@ -287,7 +287,7 @@ def test_property_request_content_never_survives_an_allowlisted_record(
         request_values.CURRENT.reset(reset)
         handle.restore()
         logger.handlers.clear()
-    text = recorder.text
+    text = re.sub(r"\[REDACTED:[a-z_]+\]", " ", recorder.text)  # a value may be "REDACTED"
     for word in re.findall(r"\w+", value):
         if len(word) >= 4:
             assert word.lower() not in re.findall(r"\w+", text.lower()), (word, text)

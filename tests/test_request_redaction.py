@@ -722,12 +722,12 @@ def test_property_request_values_never_survive_output(
         captured.append(text)
 
     asyncio.run(asgi_request(asgi.RedactionGuard(app), path, headers, chunks, query)())
-    output = captured[0]
+    output = re.sub(r"\[REDACTED:[a-z_]+\]", " ", captured[0])  # a value may be "REDACTED"
     if is_protected(value):
         assert value not in output
     for word in value.split():
         if len(word) >= MIN_TOKEN and word.isalnum():
-            assert word not in output.replace(PLACEHOLDER, " "), (word, output)
+            assert word not in output, (word, output)
 
 
 @pytest.mark.parametrize("colour", ["\x1b[35m", "\x1b[1;32m", "\x1b[0m"])
