@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask, Response, abort, request
 from starlette.applications import Starlette
@@ -225,6 +226,23 @@ def test_a_redacted_4xx_body_gets_its_length_and_the_connection_stays_open(
     # a body released as it streams has no length: framed as the server frames such bodies
     assert streamed.startswith(b"HTTP/1.1 400 ") and b"Content-Length" not in streamed[:300]
     assert canary.encode() not in whole + streamed
+
+
+def test_a_django_form_error_keeps_the_field_names_on_a_real_server(tmp_path: Path) -> None:
+    """A 400 naming the fields the client sent stays usable for API clients; the value its
+    message echoes does not pass."""
+    email, username, port = new_canary(), new_canary(), free_port()
+    argv = [*KEEPALIVE_SERVERS["waitress"](port), "careless_django_wsgi:application"]
+    env = {"PYTHONPATH": str(APPS), "ZEROLOG_TEST_WRAP": "1"}
+    with ServerProcess(argv, port=port, workdir=tmp_path, env=env):
+        got = httpx.post(
+            f"http://127.0.0.1:{port}/signup", data={"email": email, "username": username}
+        )
+    assert got.status_code == 400, got.text
+    assert got.json() == {
+        "email": ["Enter a valid email address."],
+        "username": [f"username {PLACEHOLDER} is taken"],
+    }
 
 
 def test_a_redacted_wsgi_body_known_whole_has_its_length_but_not_on_head() -> None:

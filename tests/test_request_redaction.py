@@ -546,6 +546,71 @@ def test_header_names_the_client_made_up_are_collected_whole(protocol: str) -> N
     assert values.redact(kept) == kept
 
 
+# --- field names: kept in response bodies, never in output -----------------------------------
+
+
+def body_values(content_type: str, body: bytes, size: int, query: str = "") -> RequestValues:
+    environ = {"CONTENT_TYPE": content_type, "QUERY_STRING": query, "PATH_INFO": "/"}
+    values = RequestValues(environ)
+    for start in range(0, len(body), size):
+        values.feed(body[start : start + size], start + size >= len(body))
+    return values
+
+
+FIELD_BODIES = [
+    ("application/x-www-form-urlencoded", b"email=zlvalone&pass%20phrase=zlvaltwo"),
+    ("application/json", rb'{"email": "zlvalone", "addr": {"pass\u0020phrase": ["zlvaltwo"]}}'),
+    (
+        "multipart/form-data; boundary=zzbound",
+        b'--zzbound\r\nContent-Disposition: form-data; name="email"\r\n\r\nzlvalone\r\n'
+        b'--zzbound\r\nContent-Disposition: form-data; name="pass phrase"; '
+        b'filename="zlvaltwo.txt"\r\n\r\nx\r\n--zzbound--\r\n',
+    ),
+]
+
+
+@pytest.mark.parametrize("content_type, body", FIELD_BODIES)
+def test_field_names_stay_in_response_bodies_and_are_redacted_from_output(
+    content_type: str, body: bytes
+) -> None:
+    """A 4xx body naming the field it rejects stays readable (``{"email": ["Enter a valid
+    email address."]}``); the values never pass, and output (logs, prints) loses both."""
+    for size in (len(body), 16):  # read whole, and in pieces (then names may be missed:
+        values = body_values(content_type, body, size, "page=zlvalthree")  # never values)
+        text = '{"email": "Enter a valid email address: zlvalone", "pass phrase": "zlvaltwo"}'
+        shown = values.redact(text + " page zlvalthree", keep_names=True)
+        assert "zlval" not in shown
+        if size == len(body):
+            assert shown == (
+                f'{{"email": "Enter a valid email address: {PLACEHOLDER}", '
+                f'"pass phrase": "{PLACEHOLDER}"}} page {PLACEHOLDER}'
+            )
+        logged = values.redact(text + " page")
+        for name in ("email", "pass", "phrase", "page", "zlval"):
+            assert name not in logged, (name, logged)
+
+
+def test_a_token_sent_as_a_name_and_as_a_value_is_a_value() -> None:
+    values = RequestValues(
+        {"CONTENT_TYPE": "application/json", "PATH_INFO": "/street", "HTTP_X_NOTE": "phone"}
+    )
+    values.feed(b'{"email": "email", "street": 1, "phone": 2, "city": 3}', True)
+    shown = values.redact("email street phone city", keep_names=True)
+    assert shown == f"{PLACEHOLDER} {PLACEHOLDER} {PLACEHOLDER} city"
+
+
+def test_asgi_body_names_follow_the_content_type_header() -> None:
+    form = RequestValues(
+        {"type": "http", "headers": [(b"Content-Type", b"application/x-www-form-urlencoded")]}
+    )
+    form.feed(b"email=zlvalone", True)
+    assert form.redact("email zlvalone", keep_names=True) == f"email {PLACEHOLDER}"
+    # the same text sent as plain text names nothing: every token is a value
+    text = RequestValues({"type": "http", "headers": [(b"content-type", b"text/plain")]})
+    text.feed(b"email=zlvalone", True)
+    assert text.redact("email zlvalone", keep_names=True) == f"{PLACEHOLDER} {PLACEHOLDER}"
+
+
 def test_short_tokens_are_not_collected() -> None:
     values = collect([b"abc de 4242"])
     assert values.redact("abc de 4242") == f"abc de {PLACEHOLDER}"
@@ -728,6 +793,34 @@ def test_property_request_values_never_survive_output(
     for word in value.split():
         if len(word) >= MIN_TOKEN and word.isalnum():
             assert word not in output, (word, output)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    name=WORDS,
+    value=VALUES,
+    form=st.booleans(),
+    chunk=st.integers(min_value=1, max_value=64),
+)
+def test_property_a_value_never_passes_as_a_field_name(
+    name: str, value: str, form: bool, chunk: int
+) -> None:
+    """However the body is cut, what is kept as a field name in a response never lets a
+    value through; and output (keep_names off) loses the name too."""
+    if form:
+        content_type, body = "application/x-www-form-urlencoded", urlencode({name: value})
+    else:
+        content_type, body = "application/json", json.dumps({name: value})
+    values = body_values(content_type, body.encode(), chunk)
+    shown = values.redact(f"{name}: {value}", keep_names=True)
+    output = re.sub(r"\[REDACTED:[a-z_]+\]", " ", shown)
+    if is_protected(value):
+        assert value not in output
+    for word in value.split():
+        if len(word) >= MIN_TOKEN and word.isalnum():
+            assert word not in output, (word, output)
+    logged = re.sub(r"\[REDACTED:[a-z_]+\]", " ", values.redact(f"{name}: {value}"))
+    assert name not in logged.split()
 
 
 @pytest.mark.parametrize("colour", ["\x1b[35m", "\x1b[1;32m", "\x1b[0m"])

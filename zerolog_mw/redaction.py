@@ -529,8 +529,10 @@ def redact(text: str) -> str:
 
 
 def redact_window(text: str) -> str:
-    """:func:`redact` without its length bound, for a stream redactor's bounded windows."""
+    """:func:`redact` without its length bound, for a stream redactor's bounded windows of a
+    response body, which keeps the field names the request sent (``{"email": ["Enter a valid
+    email address."]}`` stays readable; the values the client sent in them do not)."""
     values = request_values.CURRENT.get()
     if values is not None:
-        text = values.redact(text)
+        text = values.redact(text, keep_names=True)
     return _redact_patterns(text)

@@ -15,6 +15,11 @@ the query string (raw, and decoded into names and values), the client address, a
 as the app reads it (raw text, plus its URL-decoded and JSON-unescaped views, which cover form
 fields and JSON string leaves; numbers are tokens like any other word).
 
+Field names — JSON object keys, form, query and multipart field names, found by the body's
+content type — are collected like values, and also marked as names unless the request sent
+the same token as a value too. Output (logs, prints) loses them; a response body redacted by
+the guard (a 4xx naming the field it rejects) keeps them: ``keep_names`` of :meth:`redact`.
+
 How: text is lower-cased and cut into *words* (maximal ``\\w`` runs) and *runs* (maximal
 stretches without whitespace, quotes or ``= , ; & ( ) [ ] { } < > |``, compared without the
 punctuation at their ends; they catch values such as ``p@ss!`` that have no long word).
@@ -46,6 +51,7 @@ import re
 import string
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -111,9 +117,14 @@ _SCAN = re.compile(rf"(\[REDACTED:[a-z0-9_]+\])|[^{_SEPARATORS}]+")
 # The second reading of text with control sequences: those kept whole, never part of a token.
 _SCAN_CONTROLLED = re.compile(rf"(\[REDACTED:[a-z0-9_]+\]|{CONTROL.pattern})|[^{_SEPARATORS}\x1b]+")
 _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
+# Where a body or query names its fields: a JSON object key, a form or query field name, a
+# multipart part's name. Matched on the text as sent; a whole match becomes a separator.
+_JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.){1,256})"\s*:')
+_FORM_KEY = re.compile(r"(?:^|&)([^=&\s]{1,256})=")
+_MULTIPART_NAME = re.compile(r'\bname="([^"\r\n]{1,256})"')
 _JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # Environ keys (besides HTTP_*) whose values came from the client.
-_ENVIRON_KEYS = ("PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
+_ENVIRON_KEYS = ("PATH_INFO", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
                  "REQUEST_URI", "RAW_URI")  # fmt: skip
 
 # Request header names any client sends (RFC 9110/9111/6265 fields, CORS, fetch metadata,
@@ -134,6 +145,7 @@ _KNOWN_HEADERS = frozenset({
 })  # fmt: skip
 
 _OPEN, _FULL, _CLOSED = range(3)
+_NONE: frozenset[bytes] = frozenset()
 _materialise_lock = threading.Lock()
 
 
@@ -155,6 +167,14 @@ def _json_unescape(text: str) -> str:
         return _JSON_SIMPLE.get(char, char)
 
     return _JSON_ESCAPE.sub(replace, text)
+
+
+def _view_tokens(text: str) -> set[str]:
+    """The tokens of ``text`` and of its decoded views."""
+    tokens: set[str] = set()
+    for view in _views(text):
+        tokens |= _tokens(view)
+    return tokens
 
 
 def _views(text: str) -> Iterator[str]:
@@ -227,8 +247,8 @@ class RequestValues:
         stays muted).
     """
 
-    __slots__ = ("_source", "_receive", "_hashes", "_state", "_carry", "_decoder", "stdio",
-                 "slot")  # fmt: skip
+    __slots__ = ("_source", "_receive", "_hashes", "_names", "_keys", "_state", "_carry",
+                 "_decoder", "stdio", "slot")  # fmt: skip
 
     def __init__(
         self,
@@ -241,7 +261,9 @@ class RequestValues:
         self.slot: RouteSlot | None = None  # where integrations report the route: see routes
         self._source: Mapping[str, Any] | None = source
         self._receive = receive
-        self._hashes: set[bytes] | None = None
+        self._hashes: set[bytes] | None = None  # every token: what logs and prints lose
+        self._names: set[bytes] | None = None  # of those, the ones only ever field names
+        self._keys: re.Pattern[str] | None = None  # how the body names its fields
         self._state = _OPEN
         self._carry = ""
         self._decoder: codecs.IncrementalDecoder | None = None
@@ -261,26 +283,44 @@ class RequestValues:
     def __len__(self) -> int:
         return len(self._hashes or ())
 
-    def add_text(self, text: str) -> None:
-        """Collect the tokens of ``text`` and of its decoded views."""
+    def add_text(self, text: str, keys: re.Pattern[str] | None = None) -> None:
+        """Collect the tokens of ``text`` and of its decoded views; with ``keys``, the field
+        names it matches (group 1) apart, as names."""
         if self._state != _OPEN:
             return
-        tokens: set[str] = set()
-        for view in _views(text):
-            tokens |= _tokens(view)
-        self._add_tokens(tokens)
+        names: list[str] = []
+        if keys is not None:
+            names = keys.findall(text)
+            if names:
+                text = keys.sub(" ", text)
+        self._add_tokens(_view_tokens(text))
+        if names:
+            self._add_tokens(_view_tokens(" ".join(names)), names=True)
 
-    def _add_tokens(self, tokens: Iterable[str]) -> None:
-        """Collect ``tokens`` (lower-cased, of a length to collect) as they are."""
+    def _add_tokens(self, tokens: Iterable[str], names: bool = False) -> None:
+        """Collect ``tokens`` (lower-cased, of a length to collect) as they are: as values, or
+        as field ``names`` (a token the request also sent as a value stays a value)."""
         hashes = self._hashes
         if hashes is None:
             hashes = self._hashes = set()
+        kept = self._names
+        if names and kept is None:
+            kept = self._names = set()
         for token in tokens:
             if len(hashes) >= MAX_VALUES:
                 self._state = _FULL
                 hashes.clear()  # nothing left to compare with: everything is redacted now
+                self._names = None
                 return
-            hashes.add(_digest(token))
+            digest = _digest(token)
+            if names and kept is not None:
+                if digest not in hashes:
+                    hashes.add(digest)
+                    kept.add(digest)
+            else:
+                hashes.add(digest)
+                if kept:
+                    kept.discard(digest)
 
     def feed(self, data: bytes, final: bool = False) -> None:
         """Collect a chunk of the request body as the app reads it (``final`` at its end)."""
@@ -306,20 +346,31 @@ class RequestValues:
             cut = m.end() if m is not None else (len(text) if len(text) > MAX_CARRY else 0)
             text, self._carry = text[:cut], text[cut:]
         if text:
-            self.add_text(text)
+            self.add_text(text, self._body_keys())
+
+    def _body_keys(self) -> re.Pattern[str]:
+        """How the body names its fields, by its content type (JSON keys if unknown)."""
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = _keys_of(self._source)
+        return keys
 
     def _materialise(self) -> None:
         """Hash what the scope/environ holds, once, on the first lookup; and the body's carry."""
         if self._carry:
-            self.add_text(self._carry)  # a body read to its length never sees a final chunk
+            # a body read to its length never sees a final chunk
+            self.add_text(self._carry, self._body_keys())
         if self._source is None:
             return
         with _materialise_lock:
             source, self._source = self._source, None
             if source is None:
                 return
+            self._keys = self._keys or _keys_of(source)  # the body may be read after this
             for text in _source_texts(source):
                 self.add_text(text)
+            for text in _query_views(source):
+                self.add_text(text, _FORM_KEY)
             self._add_tokens(_header_names(source))
 
     def close(self) -> None:
@@ -328,21 +379,26 @@ class RequestValues:
         self._source = self._receive = None
         self.slot = None  # the per-request object is the slot and holds these values: no cycle
         if self._hashes is not None:
-            self._hashes = None
+            self._hashes = self._names = None
             self._carry = ""
             self._decoder = None
 
     # --- looking up ------------------------------------------------------------------------
 
-    def redact(self, text: str) -> str:
-        """``text`` with each token the request carried replaced by :data:`PLACEHOLDER`."""
+    def redact(self, text: str, keep_names: bool = False) -> str:
+        """``text`` with each token the request carried replaced by :data:`PLACEHOLDER`; with
+        ``keep_names``, not the tokens it sent only as field names (JSON object keys, form,
+        query and multipart field names): a response naming the field it rejects keeps it."""
         if self._state == _OPEN:
             self._materialise()
         if self._state == _OPEN:
             hashes = self._hashes
             if not hashes:
                 return text
-            check: Callable[[re.Match[str]], str] = functools.partial(_checked_run, hashes=hashes)
+            kept = (keep_names and self._names) or _NONE
+            check: Callable[[re.Match[str]], str] = functools.partial(
+                _checked_run, hashes=hashes, kept=kept
+            )
         else:
             check = _every_token
         text = _SCAN.sub(check, text)
@@ -402,7 +458,7 @@ def adopt_slot(values: RequestValues) -> None:
         values.slot = outer.slot
 
 
-def _checked_run(m: re.Match[str], hashes: set[bytes]) -> str:
+def _checked_run(m: re.Match[str], hashes: set[bytes], kept: AbstractSet[bytes]) -> str:
     if m.group(1) is not None:
         return m.group(1)
     run = m.group(0)
@@ -411,15 +467,18 @@ def _checked_run(m: re.Match[str], hashes: set[bytes]) -> str:
     if len(run) < MIN_TOKEN:
         return run
     core = run.strip(_EDGES)
-    if len(core) >= MIN_TOKEN and _digest(core.lower()) in hashes:
-        start = run.index(core)
-        return f"{run[:start]}{PLACEHOLDER}{run[start + len(core) :]}"
+    if len(core) >= MIN_TOKEN:
+        digest = _digest(core.lower())
+        if digest in hashes and digest not in kept:
+            start = run.index(core)
+            return f"{run[:start]}{PLACEHOLDER}{run[start + len(core) :]}"
 
     def word(w: re.Match[str]) -> str:
         token = w.group(0)
         if len(token) < MIN_TOKEN or token == core:
             return token  # the run itself was checked above
-        return PLACEHOLDER if _digest(token.lower()) in hashes else token
+        digest = _digest(token.lower())
+        return PLACEHOLDER if digest in hashes and digest not in kept else token
 
     return _WORD.sub(word, run)
 
@@ -437,8 +496,7 @@ def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
     """Every client-sent string of an ASGI scope or a WSGI environ, in the views apps see."""
     if "headers" in source or "query_string" in source:  # ASGI
         yield str(source.get("path", ""))
-        for raw in (source.get("raw_path") or b"", source.get("query_string") or b""):
-            yield from _bytes_views(raw)
+        yield from _bytes_views(source.get("raw_path") or b"")
         for _name, value in source.get("headers", ()):
             for text in _bytes_views(value):
                 yield text
@@ -453,6 +511,31 @@ def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
                 yield text
                 if key == "HTTP_AUTHORIZATION":
                     yield from _basic_credentials(text)
+
+
+def _query_views(source: Mapping[str, Any]) -> Iterable[str]:
+    """The query string of an ASGI scope or a WSGI environ, in the views apps see."""
+    if "headers" in source or "query_string" in source:  # ASGI
+        return _bytes_views(source.get("query_string") or b"")
+    query = source.get("QUERY_STRING")
+    return _latin1_views(query) if isinstance(query, str) else ()
+
+
+def _keys_of(source: Mapping[str, Any] | None) -> re.Pattern[str]:
+    """How a body of the request's content type names its fields."""
+    if source is None:
+        return _JSON_KEY
+    if "headers" in source or "query_string" in source:  # ASGI
+        raw = next((v for n, v in source.get("headers", ()) if n.lower() == b"content-type"), b"")
+        content_type = bytes(raw).decode("latin-1")
+    else:
+        content_type = str(source.get("CONTENT_TYPE", ""))
+    content_type = content_type.partition(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        return _FORM_KEY
+    if content_type.startswith("multipart/"):
+        return _MULTIPART_NAME
+    return _JSON_KEY
 
 
 def _header_names(source: Mapping[str, Any]) -> Iterator[str]:

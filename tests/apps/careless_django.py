@@ -9,7 +9,9 @@ import logging
 from collections.abc import Iterator
 
 import careless
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -55,6 +57,24 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(events(), content_type="text/event-stream")
 
 
+def taken(value: str) -> None:
+    raise ValidationError("username %(value)s is taken", params={"value": value})
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField()
+    username = forms.CharField(validators=[taken])
+
+
+@csrf_exempt
+@require_POST
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST)
+    if not form.is_valid():  # names the fields the client sent; one message echoes a value
+        return JsonResponse(form.errors, status=400)
+    return HttpResponse("ok")
+
+
 def wsgi_errors(request: HttpRequest) -> HttpResponse:
     errors = request.META.get("wsgi.errors")
     if errors is not None:
@@ -68,4 +88,5 @@ urlpatterns = [
     path("raise", boom),
     path("stream", stream),
     path("wsgi-errors", wsgi_errors),
+    path("signup", signup),
 ]
