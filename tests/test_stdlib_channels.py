@@ -3,7 +3,8 @@
 ``tests/apps/stdlib_channels.py`` sends a canary through a warning, an exception ending a
 thread, an unraisable exception, a failing ``wsgiref`` request (traceback and request line) and
 an uncaught exception. Bare, the canary must reach stderr (proof this test can fail); under
-``zerolog_mw.suppress_logging()`` it must appear nowhere, while the content-free lines remain.
+``zerolog_mw.suppress_logging()`` it must appear nowhere, while the content-free lines remain;
+before a wrapped app's first request the messages show, their secrets redacted.
 """
 
 from __future__ import annotations
@@ -82,3 +83,20 @@ def test_content_free_lines_are_said_from_inside_a_request_whose_writes_are_drop
     assert any(line.endswith(": UserWarning (message withheld)") for line in err)
     assert "zerolog_mw: uncaught ValueError (message and traceback withheld)" in err
     assert len(err) == 4, result.stderr
+
+
+def test_before_any_request_failures_are_shown_pattern_redacted(canary: str) -> None:
+    """A wrapped app that has served nothing holds nothing from a request: what fails while it
+    starts is shown whole — messages and tracebacks — with secrets' shapes redacted."""
+    result = run("starting", canary)
+
+    assert result.returncode == 1
+    assert canary not in result.stdout + result.stderr  # the URL's password
+    err = result.stderr
+    shown = "postgres://[REDACTED:url_credentials]@db.internal/main"
+    assert f"UserWarning: w {shown}" in err
+    assert "zerolog_mw: uncaught ValueError in a thread before any request:\n" in err
+    assert "zerolog_mw: unraisable ValueError before any request:\n" in err
+    assert err.rstrip().endswith(f"ValueError: {shown}")
+    assert err.count(f"ValueError: {shown}") == 3
+    assert 'stdlib_channels.py", line' in err  # the frames

@@ -57,7 +57,7 @@ class LoggerSuppressor:
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         self.app = app
-        self._suppression = suppress.install(Options.from_kwargs(options))
+        self._suppression = suppress.install(Options.from_kwargs(options), middleware=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -71,6 +71,8 @@ class LoggerSuppressor:
         async def send_and_reassert(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
                 self._suppression.reassert()
+            elif message["type"] == "lifespan.startup.failed":
+                hooks.startup_failed(str(message.get("message", "")))  # the server's is dropped
             await send(message)
 
         return send_and_reassert

@@ -3,10 +3,14 @@
 Each keeps what an operator needs (that something failed, and its exception *class*) and drops
 what may hold request content (messages, tracebacks, client addresses, request lines).
 
-The exception hooks print the class only, with one exception: in a request's context under
+The exception hooks print the class only, with two exceptions: in a request's context under
 ``stdio="redact"`` they add the message passed through :func:`zerolog_mw.redact` (the stream
-redacts it again on its way out). Outside a request nothing is known of what a message may
-carry — a thread the app started has a context of its own — so the class is all they say.
+redacts it again on its way out); and while the process is *starting* — a zero-log middleware
+was built, none has seen a request yet (:func:`starting`, :func:`serving`) — nothing in it can
+come from a request, so a start-up failure is reported in full, its messages pattern-redacted
+(secrets, personal-data shapes): the operator sees why the app did not start. Once requests
+have begun, outside a request nothing is known of what a message may carry — a thread the app
+started has a context of its own — so the class is all they say.
 
 :func:`redacted_traceback` is the traceback text allowlisted log records carry instead of
 their ``exc_info``: frames and exception types kept, every message redacted;
@@ -31,11 +35,15 @@ __all__ = [
     "NULL_ERRORS",
     "WITHHELD",
     "excepthook",
+    "forget_phase",
     "mark_escaped",
     "redacted_extra",
     "redacted_traceback",
+    "serving",
     "showwarning",
     "silent",
+    "startup_failed",
+    "starting",
     "threading_excepthook",
     "unraisablehook",
 ]
@@ -56,6 +64,42 @@ def _say(line: str, *, redacted: bool = False) -> None:
         if not redacted and isinstance(stream, stdio.GuardedStream):
             stream = stream._zerolog_stream
         stream.write(f"zerolog_mw: {line}\n")
+
+
+_NONE, _STARTING, _SERVING = range(3)
+_phase = _NONE
+
+
+def starting() -> None:
+    """A zero-log middleware was built: until a request reaches one, the process holds nothing
+    request-derived, and what fails is reported in full (pattern-redacted)."""
+    global _phase
+    if _phase == _NONE:
+        _phase = _STARTING
+
+
+def serving() -> None:
+    """Requests have begun (or may arrive unseen, as under ``suppress_logging()`` alone): from
+    now on, for good, messages outside a request are withheld."""
+    global _phase
+    _phase = _SERVING
+
+
+def forget_phase() -> None:
+    """Every claim was released (:func:`zerolog_mw.suppress.restore_all`, between tests): the
+    next middleware built starts the process over, as starting."""
+    global _phase
+    _phase = _NONE
+
+
+def startup_failed(message: str) -> None:
+    """An ASGI app's lifespan start-up failed with ``message`` (a traceback, for Starlette):
+    the server logs it on a logger the suppressor drops, so it is said here, pattern-redacted
+    — or withheld if requests have begun."""
+    if _phase == _STARTING:
+        _say(f"application start-up failed:\n{redact(message).rstrip()}", redacted=True)
+    else:
+        _say("application start-up failed (message withheld)")
 
 
 _ESCAPED = "_zerolog_mw_escaped"
@@ -150,7 +194,11 @@ def _detail(exc: BaseException | None) -> str:
 
 
 def _report(what: str, exc: BaseException | None) -> None:
-    """Say ``what`` happened (class names only), with the redacted message where allowed."""
+    """Say ``what`` happened (class names only), with the redacted message where allowed, or
+    the redacted traceback before any request."""
+    if exc is not None and _phase == _STARTING:
+        _say(f"{what} before any request:\n{redacted_traceback(exc)}", redacted=True)
+        return
     detail = _detail(exc)
     withheld = "traceback withheld" if detail else "message and traceback withheld"
     _say(f"{what}{detail} ({withheld})", redacted=bool(detail))
@@ -184,9 +232,10 @@ def showwarning(
     """``warnings.showwarning``: where and what kind of warning, never its text.
 
     zerolog_mw's own :class:`~zerolog_mw.diagnostics.ZeroLogWarning` is shown whole: its
-    messages name code and configuration, never request data. Inside a request the file name
-    goes through :func:`zerolog_mw.redact` (the caller chooses it: ``warn_explicit``, a
-    template named by the request).
+    messages name code and configuration, never request data; so are warnings before any
+    request (:func:`starting`), pattern-redacted. Inside a request the file name goes through
+    :func:`zerolog_mw.redact` (the caller chooses it: ``warn_explicit``, a template named by
+    the request).
     """
     if stdio.mode() != "pass":
         try:
@@ -195,6 +244,10 @@ def showwarning(
             filename = "(file name withheld)"
     if issubclass(category, ZeroLogWarning):
         _say(f"{filename}:{lineno}: {category.__name__}: {message}")
+        return
+    if _phase == _STARTING:
+        text = redact(f"{filename}:{lineno}: {category.__name__}: {message}")
+        _say(text, redacted=True)
         return
     _say(f"{filename}:{lineno}: {category.__name__} (message withheld)")
 

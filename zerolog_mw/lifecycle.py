@@ -23,6 +23,8 @@ _TEMPLATES: dict[str, frozenset[str]] = {
             "Stopping parent process [%d]",
             "Waiting for application startup.",
             "Application startup complete.",
+            "Application startup failed. Exiting.",
+            "Application shutdown failed. Exiting.",
             "Waiting for application shutdown.",
             "Application shutdown complete.",
             "Shutting down",

@@ -263,8 +263,10 @@ class SuppressionHandle:
         secure_trackers()
 
     def settle(self) -> None:
-        """Re-assert once, when the server has finished setting itself up."""
+        """Re-assert once, when the server has finished setting itself up (at the first
+        request: from then on the process is serving, see :func:`hooks.serving`)."""
         self.settled = True
+        hooks.serving()
         self.reassert()
 
     def restore(self) -> None:
@@ -285,14 +287,22 @@ class SuppressionHandle:
         self.restore()
 
 
-def install(options: Options) -> SuppressionHandle:
-    """Claim the suppressor with ``options`` (idempotent; safe from any thread)."""
+def install(options: Options, *, middleware: bool = False) -> SuppressionHandle:
+    """Claim the suppressor with ``options`` (idempotent; safe from any thread).
+
+    ``middleware``: the claim is a zero-log stack's, which settles the handle at the start of
+    its first request; until one does, the process is starting (:func:`hooks.starting`). A
+    server hook's claim cannot tell when requests begin and changes nothing: alone, it leaves
+    start-up failures reported by class only.
+    """
     global _policy
     with _lock:
         handle = SuppressionHandle(options)
         _handles.append(handle)
         _policy = Policy([h.options for h in _handles])
         _patchset.claim()
+    if middleware:
+        hooks.starting()
     secure_trackers()
     return handle
 
@@ -302,17 +312,21 @@ def suppress_logging(**options: Any) -> SuppressionHandle:
 
     Returns a handle whose ``restore()`` (or ``with`` block exit) undoes it.
     """
-    return install(Options.from_kwargs(options))
+    handle = install(Options.from_kwargs(options))
+    hooks.serving()  # requests may be served by code zerolog_mw never sees: withheld for good
+    return handle
 
 
 def restore_all() -> None:
     """Release every claim, middleware instances' included, and the stdio guard.
 
     Middleware suppresses for the life of the process; a test suite that builds wrapped apps
-    calls this between tests so later tests see logging as it was.
+    calls this between tests so later tests see logging as it was; the next middleware built
+    counts as starting again (:func:`hooks.starting`).
     """
     with _lock:
         for handle in list(_handles):
             handle.restore()
         stdio.patchset.release_all()
+        hooks.forget_phase()
         request_values.CURRENT.set(None)  # a response nobody closed must not mute this thread

@@ -63,7 +63,7 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
                 )
             app.build_middleware_stack = _Outermost(app.build_middleware_stack, dict(options))
             # Starlette builds its middleware on the first call: suppress from now on.
-            suppress.install(opts)
+            suppress.install(opts, middleware=True)
         return app
     if inspect.isclass(app) or not callable(app):
         raise TypeError(f"{_EXPECTED}, not {type(app).__name__}")

@@ -53,7 +53,7 @@ class LoggerSuppressor:
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         self.app = app
-        self._suppression = suppress.install(Options.from_kwargs(options))
+        self._suppression = suppress.install(Options.from_kwargs(options), middleware=True)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if not self._suppression.settled:
@@ -557,5 +557,5 @@ class ZeroLogMiddleware(_Stack):
         self.app = app
         self.metrics = MetricsEmitter(app, **options)
         self.guard = RedactionGuard(app, **options)  # refuse_while() is set here
-        self._suppression = suppress.install(opts)
+        self._suppression = suppress.install(opts, middleware=True)
         self._assemble(self.guard, True, self.metrics, opts.cache_control, opts.redact_streams)

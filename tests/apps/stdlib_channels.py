@@ -1,7 +1,8 @@
 """Feed a canary to every channel Python and its stdlib servers print to on their own.
 
 Usage: ``python stdlib_channels.py MODE CANARY`` where MODE is ``bare``, ``suppressed``
-(``zerolog_mw.suppress_logging()`` first) or ``in-request`` (the warning, the thread and the
+(``zerolog_mw.suppress_logging()`` first), ``starting`` (a wrapped app that has served nothing
+yet, the canary as a URL's password) or ``in-request`` (the warning, the thread and the
 unraisable exception come from inside a request to a WSGI app behind ``zerolog_mw.wrap``, under
 its default ``stdio="drop"``, which also prints the canary). Ends with an uncaught exception,
 so it exits 1.
@@ -94,6 +95,13 @@ def main() -> None:
     if mode == "in-request":
         print(f"status {serve_one_request_that_feeds_every_channel(canary)}", flush=True)
         raise ValueError(canary)  # uncaught, after the request: sys.excepthook
+    if mode == "starting":  # a wrapped app, before any request: a failing start-up
+        import zerolog_mw
+
+        zerolog_mw.wrap(lambda environ, start_response: [], metrics=())
+        secret = f"postgres://app:{canary}@db.internal/main"  # a credential: redacted
+        feed_every_channel(secret)
+        raise ValueError(secret)  # uncaught: sys.excepthook
     if mode == "suppressed":
         import zerolog_mw
 

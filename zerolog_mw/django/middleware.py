@@ -73,7 +73,7 @@ class ZeroLogMiddleware:
         self._recorder: Recorder | None = None  # built at the first request that meters
         self._recorder_built = False
         self._options = options
-        self._suppression = suppress.install(options)
+        self._suppression = suppress.install(options, middleware=True)
         self._stdio_claimed = _guards_stdio(options)
         if self._stdio_claimed:
             stdio.patchset.claim()
@@ -161,7 +161,7 @@ class ZeroLogMiddleware:
             if options is self._options or options == self._options:
                 self._options = options
                 return
-            old, self._suppression = self._suppression, suppress.install(options)
+            old, self._suppression = self._suppression, suppress.install(options, middleware=True)
             old.restore()
             if _guards_stdio(options) and not self._stdio_claimed:
                 stdio.patchset.claim()
