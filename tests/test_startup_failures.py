@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from zerolog_mw.canary import ServerProcess, free_port, new_canary
+from zerolog_mw.canary import ServerProcess, free_port, new_canary, scan, send_battery
 
 APPS = Path(__file__).parent / "apps"
 
@@ -70,3 +71,30 @@ def test_after_the_first_request_an_exception_outside_a_request_is_withheld(
     out = (tmp_path / "stdout.log").read_text() + err.read_text()
     assert "zerolog_mw: uncaught ValueError in a thread (message and traceback withheld)" in out
     assert canary not in out and "Traceback" not in out
+
+
+SERVERS = {
+    "uvicorn": lambda port: [sys.executable, "-m", "uvicorn", "--port", str(port)],
+    "hypercorn": lambda port: [
+        *f"{sys.executable} -m hypercorn -b 127.0.0.1:{port} --access-logfile -".split()
+    ],
+}
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_an_option_typo_in_add_middleware_fails_closed_and_says_why(
+    server: str, tmp_path: Path
+) -> None:
+    """The typo raises when Starlette builds the middleware, at the first call; the server
+    serves on (500s). Nothing of the requests may be logged meanwhile, and the operator is
+    told, once, which option is wrong."""
+    canary, port = new_canary(), free_port()
+    argv = [*SERVERS[server](port), "typo_fastapi:app"]
+    with ServerProcess(argv, port=port, workdir=tmp_path, env={"PYTHONPATH": str(APPS)}):
+        statuses = {e.name: e.status for e in send_battery(port, canary)}
+    assert statuses["path-query-headers"] == 500  # the app never ran: no middleware
+    assert scan(tmp_path, canary) == {}
+    out = "".join(p.read_text() for p in tmp_path.glob("*.log"))
+    told = "zerolog_mw: invalid zerolog_mw option, logging silenced: TypeError: "
+    assert out.count(told) == 1, out
+    assert "unknown option 'allow_logger'; did you mean 'allow_loggers'?" in out

@@ -26,7 +26,6 @@ from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .metrics.recorder import Recorder
 from .metrics.starlette_routes import RouteTemplates
-from .options import Options
 from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import RequestValues, adopt_slot, metered_context
@@ -57,7 +56,7 @@ class LoggerSuppressor:
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
         self.app = app
-        self._suppression = suppress.install(Options.from_kwargs(options), middleware=True)
+        self._suppression = suppress.install(suppress.middleware_options(options), middleware=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -190,7 +189,7 @@ class RedactionGuard(_Stack):
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
-        opts = Options.from_kwargs(options)
+        opts = suppress.middleware_options(options)
         self.app = app
         self.stdio = opts.stdio
         self.allow_debug = opts.allow_debug
@@ -258,7 +257,7 @@ class StreamWrapper(_Stack):
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
-        Options.from_kwargs(options)
+        suppress.middleware_options(options)
         self.app = app
         self._buffering_checked = False
         self._assemble(None, self, None)
@@ -280,7 +279,7 @@ class MetricsEmitter(_Stack):
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
-        opts = Options.from_kwargs(options)
+        opts = suppress.middleware_options(options)
         self.app = app
         self.recorder = build_recorder(opts)
         self.metrics_path = opts.metrics_path
@@ -512,7 +511,7 @@ class ZeroLogMiddleware(_Stack):
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[OptionsKwargs]) -> None:
-        Options.from_kwargs(options)  # fail before installing anything
+        suppress.middleware_options(options)  # fail (closed) before building anything
         self.app = app
         self.metrics = MetricsEmitter(app, **options)
         self.stream = StreamWrapper(self.metrics, **options)

@@ -42,6 +42,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from . import hooks, loguru_gate, request_values, stdio, threads
+from .diagnostics import tell_operator
 from .hooks import EXTRA_PLACEHOLDER
 from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
 from .options import Options
@@ -307,6 +308,32 @@ def install(options: Options, *, middleware: bool = False) -> SuppressionHandle:
     return handle
 
 
+_told_invalid: set[str] = set()  # option errors told; the first installed the default
+
+
+def middleware_options(options: Mapping[str, Any]) -> Options:
+    """``options`` validated for a middleware being built; invalid, the error is raised after
+    the default (strictest) suppressor was installed and the operator told, once: fail closed.
+
+    A server may outlive the error: Starlette builds ``add_middleware`` entries at the app's
+    first call, which uvicorn and hypercorn take for an app without lifespan support before
+    answering every request with a 500 — and logging those requests, path and all.
+    """
+    try:
+        return Options.from_kwargs(options)
+    except (TypeError, ValueError) as exc:
+        line = f"invalid zerolog_mw option, logging silenced: {type(exc).__name__}: {exc}"
+        with _lock:
+            first = not _told_invalid
+            told = line in _told_invalid or len(_told_invalid) >= 16
+            _told_invalid.add(line)
+        if first:
+            install(Options(), middleware=True)
+        if not told:
+            tell_operator(line)
+        raise
+
+
 def suppress_logging(**options: Any) -> SuppressionHandle:
     """Silence every logger except ``allow_loggers``, without any middleware.
 
@@ -329,4 +356,5 @@ def restore_all() -> None:
             handle.restore()
         stdio.patchset.release_all()
         hooks.forget_phase()
+        _told_invalid.clear()
         request_values.CURRENT.set(None)  # a response nobody closed must not mute this thread

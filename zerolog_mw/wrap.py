@@ -12,7 +12,6 @@ from asgiref.sync import iscoroutinefunction
 from . import asgi, suppress, threads, wsgi
 from .diagnostics import DebugModeError
 from .errors import DEBUG_REFUSED
-from .options import Options
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -38,7 +37,7 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
     ``uvicorn mod:app`` keep working. Any other ASGI3 or WSGI callable (Django's handlers
     included) is returned wrapped. Wrapping twice is a no-op. Options are validated here.
     """
-    opts = Options.from_kwargs(options)
+    opts = suppress.middleware_options(options)
     # The module calling wrap() is the app's: its threads count as app code wherever it is
     # installed (zerolog_mw.threads).
     threads.count_as_app(sys._getframe(1).f_globals.get("__name__", ""))

@@ -21,7 +21,6 @@ from .diagnostics import tell_operator
 from .errors import MAX_VALIDATION_BODY, own_response
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
-from .options import Options
 from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import CollectingInput, RequestValues, adopt_slot, metered_context
@@ -53,7 +52,7 @@ class LoggerSuppressor:
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
         self.app = app
-        self._suppression = suppress.install(Options.from_kwargs(options), middleware=True)
+        self._suppression = suppress.install(suppress.middleware_options(options), middleware=True)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if not self._suppression.settled:
@@ -209,7 +208,7 @@ class RedactionGuard(_Stack):
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
-        opts = Options.from_kwargs(options)
+        opts = suppress.middleware_options(options)
         self.app = app
         self.stdio = opts.stdio
         self.refusal: tuple[Callable[[], object], str] | None = None
@@ -243,7 +242,7 @@ class StreamWrapper(_Stack):
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
-        Options.from_kwargs(options)
+        suppress.middleware_options(options)
         self.app = app
         self._assemble(None, True, None)
 
@@ -258,7 +257,7 @@ class MetricsEmitter(_Stack):
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
-        opts = Options.from_kwargs(options)
+        opts = suppress.middleware_options(options)
         self.app = app
         self.recorder = build_recorder(opts)
         self.metrics_path = opts.metrics_path
@@ -553,7 +552,7 @@ class ZeroLogMiddleware(_Stack):
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[OptionsKwargs]) -> None:
-        opts = Options.from_kwargs(options)  # fail before installing anything
+        opts = suppress.middleware_options(options)  # fail (closed) before building anything
         self.app = app
         self.metrics = MetricsEmitter(app, **options)
         self.guard = RedactionGuard(app, **options)  # refuse_while() is set here
