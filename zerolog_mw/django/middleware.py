@@ -35,7 +35,7 @@ from .. import hooks, request_values, routes, stdio, suppress
 from ..diagnostics import ZeroLogWarning
 from ..metrics.build import build_recorder
 from ..metrics.meter import RequestMeter
-from ..metrics.recorder import Recorder
+from ..metrics.recorder import Recorder, flush_at_sigterm
 from ..options import Options
 from ..request_values import CollectingInput, RequestValues
 from ..routes import RouteSlot
@@ -72,6 +72,8 @@ class ZeroLogMiddleware:
         self._lock = threading.Lock()
         self._recorder: Recorder | None = None  # built at the first request that meters
         self._recorder_built = False
+        if options.metrics:
+            flush_at_sigterm()  # from here, the main thread (the recorder is built in a request)
         self._options = options
         self._suppression = suppress.install(options, middleware=True)
         self._stdio_claimed = _guards_stdio(options)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import signal
 import threading
 import weakref
 from collections import deque
@@ -34,6 +35,7 @@ __all__ = [
     "SeriesKey",
     "SeriesWindow",
     "Sink",
+    "flush_at_sigterm",
     "reset_in_forked_child",
 ]
 
@@ -125,6 +127,7 @@ class Recorder:
         self._known_errors: set[str] = set()
         self._setup()
         reset_in_forked_child(self)  # a worker starts empty, and starts its own thread
+        flush_at_sigterm()
         _RECORDERS.add(self)  # closed at exit; held weakly (here and by the thread): an app
         # that is dropped takes its recorder (flushed by __del__) and its thread with it
 
@@ -355,6 +358,31 @@ def _close_all() -> None:
     """At interpreter exit: flush what every live recorder holds."""
     for recorder in list(_RECORDERS):
         recorder.close()
+
+
+def flush_at_sigterm() -> None:
+    """Flush every live recorder when the process is told to terminate, then terminate as it
+    would have. ``SIGTERM``'s default action ends the process without ``atexit``: waitress and
+    Django's runserver keep it, and uvicorn re-raises the signal it caught after putting back
+    the handler it found — an app without lifespan shutdown (Django's ASGI handler) lost its
+    last ``flush_interval`` of metrics. Set from the main thread only, and only over the
+    default action: a server's or the app's own handler is left as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _flush_then_terminate)
+    except (ValueError, OSError):  # no such signal here, or not settable: atexit only
+        return
+
+
+def _flush_then_terminate(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    try:
+        for recorder in list(_RECORDERS):
+            recorder.flush(timeout=1)  # a flush stuck elsewhere must not hold the exit
+    finally:
+        signal.raise_signal(signum)
 
 
 def _reset_all_in_child() -> None:
