@@ -31,6 +31,8 @@ if not settings.configured:
     settings.configure(SECRET_KEY="tests", ALLOWED_HOSTS=["testserver"], ROOT_URLCONF=[])
     django.setup()
 
+DJANGO_MW = "zerolog_mw.django.ZeroLogMiddleware"
+
 
 def make_flask() -> Flask:
     app = Flask("wrapped")
@@ -148,7 +150,9 @@ def test_a_django_handler_wrapped_without_options_takes_the_zerolog_setting(
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import override_settings
 
-    with override_settings(ZEROLOG={"allow_loggers": ["zltest.setting"], "metrics": ()}):
+    with override_settings(
+        ZEROLOG={"allow_loggers": ["zltest.setting"], "metrics": ()}, MIDDLEWARE=[DJANGO_MW]
+    ):
         wrapped = zerolog_mw.wrap(WSGIHandler(), **given)
     allowed = wrapped._suppression.options.allow_loggers
     assert allowed == (("zltest.given",) if given else ("zltest.setting",))
@@ -158,9 +162,26 @@ def test_a_django_handler_wrapped_without_options_takes_the_zerolog_setting(
 def test_django_handlers_are_wrapped_by_protocol() -> None:
     from django.core.handlers.asgi import ASGIHandler
     from django.core.handlers.wsgi import WSGIHandler
+    from django.test import override_settings
 
-    assert isinstance(zerolog_mw.wrap(WSGIHandler()), wsgi.ZeroLogMiddleware)
-    assert isinstance(zerolog_mw.wrap(ASGIHandler()), asgi.ZeroLogMiddleware)
+    with override_settings(MIDDLEWARE=[DJANGO_MW]):
+        assert isinstance(zerolog_mw.wrap(WSGIHandler()), wsgi.ZeroLogMiddleware)
+        assert isinstance(zerolog_mw.wrap(ASGIHandler()), asgi.ZeroLogMiddleware)
+
+
+def test_a_metered_django_handler_without_the_middleware_is_warned_of() -> None:
+    """Route templates come from the Django middleware: without it, every request would be
+    counted under ``__unmatched__``, silently."""
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import override_settings
+
+    with (
+        override_settings(MIDDLEWARE=["django.middleware.common.CommonMiddleware"]),
+        pytest.warns(ZeroLogWarning, match="__unmatched__.*Add it first in MIDDLEWARE"),
+    ):
+        zerolog_mw.wrap(WSGIHandler())
+    with override_settings(MIDDLEWARE=[]):  # unmetered: no route to miss, nothing to say
+        zerolog_mw.wrap(WSGIHandler(), metrics=())
 
 
 async def asgi_app(scope: Any, receive: Any, send: Any) -> None:

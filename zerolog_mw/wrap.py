@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import inspect
 import sys
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction
 
 from . import asgi, suppress, threads, wsgi
-from .diagnostics import DebugModeError
+from .diagnostics import DebugModeError, ZeroLogWarning
 from .errors import DEBUG_REFUSED
 
 if TYPE_CHECKING:
@@ -66,12 +67,22 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
         return app
     if inspect.isclass(app) or not callable(app):
         raise TypeError(f"{_EXPECTED}, not {type(app).__name__}")
-    if not options and is_django_handler(app):
-        # One source of configuration: the ZEROLOG setting that configures the middleware
-        # (wrapped with other options, the strictest of the two would win, silently).
+    if is_django_handler(app):
         from .django import conf
 
-        options = conf.as_kwargs()
+        if not options:
+            # One source of configuration: the ZEROLOG setting that configures the middleware
+            # (wrapped with other options, the strictest of the two would win, silently).
+            options = conf.as_kwargs()
+            opts = suppress.middleware_options(options)
+        if opts.metrics and not conf.middleware_installed():
+            warnings.warn(
+                f"zerolog_mw.wrap() of a Django handler without {conf.MIDDLEWARE_PATH!r} in "
+                "MIDDLEWARE counts every request under the route __unmatched__: the "
+                "middleware reports Django's route templates. Add it first in MIDDLEWARE.",
+                ZeroLogWarning,
+                stacklevel=2,
+            )
     if iscoroutinefunction(app) or iscoroutinefunction(type(app).__call__):
         return asgi.ZeroLogMiddleware(app, **options)
     if _takes_two_positional(app):

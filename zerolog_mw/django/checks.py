@@ -34,7 +34,6 @@ from ..diagnostics import REQUEST_LOGGING_PACKAGES
 from . import conf
 
 __all__ = [
-    "MIDDLEWARE_PATHS",
     "check_admins",
     "check_all",
     "check_cache_middleware",
@@ -45,10 +44,6 @@ __all__ = [
     "check_setting",
 ]
 
-MIDDLEWARE_PATHS = frozenset(
-    {"zerolog_mw.django.ZeroLogMiddleware", "zerolog_mw.django.middleware.ZeroLogMiddleware"}
-)
-MIDDLEWARE_PATH = "zerolog_mw.django.ZeroLogMiddleware"
 
 # Loggers whose records carry the request: the HttpRequest as an attribute, the path, Host.
 REQUEST_LOGGERS = ("django", "django.request", "django.server", "django.security")
@@ -111,22 +106,22 @@ def check_debug(app_configs: Any = None, **kwargs: Any) -> Messages:
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> Messages:
     """E002: the middleware is missing; W001: it is not first in ``MIDDLEWARE``."""
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
-    if not MIDDLEWARE_PATHS.intersection(middleware):
+    if not conf.middleware_installed():
         return [
             checks.Error(
-                f"'zerolog_mw.django' is in INSTALLED_APPS but {MIDDLEWARE_PATH!r} is not in "
+                f"'zerolog_mw.django' is in INSTALLED_APPS but {conf.MIDDLEWARE_PATH!r} is not in "
                 "MIDDLEWARE, so nothing is suppressed.",
-                hint=f"Add {MIDDLEWARE_PATH!r} as the first entry of MIDDLEWARE.",
+                hint=f"Add {conf.MIDDLEWARE_PATH!r} as the first entry of MIDDLEWARE.",
                 id="zerolog_mw.E002",
             )
         ]
-    if middleware[0] not in MIDDLEWARE_PATHS:
+    if middleware[0] not in conf.MIDDLEWARE_PATHS:
         return [
             checks.Warning(
-                f"{MIDDLEWARE_PATH!r} is not first in MIDDLEWARE: middleware above it "
+                f"{conf.MIDDLEWARE_PATH!r} is not first in MIDDLEWARE: middleware above it "
                 f"({middleware[0]!r} first) runs outside it, where its prints are not dropped "
                 "and its streaming is not covered.",
-                hint=f"Move {MIDDLEWARE_PATH!r} to the top of MIDDLEWARE.",
+                hint=f"Move {conf.MIDDLEWARE_PATH!r} to the top of MIDDLEWARE.",
                 id="zerolog_mw.W001",
             )
         ]

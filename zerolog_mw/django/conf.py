@@ -18,9 +18,19 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ..options import Options, OptionsKwargs
 
-__all__ = ["SETTING", "VALID_KEYS_HINT", "as_kwargs", "options"]
+__all__ = [
+    "MIDDLEWARE_PATH",
+    "MIDDLEWARE_PATHS",
+    "SETTING",
+    "VALID_KEYS_HINT",
+    "as_kwargs",
+    "middleware_installed",
+    "options",
+]
 
 SETTING = "ZEROLOG"
+MIDDLEWARE_PATH = "zerolog_mw.django.ZeroLogMiddleware"
+MIDDLEWARE_PATHS = frozenset({MIDDLEWARE_PATH, "zerolog_mw.django.middleware.ZeroLogMiddleware"})
 
 VALID_KEYS_HINT = (
     "Set ZEROLOG to a dict whose keys are zerolog_mw.Options fields ("
@@ -62,3 +72,8 @@ def _build(raw: object) -> Options:
         return Options.from_kwargs(raw)
     except (TypeError, ValueError) as exc:
         raise ImproperlyConfigured(f"settings.ZEROLOG: {exc}. {VALID_KEYS_HINT}") from exc
+
+
+def middleware_installed() -> bool:
+    """``MIDDLEWARE`` holds zerolog_mw's Django middleware."""
+    return bool(MIDDLEWARE_PATHS.intersection(getattr(settings, "MIDDLEWARE", None) or ()))
