@@ -40,6 +40,7 @@ from ..options import Options
 from ..request_values import CollectingInput, RequestValues
 from ..routes import RouteSlot
 from . import conf
+from .responses import guard_response, response_policy
 
 __all__ = ["ZeroLogMiddleware"]
 
@@ -75,6 +76,7 @@ class ZeroLogMiddleware:
         if options.metrics:
             flush_at_sigterm()  # from here, the main thread (the recorder is built in a request)
         self._options = options
+        self._policy = response_policy(options)
         self._suppression = suppress.install(options, middleware=True)
         self._stdio_claimed = _guards_stdio(options)
         if self._stdio_claimed:
@@ -150,6 +152,8 @@ class ZeroLogMiddleware:
         if match is not None and match.route:
             routes.set_route(str(match.route))
         _warn_if_django_buffers(request, response)
+        if values is not None:  # no wrapped handler's guard around: this one's rules
+            guard_response(self._policy, request, response)
         if meter is not None:
             meter.status = response.status_code
             if not getattr(response, "streaming", False):
@@ -171,6 +175,7 @@ class ZeroLogMiddleware:
             elif not _guards_stdio(options) and self._stdio_claimed:
                 stdio.patchset.release()
                 self._stdio_claimed = False
+            self._policy = response_policy(options)
             self._options = options
 
 
