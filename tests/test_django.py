@@ -107,6 +107,7 @@ urlpatterns = [
     path("stream-async", async_stream_view),
     path("api/", include([path("items/<int:pk>", item_view)])),
     re_path(r"^legacy/(?P<year>[0-9]{4})/$", item_view),
+    path("", item_view),
 ]
 
 
@@ -480,9 +481,10 @@ def metered_context() -> tuple[routes.RouteSlot, RequestValues]:
 
 
 ROUTES = [
-    ("/sync/x", "sync/<str:value>"),
-    ("/api/items/7", "api/items/<int:pk>"),
-    ("/legacy/2024/", "^legacy/(?P<year>[0-9]{4})/$"),
+    ("/sync/x", "/sync/<str:value>"),
+    ("/api/items/7", "/api/items/<int:pk>"),
+    ("/legacy/2024/", "/legacy/(?P<year>[0-9]{4})/$"),
+    ("/", "/"),  # the root route, path("")
 ]
 
 

@@ -91,9 +91,9 @@ def test_the_middleware_alone_emits_content_free_metrics() -> None:
         assert client.get("/nope/zlcanary0123").status_code == 404
     flush(sink)
     counts = sink.counts()
-    assert counts[("GET", "api/items/<int:pk>", 200)][:2] == (1, 10)
-    assert counts[("GET", "fail", 500)][2] == {"LookupError": 1}
-    assert counts[("GET", "stream", 200)][:2] == (1, 10)
+    assert counts[("GET", "/api/items/<int:pk>", 200)][:2] == (1, 10)
+    assert counts[("GET", "/fail", 500)][2] == {"LookupError": 1}
+    assert counts[("GET", "/stream", 200)][:2] == (1, 10)
     assert ("GET", "__unmatched__", 404) in counts
 
 
@@ -104,6 +104,10 @@ def test_a_wrapped_handler_counts_each_request_once() -> None:
         app = zerolog_mw.wrap(handler, metrics=[outer])
         with WsgiClient(app).get("/api/items/7") as response:
             assert response.status_code == 200
+        with WsgiClient(app).get("/fail") as response:
+            assert response.status_code == 500
         app.metrics.recorder.flush()
-    assert outer.counts()[("GET", "api/items/<int:pk>", 200)][0] == 1  # route from Django
+    counts = outer.counts()
+    assert counts[("GET", "/api/items/<int:pk>", 200)][0] == 1  # route from Django
+    assert counts[("GET", "/fail", 500)][2] == {"LookupError": 1}  # Django's 500: its class
     assert inner.batches == []  # the middleware left metering to the wrapper

@@ -4,7 +4,8 @@ Docker and Kubernetes do).
 Its default action ends a process without ``atexit``: waitress and runserver keep it, and
 uvicorn re-raises the signal after its graceful shutdown with the handler it found put back —
 so an app with no lifespan shutdown (Django's ASGI handler) lost its last flush interval. The
-recorder chains that default: flush, then terminate as before. Real servers, a real UDP
+recorder chains that default (when it is built, or at ``wrap()`` of a Starlette app, whose
+stack is built later): flush, then terminate as before. Real servers, a real UDP
 listener; ``flush_interval`` is the default 10 s, so every line below comes from that flush.
 """
 
@@ -28,6 +29,12 @@ SERVERS = {
     "waitress-flask": (
         lambda port: [PY, "-m", "waitress", f"--listen=127.0.0.1:{port}", "keepalive_flask:app"],
         "/ok",
+    ),
+    "uvicorn-fastapi-lifespan-off": (  # the stack is built at the first request, in serving
+        lambda port: [
+            *f"{PY} -m uvicorn --port {port} --lifespan off careless_fastapi:app".split()
+        ],
+        "/items/1",
     ),
     "uvicorn-django-asgi": (
         lambda port: [PY, "-m", "uvicorn", "--port", str(port), "careless_django_asgi:application"],

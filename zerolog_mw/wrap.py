@@ -13,6 +13,7 @@ from asgiref.sync import iscoroutinefunction
 from . import asgi, suppress, threads, wsgi
 from .diagnostics import DebugModeError, ZeroLogWarning
 from .errors import DEBUG_REFUSED
+from .metrics.recorder import flush_at_sigterm
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -62,8 +63,11 @@ def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
                     "call it where the app is created"
                 )
             app.build_middleware_stack = _Outermost(app.build_middleware_stack, dict(options))
-            # Starlette builds its middleware on the first call: suppress from now on.
+            # Starlette builds its middleware on the first call: suppress from now on; and
+            # chain SIGTERM now, while it is the default (the server's handler is set by then).
             suppress.install(opts, middleware=True)
+            if opts.metrics:
+                flush_at_sigterm()
         return app
     if inspect.isclass(app) or not callable(app):
         raise TypeError(f"{_EXPECTED}, not {type(app).__name__}")

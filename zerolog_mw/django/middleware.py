@@ -111,10 +111,13 @@ class ZeroLogMiddleware:
             _unmark(marks)
 
     def process_exception(self, request: Any, exception: Exception) -> None:
-        """Note the class of an exception Django turns into a 500, for the metrics."""
+        """Note the class of an exception Django turns into a 500, for the metrics (this
+        middleware's meter, or a wrapped handler's)."""
         meter = getattr(request, "_zerolog_meter", None)
         if meter is not None:
             meter.error = type(exception).__name__
+        else:
+            routes.set_handled_error(exception)
 
     def _before(self, request: Any) -> tuple[str, RequestMeter | None]:
         """Per-request set-up: the stdio mode, and this request's meter if any."""
@@ -149,8 +152,9 @@ class ZeroLogMiddleware:
         values: RequestValues | None,
     ) -> Any:
         match = getattr(request, "resolver_match", None)
-        if match is not None and match.route:
-            routes.set_route(str(match.route))
+        if match is not None and match.route is not None:
+            # "" is the root; "/" first, as Flask and Starlette templates (a regex loses its "^")
+            routes.set_route("/" + str(match.route).removeprefix("^"))
         _warn_if_django_buffers(request, response)
         if values is not None:  # no wrapped handler's guard around: this one's rules
             guard_response(self._policy, request, response)
