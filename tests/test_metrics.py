@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,6 +144,50 @@ def test_a_mounted_sub_apps_routes_get_their_full_template_first_time(
     counters = {line for line in received(udp) if line.endswith("|c")}
     assert "t.requests.GET.admin_things_tid.200:3|c" in counters
     assert "t.requests.GET.things_tid.200:1|c" in counters
+
+
+@pytest.mark.parametrize("mounted", [False, True])
+def test_fastapi_included_routers_and_static_mounts_get_their_full_templates(
+    tmp_path: Path, mounted: bool
+) -> None:
+    """A router included under two prefixes (FastAPI 0.165 shares one route object between
+    them), nested routers, a static-files mount (FastAPI names no route for it); the app under
+    a Starlette mount or not (then the static files count under the outer mount, the route
+    Starlette names)."""
+    from fastapi import APIRouter, FastAPI
+    from fastapi.staticfiles import StaticFiles
+
+    (tmp_path / "a.txt").write_text("static")
+    api = FastAPI()
+    inner, outer_router, shared = APIRouter(prefix="/r2"), APIRouter(prefix="/r1"), APIRouter()
+
+    @inner.get("/leaf/{lid}")
+    def leaf(lid: str) -> dict[str, str]:
+        return {}
+
+    @shared.get("/s/{sid}")
+    def item(sid: str) -> dict[str, str]:
+        return {}
+
+    outer_router.include_router(inner)
+    api.include_router(outer_router, prefix="/api")
+    api.include_router(shared, prefix="/v1")
+    api.include_router(shared, prefix="/v2")
+    api.mount("/static", StaticFiles(directory=tmp_path))
+    sink = ListSink()
+    app: Any = Starlette(routes=[Mount("/sub", app=api)]) if mounted else api
+    zerolog_mw.wrap(app, metrics=[sink])
+    base = "/sub" if mounted else ""
+    with TestClient(app) as client:
+        for url in ["/api/r1/r2/leaf/7", "/v1/s/1", "/v2/s/2", "/v2/s/3", "/static/a.txt"]:
+            assert client.get(base + url).status_code == 200
+        app.middleware_stack.metrics.recorder.flush()
+    assert sink.series() == {
+        ("GET", f"{base}/api/r1/r2/leaf/{{lid}}", 200): 1,
+        ("GET", f"{base}/v1/s/{{sid}}", 200): 1,
+        ("GET", f"{base}/v2/s/{{sid}}", 200): 2,
+        ("GET", "/sub" if mounted else "/static", 200): 1,
+    }
 
 
 def test_statsd_tags_mode(udp: socket.socket) -> None:

@@ -19,20 +19,32 @@ class RouteTemplates(dict[int, str]):
 
     def lookup(self, scope: MutableMapping[str, Any], app: object) -> str | None:
         """The template of the route ``scope`` matched under ``app`` (what the metrics emitter
-        wraps), None if none (or an odd router)."""
-        route = scope.get("route")
-        if route is None:
-            return None
-        template = self.get(id(route))
+        wraps), None if none (or an odd router).
+
+        FastAPI (0.165 on) includes a router lazily: one route object serves every prefix it
+        is included under, and ``scope["fastapi"]["effective_route_context"]`` tells which;
+        that inclusion is the key then. A mount it matched without naming the route (static
+        files) is found by the app it leads to (``scope["endpoint"]``)."""
+        node = _inclusion(scope) or scope.get("route")
+        by_endpoint = node is None
+        if by_endpoint:
+            node = scope.get("endpoint")
+            if node is None:
+                return None
+        template = self.get(id(node))
         if template is None:
             try:
                 self._walk(_top_routes(app, scope), "")
-                # A route outside the app's tree (added later, or a router used bare): own path.
-                template = str(getattr(route, "path", ""))
             except Exception:  # an odd router must not cost the request its event
                 return None
-            template = self.setdefault(id(route), template)
-        return template
+            template = self.get(id(node))
+            if template is None:
+                # Outside the app's tree (added later, a router used bare): its own path; an
+                # endpoint of no known mount has none (remembered: it is not walked again).
+                own = "" if by_endpoint else getattr(node, "path", None)
+                own = own if own is not None else getattr(node, "path_format", "")
+                template = self.setdefault(id(node), str(own))
+        return template or None
 
     def _walk(self, routes: Iterable[Any], prefix: str) -> None:
         for route in routes:
@@ -41,6 +53,18 @@ class RouteTemplates(dict[int, str]):
             children = getattr(route, "routes", None)
             if children:
                 self._walk(children, path)
+            elif children is not None and hasattr(route, "app"):  # a mount of a leaf app
+                self[id(route.app)] = path or "/"
+            inclusions = getattr(route, "effective_route_contexts", None)
+            if inclusions is not None:  # FastAPI's included router: each inclusion's path
+                for context in inclusions():
+                    self[id(context)] = prefix + str(getattr(context, "path_format", ""))
+
+
+def _inclusion(scope: MutableMapping[str, Any]) -> object | None:
+    """The FastAPI inclusion the request's route was matched through, if any."""
+    fastapi = scope.get("fastapi")
+    return fastapi.get("effective_route_context") if type(fastapi) is dict else None
 
 
 def _top_routes(app: object, scope: MutableMapping[str, Any]) -> Iterable[Any]:
