@@ -190,6 +190,30 @@ def test_fastapi_included_routers_and_static_mounts_get_their_full_templates(
     }
 
 
+def test_head_responses_count_no_body_bytes() -> None:
+    """The app may produce a body for HEAD; the server sends none: none is counted."""
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("five!")(scope, receive, send)
+
+    def wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"five!"]
+
+    sent: dict[str, int] = {}
+    for name, app in [("asgi", asgi_app), ("wsgi", wsgi_app)]:
+        sink = ListSink()
+        wrapped: Any = zerolog_mw.wrap(app, metrics=[sink])
+        client = TestClient(wrapped) if name == "asgi" else Client(wrapped)  # no lifespan
+        for method in (client.head, client.get):
+            method("/").close()  # a WSGI request ends when its response is closed
+        wrapped.metrics.recorder.flush()
+        for batch in sink.batches:
+            for (method, _, _), window in batch.series.items():
+                sent[f"{name} {method}"] = sent.get(f"{name} {method}", 0) + window.response_bytes
+    assert sent == {"asgi HEAD": 0, "asgi GET": 5, "wsgi HEAD": 0, "wsgi GET": 5}
+
+
 def test_statsd_tags_mode(udp: socket.socket) -> None:
     port = udp.getsockname()[1]
     app = asgi.MetricsEmitter(starlette_app(), statsd_port=port, statsd_tags=True)

@@ -67,7 +67,7 @@ class RequestMeter(RouteSlot):
             end - self.start,
             None if first is None else first - self.start,
             self.request_bytes,
-            self.response_bytes,
+            self.response_bytes if self.method != "HEAD" else 0,  # the server sends no body
             self.error if error is None else type(error).__name__,
             self.disconnected,
         )
