@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import django
+import pytest
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -53,10 +54,19 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks())
 
 
+def midstream_failure(request: HttpRequest) -> StreamingHttpResponse:
+    def chunks() -> Iterator[bytes]:
+        yield b"first"
+        raise ZeroDivisionError("the value")
+
+    return StreamingHttpResponse(chunks())
+
+
 urlpatterns = [
     path("api/", include([path("items/<int:pk>", item)])),
     path("fail", fail),
     path("stream", stream),
+    path("midstream", midstream_failure),
 ]
 
 
@@ -95,6 +105,26 @@ def test_the_middleware_alone_emits_content_free_metrics() -> None:
     assert counts[("GET", "/fail", 500)][2] == {"LookupError": 1}
     assert counts[("GET", "/stream", 200)][:2] == (1, 10)
     assert ("GET", "__unmatched__", 404) in counts
+
+
+def test_the_middleware_alone_counts_disconnects_and_midstream_errors() -> None:
+    sink = ListSink()
+    with settings_for(sink):
+        client = Client(raise_request_exception=False)
+        left = client.get("/stream")
+        assert next(iter(left.streaming_content)) == b"aaaaa"
+        left.close()  # the client went away after the first chunk
+        failed = client.get("/midstream")
+        with pytest.raises(ZeroDivisionError):
+            b"".join(failed.streaming_content)
+        failed.close()
+        whole = client.get("/stream")
+        assert b"".join(whole.streaming_content) == b"aaaaabbbbb"
+        whole.close()
+    flush(sink)
+    windows = [w for b in sink.batches for k, w in b.series.items() if k[1] != "__unmatched__"]
+    assert sum(w.disconnects for w in windows) == 1
+    assert [w.errors for w in windows if w.errors] == [{"ZeroDivisionError": 1}]
 
 
 def test_a_wrapped_handler_counts_each_request_once() -> None:

@@ -256,7 +256,8 @@ def _guard_response(
 ) -> None:
     """Cover the rest of the response's life — producing chunks, closing — with the stdio
     mark and the request's values (forgotten once closed), and the metrics (``meter``: chunks
-    counted, the request finished at close)."""
+    counted, a mid-stream exception by class, the request finished at close: disconnected
+    if the stream was closed before its end)."""
     close = response.close
 
     def close_in_request() -> None:
@@ -267,12 +268,16 @@ def _guard_response(
             _unmark(marks)
             _forget(values)
             if meter is not None:
-                meter.complete = True
+                meter.disconnected = not meter.complete
                 meter.finish()
 
     response.close = close_in_request
     # FileResponse: reading a file runs no app code, and re-wrapping would lose sendfile.
-    if getattr(response, "streaming", False) and getattr(response, "file_to_stream", None) is None:
+    streamed = getattr(response, "streaming", False)
+    if not streamed or getattr(response, "file_to_stream", None) is not None:
+        if meter is not None:
+            meter.complete = True  # whole already (or a file's: not followed)
+    else:
         content = response.streaming_content  # never consumed here: both wrappers are lazy
         if response.is_async:
             response.streaming_content = _chunks_in_request_async(content, mode, meter, values)
@@ -289,7 +294,11 @@ def _chunks_in_request(
         try:
             chunk = next(chunks)
         except StopIteration:
+            _streamed_whole(meter)
             return
+        except Exception as exc:
+            _streamed_error(meter, exc)
+            raise
         finally:
             _unmark(marks)
         if meter is not None:
@@ -309,12 +318,26 @@ async def _chunks_in_request_async(
         try:
             chunk = await anext(chunks)
         except StopAsyncIteration:
+            _streamed_whole(meter)
             return
+        except Exception as exc:
+            _streamed_error(meter, exc)
+            raise
         finally:
             _unmark(marks)
         if meter is not None:
             meter.body(len(chunk))
         yield chunk
+
+
+def _streamed_whole(meter: RequestMeter | None) -> None:
+    if meter is not None:
+        meter.complete = True
+
+
+def _streamed_error(meter: RequestMeter | None, exc: Exception) -> None:
+    if meter is not None:
+        meter.finish(exc)  # ended by the error, not by a client going away
 
 
 # Views already reported as buffered by Django, keyed by qualified name (or route template).
