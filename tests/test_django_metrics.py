@@ -127,6 +127,29 @@ def test_the_middleware_alone_counts_disconnects_and_midstream_errors() -> None:
     assert [w.errors for w in windows if w.errors] == [{"ZeroDivisionError": 1}]
 
 
+def test_the_middleware_alone_serves_metrics_path() -> None:
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    zerolog = {
+        "metrics": ["prometheus"],
+        "metrics_path": "/metrics",
+        "prometheus_registry": registry,
+    }
+    with override_settings(
+        ROOT_URLCONF=__name__, MIDDLEWARE=["zerolog_mw.django.ZeroLogMiddleware"], ZEROLOG=zerolog
+    ):
+        client = Client()
+        assert client.get("/api/items/3").status_code == 200
+        scraped = client.get("/metrics")
+    assert scraped.status_code == 200 and scraped["Cache-Control"] == "no-store"
+    assert scraped["Content-Type"].startswith("text/plain")
+    wanted = (
+        'zerolog_http_requests_total{method="GET",route="/api/items/<int:pk>",status="200"} 1.0'
+    )
+    assert wanted in scraped.content.decode()
+
+
 def test_a_wrapped_handler_counts_each_request_once() -> None:
     inner, outer = ListSink(), ListSink()
     with settings_for(inner):

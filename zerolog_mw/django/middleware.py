@@ -30,10 +30,11 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponse
 
 from .. import hooks, request_values, routes, stdio, suppress
 from ..diagnostics import ZeroLogWarning
-from ..metrics.build import build_recorder
+from ..metrics.build import build_recorder, exposition
 from ..metrics.meter import RequestMeter
 from ..metrics.recorder import Recorder, flush_at_sigterm
 from ..options import Options
@@ -85,6 +86,8 @@ class ZeroLogMiddleware:
     def __call__(self, request: Any) -> Any:
         if self.async_mode:
             return self.__acall__(request)
+        if self._options.metrics_path is not None and (exposed := self._exposition(request)):
+            return exposed
         mode, meter = self._before(request)
         values = _values_for(request, mode)
         marks = _mark(mode, values, meter)
@@ -98,6 +101,8 @@ class ZeroLogMiddleware:
             _unmark(marks)
 
     async def __acall__(self, request: Any) -> Any:
+        if self._options.metrics_path is not None and (exposed := self._exposition(request)):
+            return exposed
         mode, meter = self._before(request)
         values = _values_for(request, mode)
         marks = _mark(mode, values, meter)
@@ -109,6 +114,19 @@ class ZeroLogMiddleware:
             raise
         finally:
             _unmark(marks)
+
+    def _exposition(self, request: Any) -> HttpResponse | None:
+        """The Prometheus exposition at ``metrics_path``, when this middleware meters (under a
+        wrapped handler the wrapper serves its own, before Django)."""
+        if request.path_info != self._options.metrics_path or routes.current_slot() is not None:
+            return None
+        recorder = self._metrics_recorder()
+        if recorder is None:
+            return None
+        body, content_type = exposition(recorder)
+        response = HttpResponse(body, content_type=content_type)
+        guard_response(self._policy, request, response)  # Cache-Control, as on any response
+        return response
 
     def process_exception(self, request: Any, exception: Exception) -> None:
         """Note the class of an exception Django turns into a 500, for the metrics (this
