@@ -404,6 +404,44 @@ def test_a_failing_sink_is_counted_and_never_reaches_the_request() -> None:
     assert good.batches[-1].sink_errors >= 1
 
 
+def test_statsd_on_an_ipv6_address_receives_the_lines() -> None:
+    listener = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        listener.bind(("::1", 0))
+    except OSError as exc:  # the machine has no IPv6 loopback: nothing to send to
+        listener.close()
+        pytest.skip(f"no IPv6 loopback here ({exc})")
+    with listener:
+        app = asgi.MetricsEmitter(
+            starlette_app(), statsd_host="::1", statsd_port=listener.getsockname()[1]
+        )
+        with TestClient(app) as client:
+            assert client.get("/users/1").text == "user"
+        assert app.recorder is not None
+        app.recorder.flush()
+        listener.settimeout(2)
+        lines = listener.recv(65536).decode().splitlines()
+    assert "zerolog.requests.GET.users_uid.200:1|c" in lines
+    assert app.recorder.sink_errors == 0
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("STATSD_PREFIX", "my app:prod|x"), ("STATSD_PORT", "99999"), ("STATSD_PORT", "eighty")],
+)
+def test_statsd_environment_is_checked_at_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    from zerolog_mw.metrics.statsd_sink import StatsdSink
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"environment variable {name} "):
+        zerolog_mw.wrap(starlette_app())
+    with pytest.raises(ValueError, match=f"environment variable {name} "):
+        StatsdSink()
+    zerolog_mw.wrap(starlette_app(), metrics=())  # no StatsD: the variables are not read
+
+
 def test_dead_statsd_host_does_not_affect_requests() -> None:
     app = asgi.ZeroLogMiddleware(starlette_app(), statsd_port=free_port())
     with TestClient(app) as client:

@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 from collections.abc import Mapping
 from typing import Literal, TypedDict
 
-__all__ = ["Options", "OptionsKwargs"]
+__all__ = ["Options", "OptionsKwargs", "statsd_port_from_env", "statsd_prefix_from_env"]
 
 StdioMode = Literal["drop", "pass", "redact"]
 _LOGGER_NAME = re.compile(r"[^\s.]+(\.[^\s.]+)*")
 _PREFIX = re.compile(r"[A-Za-z0-9_.\-]*")
+
+
+def statsd_port_from_env() -> int:
+    """``$STATSD_PORT``, or 8125; a value that is no port raises ``ValueError`` naming it."""
+    raw = os.environ.get("STATSD_PORT", "8125")
+    port = int(raw) if raw.strip().isdigit() else 0
+    if not 0 < port < 65536:
+        raise ValueError("environment variable STATSD_PORT must be an int from 1 to 65535")
+    return port
+
+
+def statsd_prefix_from_env() -> str:
+    """``$STATSD_PREFIX``, or ``zerolog``; a value a StatsD line cannot hold raises."""
+    prefix = os.environ.get("STATSD_PREFIX", "zerolog")
+    if not _PREFIX.fullmatch(prefix):
+        raise ValueError("environment variable STATSD_PREFIX may hold A-Z a-z 0-9 _ - . only")
+    return prefix
 
 
 class OptionsKwargs(TypedDict, total=False):

@@ -45,7 +45,7 @@ from . import hooks, loguru_gate, request_values, stdio, threads
 from .diagnostics import tell_operator
 from .hooks import EXTRA_PLACEHOLDER
 from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
-from .options import Options
+from .options import Options, statsd_port_from_env, statsd_prefix_from_env
 from .patches import Patch, PatchSet
 from .redaction import redact
 from .trackers import secure_trackers
@@ -320,7 +320,13 @@ def middleware_options(options: Mapping[str, Any]) -> Options:
     answering every request with a 500 — and logging those requests, path and all.
     """
     try:
-        return Options.from_kwargs(options)
+        opts = Options.from_kwargs(options)
+        if "statsd" in opts.metrics:  # what the environment supplies fails here too
+            if opts.statsd_port is None:
+                statsd_port_from_env()
+            if opts.statsd_prefix is None:
+                statsd_prefix_from_env()
+        return opts
     except (TypeError, ValueError) as exc:
         line = f"invalid zerolog_mw option, logging silenced: {type(exc).__name__}: {exc}"
         with _lock:

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import warnings
 from typing import Any
 
 from statsd import StatsClient
 
 from ..diagnostics import ZeroLogWarning
+from ..options import statsd_port_from_env, statsd_prefix_from_env
 from .event import OVERFLOW, UNMATCHED
 from .recorder import Batch, SeriesKey, reset_in_forked_child
 
@@ -81,15 +83,10 @@ class StatsdSink:
             raise ValueError("StatsdSink max_timings must be an int >= 1")
         if type(max_udp_size) is not int or not 512 <= max_udp_size <= 65507:
             raise ValueError("StatsdSink max_udp_size must be an int from 512 to 65507 (bytes)")
-        if port is None:
-            try:
-                port = int(os.environ.get("STATSD_PORT", "8125"))
-            except ValueError:
-                raise ValueError("STATSD_PORT must be an int from 1 to 65535") from None
         self._target = (
             host or os.environ.get("STATSD_HOST", "127.0.0.1"),
-            port,
-            prefix if prefix is not None else os.environ.get("STATSD_PREFIX", "zerolog"),
+            statsd_port_from_env() if port is None else port,
+            statsd_prefix_from_env() if prefix is None else prefix,
         )
         self.max_udp_size = max_udp_size
         self.tags = tags
@@ -112,8 +109,13 @@ class StatsdSink:
         self._inflight = 0  # the in-flight count this process has sent so far
 
     def _connect(self) -> StatsClient:
+        """A client for the target: over IPv4, else IPv6 (a literal such as ``::1``, or a name
+        with IPv6 addresses only)."""
         host, port, prefix = self._target
-        return StatsClient(host, port, prefix, maxudpsize=self.max_udp_size)
+        try:
+            return StatsClient(host, port, prefix, maxudpsize=self.max_udp_size)
+        except socket.gaierror:
+            return StatsClient(host, port, prefix, maxudpsize=self.max_udp_size, ipv6=True)
 
     def close(self) -> None:
         """Close the socket; later flushes send nothing (a recorder flushing at its end may
