@@ -112,3 +112,26 @@ def test_uvicorn_run_with_the_log_config_dict(tmp_path: Path) -> None:
     assert scan(tmp_path / "zero", canary) == {}
     assert statuses["exception"] == 500
     assert "Uvicorn running on" in output(tmp_path / "zero")
+
+
+def test_logger_class_options_may_be_a_dict_and_are_checked_naming_the_option() -> None:
+    from gunicorn.config import Config
+
+    from zerolog_mw.gunicorn import ZeroLogLogger
+
+    class Audit(ZeroLogLogger):
+        zerolog_options = {"allow_loggers": ["myapp.audit"]}
+
+    assert Audit(Config())._zerolog.options.allow_loggers == ("myapp.audit",)
+
+    class Typo(ZeroLogLogger):
+        zerolog_options = {"allow_logger": ["myapp.audit"]}
+
+    with pytest.raises(TypeError, match="unknown option 'allow_logger'; did you mean"):
+        Typo(Config())
+
+    class Wrong(ZeroLogLogger):
+        zerolog_options = ["myapp.audit"]  # type: ignore[assignment]
+
+    with pytest.raises(TypeError, match=r"Wrong.zerolog_options must be a zerolog_mw.Options"):
+        Wrong(Config())

@@ -14,14 +14,18 @@ fixed start-up lines (``Listening at: …``, ``Booting worker with pid: …``) s
 What the app writes to ``environ["wsgi.errors"]`` is discarded too: gunicorn points it straight
 at stderr and the error log's files, past any logger. What the app itself prints to
 stdout/stderr while handling a request is out of a logger class's reach: wrap the app as well
-(``zerolog_mw.wrap(app)``) for that. Options are set by subclassing::
+(``zerolog_mw.wrap(app)``) for that. Options are set by subclassing (an ``Options``, or a dict
+of them, validated when gunicorn builds the logger)::
 
     class AuditLogger(ZeroLogLogger):
         zerolog_options = Options(allow_loggers=("myapp.audit",))
+
+and ``gunicorn --logger-class myapp.logging.AuditLogger myapp:app``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from gunicorn.glogging import Logger
@@ -51,12 +55,21 @@ class ZeroLogLogger(Logger):  # type: ignore[misc]
     :param cfg: gunicorn's configuration, as gunicorn passes it.
     """
 
-    #: The :class:`~zerolog_mw.Options` the suppressor is installed with; set in a subclass.
-    zerolog_options: ClassVar[Options] = Options()
+    #: The :class:`~zerolog_mw.Options` the suppressor is installed with (or a dict of them);
+    #: set in a subclass.
+    zerolog_options: ClassVar[Options | Mapping[str, Any]] = Options()
 
     def __init__(self, cfg: Any) -> None:
+        options = self.zerolog_options
+        if isinstance(options, Mapping):
+            options = Options.from_kwargs(options)  # an unknown or bad one raises, named
+        elif not isinstance(options, Options):
+            raise TypeError(
+                f"{type(self).__name__}.zerolog_options must be a zerolog_mw.Options or a dict "
+                f"of options, not {type(options).__name__}"
+            )
         # Before gunicorn sets up its handlers, so even that set-up cannot leak.
-        self._zerolog = suppress.install(self.zerolog_options)
+        self._zerolog = suppress.install(options)
         _wsgi_errors.claim()
         super().__init__(cfg)
 
