@@ -275,6 +275,7 @@ CHECKS: list[tuple[str, Callable[..., list[CheckMessage]], dict[str, Any], dict[
         {"MIDDLEWARE": [MW, "django.middleware.common.CommonMiddleware"]},
     ),
     ("E003", checks.check_setting, {"ZEROLOG": {"stdio": "loud"}}, {"ZEROLOG": {"stdio": "pass"}}),
+    ("W007", checks.check_setting, {"ZERO_LOG": {"stdio": "pass"}}, {"ZEROLOG": {"stdio": "pass"}}),
 ]
 
 

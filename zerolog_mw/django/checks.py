@@ -14,6 +14,7 @@ Registered by the app config under ``Tags.security``; each function can also be 
                    ``BrokenLinkEmailsMiddleware`` included)
 ``W006``           ``MIDDLEWARE`` holds a layer that buffers streaming responses (``GZipMiddleware``
                    before Django 6.1)
+``W007``           a setting named like ``ZEROLOG`` (``ZERO_LOG``, ``ZEROLOG_OPTIONS``): ignored
 =================  ===========================================================================
 
 Per-view caching (``cache_page``) and the app's own use of caches cannot be seen from settings.
@@ -80,13 +81,25 @@ def check_all(app_configs: Any = None, **kwargs: Any) -> Messages:
 
 
 def check_setting(app_configs: Any = None, **kwargs: Any) -> Messages:
-    """E003: ``ZEROLOG`` must be a dict of valid option names and values."""
+    """E003: ``ZEROLOG`` must be a dict of valid option names and values; W007: a setting
+    named like it is a misspelling, whose options are silently not applied."""
+    messages: Messages = []
     try:
         conf.options()
     except ImproperlyConfigured as exc:
         message = str(exc).replace(f" {conf.VALID_KEYS_HINT}", "")
-        return [checks.Error(message, hint=conf.VALID_KEYS_HINT, id="zerolog_mw.E003")]
-    return []
+        messages.append(checks.Error(message, hint=conf.VALID_KEYS_HINT, id="zerolog_mw.E003"))
+    for name in dir(settings):
+        squashed = name.upper().replace("_", "").replace("-", "")
+        if name != conf.SETTING and squashed.startswith(conf.SETTING):
+            messages.append(
+                checks.Warning(
+                    f"setting {name!r} is not read by zerolog_mw: its options are not applied.",
+                    hint=f"Name it {conf.SETTING!r} (one dict of options).",
+                    id="zerolog_mw.W007",
+                )
+            )
+    return messages
 
 
 def check_debug(app_configs: Any = None, **kwargs: Any) -> Messages:
