@@ -9,7 +9,7 @@ import django
 import pytest
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.test import Client, override_settings
 from django.urls import include, path
 from werkzeug.test import Client as WsgiClient
@@ -54,6 +54,10 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks())
 
 
+def missing(request: HttpRequest) -> HttpResponse:
+    raise Http404("the value")
+
+
 def midstream_failure(request: HttpRequest) -> StreamingHttpResponse:
     def chunks() -> Iterator[bytes]:
         yield b"first"
@@ -67,6 +71,7 @@ urlpatterns = [
     path("fail", fail),
     path("stream", stream),
     path("midstream", midstream_failure),
+    path("missing", missing),
 ]
 
 
@@ -99,8 +104,10 @@ def test_the_middleware_alone_emits_content_free_metrics() -> None:
         assert client.get("/fail").status_code == 500
         assert b"".join(client.get("/stream").streaming_content) == b"aaaaabbbbb"
         assert client.get("/nope/zlcanary0123").status_code == 404
+        assert client.get("/missing").status_code == 404
     flush(sink)
     counts = sink.counts()
+    assert counts[("GET", "/missing", 404)][2] == {}  # a 4xx answer: no exception counted
     assert counts[("GET", "/api/items/<int:pk>", 200)][:2] == (1, 10)
     assert counts[("GET", "/fail", 500)][2] == {"LookupError": 1}
     assert counts[("GET", "/stream", 200)][:2] == (1, 10)

@@ -29,8 +29,14 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpResponse
+from django.core.exceptions import (
+    BadRequest,
+    ImproperlyConfigured,
+    PermissionDenied,
+    SuspiciousOperation,
+)
+from django.http import Http404, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 
 from .. import hooks, request_values, routes, stdio, suppress
 from ..diagnostics import ZeroLogWarning
@@ -130,7 +136,11 @@ class ZeroLogMiddleware:
 
     def process_exception(self, request: Any, exception: Exception) -> None:
         """Note the class of an exception Django turns into a 500, for the metrics (this
-        middleware's meter, or a wrapped handler's)."""
+        middleware's meter, or a wrapped handler's); not of one it answers with a 4xx
+        (``Http404``, ``PermissionDenied``, ``BadRequest``…), as Flask's and Starlette's HTTP
+        exceptions are not counted either."""
+        if isinstance(exception, _CLIENT_ERRORS):
+            return
         meter = getattr(request, "_zerolog_meter", None)
         if meter is not None:
             meter.error = type(exception).__name__
@@ -200,6 +210,9 @@ class ZeroLogMiddleware:
             self._policy = response_policy(options)
             self._options = options
 
+
+# What Django's response_for_exception() answers with a 4xx: the client's error, not the app's.
+_CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
 
 _Marks = tuple["Token[RequestValues | None] | None", "RequestValues | None", str]
 _STRICTNESS = {"pass": 0, "redact": 1, "drop": 2}
