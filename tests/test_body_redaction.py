@@ -245,6 +245,17 @@ def test_a_django_form_error_keeps_the_field_names_on_a_real_server(tmp_path: Pa
     }
 
 
+def test_a_value_echoed_json_escaped_is_redacted_on_a_real_server(tmp_path: Path) -> None:
+    """Flask's jsonify writes é as \\u00e9: the value glued to it is still found."""
+    canary, port = new_canary(), free_port()
+    argv = [*KEEPALIVE_SERVERS["waitress"](port), "keepalive_flask:app"]
+    with ServerProcess(argv, port=port, workdir=tmp_path, env={"PYTHONPATH": str(APPS)}):
+        got = httpx.post(f"http://127.0.0.1:{port}/bad-json", json={"name": f"{canary}é"})
+    assert got.status_code == 400
+    assert got.json() == {"error": f"name {PLACEHOLDER} is taken"}
+    assert canary not in got.text
+
+
 def test_a_redacted_wsgi_body_known_whole_has_its_length_but_not_on_head() -> None:
     app = Flask("zltest_length")
 

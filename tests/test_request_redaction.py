@@ -611,6 +611,26 @@ def test_asgi_body_names_follow_the_content_type_header() -> None:
     assert text.redact("email zlvalone", keep_names=True) == f"{PLACEHOLDER} {PLACEHOLDER}"
 
 
+@pytest.mark.parametrize(
+    "shown",
+    [
+        lambda v: json.dumps({"error": f"name {v} is taken"}),  # \u00e9 (jsonify, json.dumps)
+        lambda v: ascii(v),  # \xe9
+        lambda v: repr(v.encode()),  # b'...\xc3\xa9' (a bytes repr)
+        lambda v: json.dumps(v + "\U0001f600"),  # a surrogate pair next to it
+    ],
+)
+def test_a_value_shown_escaped_is_found(shown: Callable[[str], str]) -> None:
+    value = "zlesc" + uuid.uuid4().hex[:8] + "é"  # non-ASCII: the escape is glued to it
+    values = RequestValues({"type": "http", "headers": [(b"x-name", value.encode())]})
+    values.feed(json.dumps({"name": value}, ensure_ascii=False).encode(), True)  # as httpx
+    text = shown(value)
+    assert "\\" in text and value[:13] in text  # escaped, and the value's ASCII part shows
+    for keep_names in (False, True):  # output, and a response body
+        out = values.redact(text, keep_names=keep_names)
+        assert value[:13] not in out and PLACEHOLDER in out, out
+
+
 def test_short_tokens_are_not_collected() -> None:
     values = collect([b"abc de 4242"])
     assert values.redact("abc de 4242") == f"abc de {PLACEHOLDER}"

@@ -122,6 +122,7 @@ _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.){1,256})"\s*:')
 _FORM_KEY = re.compile(r"(?:^|&)([^=&\s]{1,256})=")
 _MULTIPART_NAME = re.compile(r'\bname="([^"\r\n]{1,256})"')
+_ESCAPED = re.compile(r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2}))")
 _JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # Environ keys (besides HTTP_*) whose values came from the client.
 _ENVIRON_KEYS = ("PATH_INFO", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
@@ -472,6 +473,8 @@ def _checked_run(m: re.Match[str], hashes: set[bytes], kept: AbstractSet[bytes])
         if digest in hashes and digest not in kept:
             start = run.index(core)
             return f"{run[:start]}{PLACEHOLDER}{run[start + len(core) :]}"
+    if "\\" in run and _escapes_a_value(run, hashes, kept):
+        return PLACEHOLDER
 
     def word(w: re.Match[str]) -> str:
         token = w.group(0)
@@ -481,6 +484,38 @@ def _checked_run(m: re.Match[str], hashes: set[bytes], kept: AbstractSet[bytes])
         return PLACEHOLDER if digest in hashes and digest not in kept else token
 
     return _WORD.sub(word, run)
+
+
+def _escapes_a_value(run: str, hashes: set[bytes], kept: AbstractSet[bytes]) -> bool:
+    """Whether ``run`` holds, escaped, a token the request carried: a JSON body or an
+    ``ascii()`` of non-ASCII text (``Ren\\u00e9e``), a ``bytes`` repr (``b'\\xc3\\xbc...'``). Its
+    characters do not map to the text's one to one: the run goes whole."""
+    for view in _unescaped(run):
+        if view != run:
+            for token in _tokens(view):
+                digest = _digest(token)
+                if digest in hashes and digest not in kept:
+                    return True
+    return False
+
+
+def _unescaped(run: str) -> Iterator[str]:
+    """``run`` with ``\\uXXXX``, ``\\UXXXXXXXX`` and ``\\xNN`` read as code points (surrogate
+    pairs joined), and with ``\\xNN`` read as UTF-8 bytes."""
+    points = _ESCAPED.sub(_code_point, run)
+    yield points.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if "\\x" in run:
+        as_bytes = _ESCAPED.sub(_latin1_byte, run)
+        yield as_bytes.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def _code_point(m: re.Match[str]) -> str:
+    value = int(m.group(1) or m.group(2) or m.group(3), 16)
+    return chr(value) if value <= 0x10FFFF else m.group(0)
+
+
+def _latin1_byte(m: re.Match[str]) -> str:
+    return chr(int(m.group(3), 16)) if m.group(3) else m.group(0)
 
 
 def _every_token(m: re.Match[str]) -> str:

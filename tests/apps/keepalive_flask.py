@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from flask import Flask, Response
+from flask import Flask, Response, jsonify, request
 
 import zerolog_mw
 
@@ -34,6 +34,12 @@ def fail_early(value: str) -> Response:
         yield "unreachable"
 
     return Response(chunks(), mimetype="text/plain")
+
+
+@app.post("/bad-json")
+def bad_json() -> tuple[Response, int]:
+    # jsonify escapes non-ASCII (\u00e9): the value is shown escaped
+    return jsonify(error=f"name {request.get_json()['name']} is taken"), 400
 
 
 @app.get("/ok")
