@@ -128,12 +128,22 @@ def test_4xx_xml_json_suffix_and_parameterised_text_bodies_are_redacted(
 
 
 @pytest.mark.parametrize(
-    "content_type", [b"application/octet-stream", b"text/plain; charset=latin-1"]
+    "content_type",
+    [
+        b"application/octet-stream",
+        b"text/plain; charset=latin-1",
+        b"text/html; charset=windows-1252",
+        b"application/x-www-form-urlencoded",
+    ],
 )
-def test_4xx_bodies_the_redactor_cannot_read_pass_untouched(content_type: bytes) -> None:
+def test_4xx_bodies_the_redactor_cannot_read_are_replaced(content_type: bytes) -> None:
     canary = new_canary()
-    response = TestClient(zerolog_mw.wrap(raw_400(content_type, canary))).get(f"/?v={canary}")
-    assert response.content == f"<e>{canary}</e>".encode()  # not text it can read: passes
+    app = zerolog_mw.wrap(raw_400(content_type, canary))
+    response = TestClient(app).get(f"/?v={canary}")
+    assert response.status_code == 400
+    assert response.content == b"Bad Request\n"  # not text it can read: fail closed
+    bare = TestClient(raw_400(content_type, canary)).get(f"/?v={canary}")
+    assert bare.content == f"<e>{canary}</e>".encode()  # proof it echoed
 
 
 def test_a_bytearray_content_type_on_a_4xx_is_read_like_bytes() -> None:

@@ -168,7 +168,11 @@ class StartPolicy:
         if content_type is None:
             # An error body of no declared type is an echo more often than binary: read as text.
             return STREAM if status >= 400 else PASS
-        return STREAM if _textual(content_type) else PASS
+        if _textual(content_type):
+            return STREAM
+        # Not UTF-8 text the redactor reads (latin-1, octet-stream, a form): an error body is
+        # replaced, fail-closed; a 1xx-3xx one (redact_streams) passes.
+        return REPLACE if status >= 400 else PASS
 
 
 def _key(name: str | bytes | bytearray) -> str | bytes:
