@@ -266,6 +266,27 @@ def test_a_value_echoed_json_escaped_is_redacted_on_a_real_server(tmp_path: Path
     assert canary not in got.text
 
 
+def test_a_replaced_wsgi_body_is_never_read_and_its_iterable_is_closed() -> None:
+    """A long 5xx stream (one forever held the server's thread after the client left): the
+    fixed body goes out at once, and close() ends the app's generator."""
+    produced: list[int] = []
+    closed: list[bool] = []
+
+    def app(environ: Any, start_response: Any) -> Iterator[bytes]:
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+        try:
+            for _ in range(100_000):
+                produced.append(1)
+                yield b"still failing\n"
+        finally:
+            closed.append(True)
+
+    with Client(zerolog_mw.wrap(app, metrics=())).get("/") as response:
+        assert (response.status_code, response.get_data()) == (500, b"Internal Server Error\n")
+    # read only as far as its start_response (a generator calls it at its first chunk)
+    assert (len(produced), closed) == (1, [True])
+
+
 def test_a_redacted_wsgi_body_known_whole_has_its_length_but_not_on_head() -> None:
     app = Flask("zltest_length")
 

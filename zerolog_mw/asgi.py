@@ -392,8 +392,10 @@ class _Request(RequestMeter):
                 mode, headers, event_stream = policy.plan(code or 500, app_headers)
                 if mode != PASS or event_stream:
                     started = self._unusual_start(message, mode, headers, event_stream)
-                    if started is None:
-                        return  # sent with the guard's own body
+                    if started is None:  # sent with the guard's own body: a replaced one at
+                        if mode == REPLACE:  # once (the app's is dropped as it comes)
+                            await self._send_own_body()
+                        return
                     message = started
                 elif headers is not None:
                     message = {**message, "headers": headers}

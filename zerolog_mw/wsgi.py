@@ -392,8 +392,9 @@ class _Response(RequestMeter):
 
     def _guarded_chunks(self) -> Iterator[bytes]:
         """The body when it is not simply passed: a lazy start_response decides at the first
-        chunk; a redacted body goes through the redactor; a replaced body is held or dropped,
-        then ours is sent. (Metered, what it yields is counted: the client's bytes.)"""
+        chunk; a redacted body goes through the redactor; a scrubbed one is held (bounded), a
+        replaced one never read, then ours is sent. (Metered, what it yields is counted: the
+        client's bytes.)"""
         chunks = iter(self.app_iter)
         if not self.passed and self.mode == PASS:  # start_response comes from inside the body
             first = next(chunks, None)
@@ -418,8 +419,14 @@ class _Response(RequestMeter):
                 self._pass_redacted(len(rest))
             yield rest
             return
-        for chunk in chunks:
-            self._hold(chunk)
+        if self.mode == SCRUB:  # a 422 is read up to the bound it is scrubbed within
+            for chunk in chunks:
+                self._hold(chunk)
+                if len(self.held) > MAX_VALIDATION_BODY:
+                    break
+        # A replaced body is never read: the fixed one goes out at once, so the server sees a
+        # client that left (an app streaming a 5xx forever would hold its thread), and close()
+        # ends the app's iterable.
         yield self._own_body()
 
     def _hold(self, chunk: bytes) -> None:
