@@ -453,3 +453,45 @@ def test_escaped_carriage_return_is_no_line_break() -> None:
     data = text.encode()
     for chunk in (1, 10):
         assert stream(data, list(range(chunk, len(data), chunk)), SMALL_WINDOW) == expected
+
+
+def test_a_limited_stream_ends_with_truncated_and_drops_the_rest() -> None:
+    from zerolog_mw.stream_redaction import StreamRedactor
+
+    redactor = StreamRedactor(limit=10_000)
+    out = redactor.feed(b"x " * 4_000)  # 8,000 bytes: under the limit
+    out += redactor.feed(b"y " * 4_000)  # past it: the stream ends here
+    assert out.endswith(f"\n{redaction.TRUNCATED}".encode())
+    assert out.count(b"x") == 4_000 and out.count(b"y") == 1_000  # the 2,000 bytes left of it
+    assert redactor.feed(b"contact me at jane@example.com") == b""  # dropped, never read
+    assert redactor.close() == b""
+
+
+def test_a_4xx_echo_of_a_large_upload_is_cut_at_max_error_body() -> None:
+    """Redacting costs CPU per MB: an echo of a huge upload would hold the thread (an event
+    loop) for seconds; it is cut where the error body limit ends, for ASGI and WSGI alike."""
+    from starlette.testclient import TestClient
+    from werkzeug.test import Client
+
+    import zerolog_mw
+    from zerolog_mw.stream_redaction import MAX_ERROR_BODY
+
+    async def asgi_echo(scope: object, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 400,  # type: ignore[operator]
+                    "headers": [(b"content-type", b"text/plain")]})  # fmt: skip
+        for _ in range(16):
+            await send({"type": "http.response.body", "body": b"a b " * 16_384,  # type: ignore[operator]
+                        "more_body": True})  # fmt: skip
+        await send({"type": "http.response.body", "body": b"end"})  # type: ignore[operator]
+
+    def wsgi_echo(environ: object, start_response: object) -> list[bytes]:
+        start_response("400 Bad Request", [("Content-Type", "text/plain")])  # type: ignore[operator]
+        return [b"a b " * 16_384] * 16 + [b"end"]
+
+    bodies = [
+        TestClient(zerolog_mw.wrap(asgi_echo, metrics=())).get("/").content,
+        b"".join(Client(zerolog_mw.wrap(wsgi_echo, metrics=())).get("/").response),
+    ]
+    for body in bodies:  # 1 MiB sent, MAX_ERROR_BODY of it redacted
+        assert body.endswith(f"\n{redaction.TRUNCATED}".encode())
+        assert len(body) == MAX_ERROR_BODY + len(redaction.TRUNCATED) + 1

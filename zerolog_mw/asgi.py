@@ -26,11 +26,10 @@ from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .metrics.recorder import Recorder
 from .metrics.starlette_routes import RouteTemplates
-from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import RequestValues, adopt_slot, metered_context
 from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
-from .stream_redaction import StreamRedactor
+from .stream_redaction import StreamRedactor, body_redactor
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -418,7 +417,7 @@ class _Request(RequestMeter):
             self.held = bytearray()
             return None  # sent with the fixed body
         if mode == STREAM:
-            self.redactor = StreamRedactor(redact=redact_window)
+            self.redactor = body_redactor(self.status)
         return message if headers is None else {**message, "headers": headers}
 
     async def _guarded(self, kind: str, message: Message) -> None:

@@ -21,11 +21,10 @@ from .diagnostics import tell_operator
 from .errors import MAX_VALIDATION_BODY, own_response
 from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
-from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import CollectingInput, RequestValues, adopt_slot, metered_context
 from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
-from .stream_redaction import StreamRedactor
+from .stream_redaction import body_redactor
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -335,7 +334,7 @@ class _Response(RequestMeter):
                 self.status_line, self.exc_info = status, exc_info
                 self.headers = headers if sent is None else sent
                 if mode == STREAM:
-                    self.redactor = StreamRedactor(redact=redact_window)
+                    self.redactor = body_redactor(code)
                 else:
                     self.held = bytearray()
                 return self.write

@@ -14,9 +14,8 @@ from typing import Any
 
 from ..errors import MAX_VALIDATION_BODY, own_response
 from ..options import Options
-from ..redaction import redact_window
 from ..response_headers import PASS, SCRUB, STREAM, StartPolicy
-from ..stream_redaction import StreamRedactor
+from ..stream_redaction import StreamRedactor, body_redactor
 
 __all__ = ["guard_response", "response_policy"]
 
@@ -44,13 +43,14 @@ def guard_response(policy: StartPolicy, request: Any, response: Any) -> None:
         return
     if mode == STREAM:
         if streaming:
+            redactor = body_redactor(status)
             if response.is_async:
-                response.streaming_content = _redacted_async(response.streaming_content)
+                response.streaming_content = _redacted_async(response.streaming_content, redactor)
             else:
-                response.streaming_content = _redacted(response.streaming_content)
+                response.streaming_content = _redacted(response.streaming_content, redactor)
             _set_headers(response, sent or headers)
             return
-        redactor = StreamRedactor(redact=redact_window)
+        redactor = body_redactor(status)
         response.content = redactor.feed(response.content) + redactor.close()
         _set_headers(response, [*(sent or headers), ("Content-Length", str(len(response.content)))])
         return
@@ -80,8 +80,7 @@ def _set_headers(response: Any, headers: list[tuple[str, str]]) -> None:
         response.headers[name] = value
 
 
-def _redacted(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    redactor = StreamRedactor(redact=redact_window)
+def _redacted(chunks: Iterable[bytes], redactor: StreamRedactor) -> Iterator[bytes]:
     for chunk in chunks:
         released = redactor.feed(chunk)
         if released:
@@ -89,8 +88,9 @@ def _redacted(chunks: Iterable[bytes]) -> Iterator[bytes]:
     yield redactor.close()
 
 
-async def _redacted_async(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    redactor = StreamRedactor(redact=redact_window)
+async def _redacted_async(
+    chunks: AsyncIterable[bytes], redactor: StreamRedactor
+) -> AsyncIterator[bytes]:
     async for chunk in chunks:
         released = redactor.feed(chunk)
         if released:
