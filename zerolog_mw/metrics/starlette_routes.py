@@ -25,12 +25,14 @@ class RouteTemplates(dict[int, str]):
         is included under, and ``scope["fastapi"]["effective_route_context"]`` tells which;
         that inclusion is the key then. A mount it matched without naming the route (static
         files) is found by the app it leads to (``scope["endpoint"]``)."""
-        node = _inclusion(scope) or scope.get("route")
+        node = scope.get("route")
         by_endpoint = node is None
         if by_endpoint:
             node = scope.get("endpoint")
             if node is None:
-                return None
+                return None  # no routing, or nothing matched
+        elif "fastapi" in scope:
+            node = _inclusion(scope) or node
         template = self.get(id(node))
         if template is None:
             try:
