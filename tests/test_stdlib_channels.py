@@ -15,9 +15,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
-SCRIPT = Path(__file__).parent / "apps" / "stdlib_channels.py"
+from zerolog_mw.canary import ServerProcess, free_port, scan
+
+APPS = Path(__file__).parent / "apps"
+SCRIPT = APPS / "stdlib_channels.py"
 
 
 def run(mode: str, canary: str) -> subprocess.CompletedProcess[str]:
@@ -100,3 +104,14 @@ def test_before_any_request_failures_are_shown_pattern_redacted(canary: str) -> 
     assert err.rstrip().endswith(f"ValueError: {shown}")
     assert err.count(f"ValueError: {shown}") == 3
     assert 'stdlib_channels.py", line' in err  # the frames
+
+
+def test_the_apps_asyncio_exception_handler_runs_muted(tmp_path: Path) -> None:
+    """A task a view never awaited fails later, outside the request, and asyncio hands its
+    exception to the app's own handler (``loop.set_exception_handler``), which prints it."""
+    canary, port = f"zl{uuid.uuid4().hex}", free_port()
+    argv = [sys.executable, "-m", "uvicorn", "--port", str(port), "loop_handler_app:app"]
+    with ServerProcess(argv, port=port, workdir=tmp_path, env={"PYTHONPATH": str(APPS)}):
+        assert httpx.get(f"http://127.0.0.1:{port}/fire", params={"v": canary}).text == "fired"
+        assert httpx.get(f"http://127.0.0.1:{port}/collect").text == "collected"
+    assert scan(tmp_path, canary) == {}

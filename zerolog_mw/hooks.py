@@ -19,6 +19,7 @@ their ``exc_info``: frames and exception types kept, every message redacted;
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 import threading
@@ -26,9 +27,10 @@ import traceback
 from types import TracebackType
 from typing import Any, TextIO
 
-from . import stdio
+from . import request_values, stdio
 from .diagnostics import ZeroLogWarning
 from .redaction import redact
+from .request_values import RequestValues
 
 __all__ = [
     "EXTRA_PLACEHOLDER",
@@ -37,6 +39,7 @@ __all__ = [
     "excepthook",
     "forget_phase",
     "mark_escaped",
+    "mute_loop_exception_handler",
     "redacted_extra",
     "redacted_traceback",
     "serving",
@@ -250,6 +253,41 @@ def showwarning(
         _say(text, redacted=True)
         return
     _say(f"{filename}:{lineno}: {category.__name__} (message withheld)")
+
+
+def mute_loop_exception_handler(mode: str) -> None:
+    """Run the running loop's own exception handler (``loop.set_exception_handler``) as the
+    output of an ended request: its prints get ``mode`` (dropped or redacted), what it logs is
+    redacted fail-closed. asyncio calls it outside any request — a task the app created in
+    one and never awaited is collected later (``Task exception was never retrieved``) — with
+    the exception, whose message and repr hold what the request sent. The default handler
+    logs on the ``asyncio`` logger, which the suppressor drops. uvloop's loop cannot be
+    patched, so the handler itself is wrapped: when the stack re-asserts (lifespan start-up,
+    first request), the one set by then."""
+    if mode == "pass":
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop here (WSGI, a server's set-up)
+        return
+    handler = loop.get_exception_handler()
+    if handler is None or getattr(handler, _MUTED, False):
+        return
+
+    def muted(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> object:
+        ended = RequestValues({}, None, mode)
+        ended.close()  # nothing to compare with: what it logs is redacted whole
+        token = request_values.CURRENT.set(ended)
+        try:
+            return handler(loop, context)
+        finally:
+            request_values.CURRENT.reset(token)
+
+    setattr(muted, _MUTED, True)
+    loop.set_exception_handler(muted)
+
+
+_MUTED = "_zerolog_mw_muted"
 
 
 def silent(*args: object, **kwargs: object) -> None:

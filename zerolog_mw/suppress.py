@@ -262,6 +262,7 @@ class SuppressionHandle:
         _patchset.reassert()
         stdio.patchset.reassert()
         secure_trackers()
+        hooks.mute_loop_exception_handler(self.options.stdio)
 
     def settle(self) -> None:
         """Re-assert once, when the server has finished setting itself up (at the first
