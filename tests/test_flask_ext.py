@@ -279,3 +279,33 @@ def test_real_server_in_debug_mode_answers_generic_500s_and_keeps_running(
         assert b"Traceback" not in exchange.body and b"Werkzeug Debugger" not in exchange.body
     assert scan(tmp_path, canary) == {}
     assert "DebugModeError" in (tmp_path / "stderr.log").read_text()
+
+
+def test_a_sub_request_made_in_a_view_leaves_the_outer_request_covered(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A view calling its own app through the test client (a batch endpoint): when the inner
+    request ends, the outer one is still being handled — its prints still dropped."""
+    from flask import current_app, request
+
+    app = Flask("zltest_nested")
+
+    @app.get("/item/<value>")
+    def item(value: str) -> str:
+        return "item"
+
+    @app.get("/batch")
+    def batch() -> str:
+        value = request.args["v"]
+        with current_app.test_client() as client:
+            client.get(f"/item/{value}").close()
+        print("batch done", value)
+        return "done"
+
+    zerolog_mw.wrap(app, metrics=())
+    canary = new_canary()
+    response = Client(app).get(f"/batch?v={canary}")
+    assert response.get_data() == b"done"
+    response.close()
+    out, err = capfd.readouterr()
+    assert canary not in out + err

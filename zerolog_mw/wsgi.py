@@ -141,7 +141,7 @@ class _Stack:
             # The request's one context variable: its values, with the stdio option and the
             # route slot. WSGI servers run a request start to close() on one thread, so they
             # stay in that thread's context until the server closes the response.
-            REQUEST_VALUES.set(values)
+            response.outer = REQUEST_VALUES.set(values).old_value
         # Only a request with a body (HTTP/1.1: a length, or chunked) gets its input wrapped.
         if (
             (guard is not None or metrics is not None)
@@ -168,7 +168,7 @@ class _Stack:
                 response.body(len(fixed))
             response.end(exc)
             if values is not None:
-                _leave_request(values)
+                _leave_request(values, response.outer)
             if fixed is None:
                 if guard is not None:
                     hooks.mark_escaped(exc)  # the server logs it after the values are gone
@@ -177,7 +177,7 @@ class _Stack:
         except BaseException as exc:
             response.end(exc)
             if values is not None:
-                _leave_request(values)
+                _leave_request(values, response.outer)
             raise
         finally:
             if borrowed is not None:
@@ -187,9 +187,12 @@ class _Stack:
         return response
 
 
-def _leave_request(values: RequestValues) -> None:
+def _leave_request(values: RequestValues, outer: object) -> None:
+    """The request is over: its values forgotten, the context back to the request it was made
+    in (a sub-request through a test client inside a view), if any."""
     values.close()
-    REQUEST_VALUES.set(None)
+    open_outer = isinstance(outer, RequestValues) and not outer.closed
+    REQUEST_VALUES.set(outer if open_outer else None)
 
 
 class RedactionGuard(_Stack):
@@ -274,7 +277,7 @@ class _Response(RequestMeter):
     app, then ends the request's marks and forgets its values.
     """
 
-    __slots__ = ("_start", "environ", "policy", "values", "input", "mode", "passed",
+    __slots__ = ("_start", "environ", "policy", "values", "outer", "input", "mode", "passed",
                  "status_line", "headers", "exc_info", "held", "redactor", "app_iter", "_chunks",
                  "_write")  # fmt: skip
 
@@ -288,6 +291,7 @@ class _Response(RequestMeter):
         self.environ = environ
         self.policy = policy
         self.values: RequestValues | None = None
+        self.outer: object = None  # the values of a request this one is made in, if any
         self.input: _CountingInput | None = None  # the request body as counted, when metered
         self.mode = PASS
         self.passed = False  # the app's own status and headers went to the server
@@ -465,7 +469,7 @@ class _Response(RequestMeter):
                 self.disconnected = not self.complete
                 self.end()
             if self.values is not None:
-                _leave_request(self.values)
+                _leave_request(self.values, self.outer)
 
 
 def _metered(chunks: Iterator[bytes], response: _Response) -> Iterator[bytes]:
