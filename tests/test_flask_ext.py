@@ -16,6 +16,7 @@ from werkzeug.test import Client
 import zerolog_mw
 from zerolog_mw import wsgi
 from zerolog_mw.canary import ServerProcess, free_port, new_canary, scan, send_battery
+from zerolog_mw.diagnostics import ZeroLogWarning
 from zerolog_mw.flask import DebugModeError, ZeroLog
 from zerolog_mw.metrics import Batch
 
@@ -129,6 +130,48 @@ def test_unknown_config_key_raises_naming_it_and_the_valid_ones() -> None:
     )
     assert app.wsgi_app == inner
     assert "zerolog_mw" not in app.extensions
+
+
+@pytest.mark.parametrize(
+    "config, error",
+    [
+        ({"ZEROLOG_STDOI": "drop"}, ValueError),  # a key misspelt
+        ({"ZEROLOG_STDIO": "loud"}, ValueError),  # a value
+        ({"DEBUG": True}, DebugModeError),
+    ],
+)
+def test_a_refused_init_app_fails_closed_and_says_why(
+    config: dict[str, Any], error: type[Exception], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Flask's reloader serves on with an app whose factory raised: logging is silenced."""
+    log = logging.getLogger("zltest.refused")
+    assert log.isEnabledFor(logging.WARNING)
+    with pytest.raises(error):
+        ZeroLog().init_app(create_app(**config))
+    assert not log.isEnabledFor(logging.WARNING)  # the default suppressor is in place
+    assert "logging silenced" in capfd.readouterr().err
+
+
+def test_wsgi_app_wrapped_after_init_app_is_said_at_the_first_request() -> None:
+    app = create_app()
+    ZeroLog(app)
+    app.wsgi_app = ProfilerStandIn(app.wsgi_app)  # type: ignore[method-assign]
+    with pytest.warns(ZeroLogWarning, match="app.wsgi_app was wrapped after zerolog_mw"):
+        assert get(app, "/items/1") == (200, b"ok")
+    app = create_app()
+    app.wsgi_app = ProfilerStandIn(app.wsgi_app)  # type: ignore[method-assign]
+    ZeroLog(app)  # wrapped first, then set up: nothing to say (filterwarnings = error)
+    assert get(app, "/items/1") == (200, b"ok")
+
+
+class ProfilerStandIn:
+    """A WSGI middleware added the way Flask's docs add ProxyFix or ProfilerMiddleware."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
 
 
 def test_invalid_values_raise_through_options_validation() -> None:

@@ -24,12 +24,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import warnings
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, got_request_exception
 
-from . import threads, wsgi
-from .diagnostics import DebugModeError
+from . import suppress, threads, wsgi
+from .diagnostics import DebugModeError, ZeroLogWarning
 from .options import Options
 from .routes import set_handled_error
 
@@ -107,14 +109,24 @@ class ZeroLog:
         :param app: the Flask app; it is set up in place and not kept by the extension.
         :raises DebugModeError: ``app.debug`` is on and ``allow_debug`` is not set.
         """
-        merged = self._merged(app)
-        options = Options.from_kwargs(merged)
+        try:
+            merged = self._merged(app)
+        except ValueError as exc:  # an unknown ZEROLOG_* key
+            suppress.fail_closed(exc)
+            raise
+        options = suppress.middleware_options(merged)
         if app.debug and not options.allow_debug:
-            raise DebugModeError(_DEBUG_REFUSED)
+            refusal = DebugModeError(_DEBUG_REFUSED)
+            suppress.fail_closed(refusal, "zerolog_mw refused the app")
+            raise refusal
         if EXTENSION_KEY in app.extensions:
             return
         if not isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
             app.wsgi_app = wsgi.ZeroLogMiddleware(app.wsgi_app, **merged)  # type: ignore[method-assign]
+            middleware = app.wsgi_app
+            middleware.first_request_checks = (
+                functools.partial(_warn_if_wrapped_after, weakref.ref(app), middleware),
+            )
         if not options.allow_debug:
             # app.run(debug=True) and ``flask run --debug`` turn debug on after init_app: then
             # every request is refused before anything of Flask's or the app's runs.
@@ -136,6 +148,21 @@ def init_flask(app: Flask, **options: Unpack[OptionsKwargs]) -> Flask:
     """
     ZeroLog(app, **options)
     return app
+
+
+def _warn_if_wrapped_after(app: weakref.ref[Flask], middleware: wsgi.ZeroLogMiddleware) -> None:
+    """At the first request: say so if ``app.wsgi_app`` was wrapped again after zerolog_mw
+    was set up — that middleware runs outside it, its prints and logs not covered."""
+    flask_app = app()
+    if flask_app is not None and flask_app.wsgi_app is not middleware:
+        warnings.warn(
+            f"Flask app {flask_app.name!r}: app.wsgi_app was wrapped after zerolog_mw was set "
+            "up, so that middleware (ProxyFix, ProfilerMiddleware, ...) runs outside it: what "
+            "it prints or logs is not covered. Wrap app.wsgi_app first, then call init_app() "
+            "or zerolog_mw.wrap(app).",
+            ZeroLogWarning,
+            stacklevel=2,
+        )
 
 
 def _report_exception(sender: Flask, exception: BaseException, **extra: object) -> None:

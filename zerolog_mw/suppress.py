@@ -309,17 +309,32 @@ def install(options: Options, *, middleware: bool = False) -> SuppressionHandle:
     return handle
 
 
-_told_invalid: set[str] = set()  # option errors told; the first installed the default
+_told_invalid: set[str] = set()  # refusals told; the first installed the default suppressor
+
+
+def fail_closed(exc: Exception, what: str = "invalid zerolog_mw option") -> None:
+    """Before ``exc`` is raised for a middleware being set up: install the default (strictest)
+    suppressor and tell the operator, once per distinct error.
+
+    A server may outlive the error: Starlette builds ``add_middleware`` entries at the app's
+    first call, which uvicorn and hypercorn take for an app without lifespan support before
+    answering every request with a 500; Flask's reloader serves on with an app that failed to
+    import — each logging those requests, path and all.
+    """
+    line = f"{what}, logging silenced: {type(exc).__name__}: {exc}"
+    with _lock:
+        first = not _told_invalid
+        told = line in _told_invalid or len(_told_invalid) >= 16
+        _told_invalid.add(line)
+    if first:
+        install(Options(), middleware=True)
+    if not told:
+        tell_operator(line)
 
 
 def middleware_options(options: Mapping[str, Any]) -> Options:
     """``options`` validated for a middleware being built; invalid, the error is raised after
-    the default (strictest) suppressor was installed and the operator told, once: fail closed.
-
-    A server may outlive the error: Starlette builds ``add_middleware`` entries at the app's
-    first call, which uvicorn and hypercorn take for an app without lifespan support before
-    answering every request with a 500 — and logging those requests, path and all.
-    """
+    :func:`fail_closed`."""
     try:
         opts = Options.from_kwargs(options)
         if "statsd" in opts.metrics:  # what the environment supplies fails here too
@@ -329,15 +344,7 @@ def middleware_options(options: Mapping[str, Any]) -> Options:
                 statsd_prefix_from_env()
         return opts
     except (TypeError, ValueError) as exc:
-        line = f"invalid zerolog_mw option, logging silenced: {type(exc).__name__}: {exc}"
-        with _lock:
-            first = not _told_invalid
-            told = line in _told_invalid or len(_told_invalid) >= 16
-            _told_invalid.add(line)
-        if first:
-            install(Options(), middleware=True)
-        if not told:
-            tell_operator(line)
+        fail_closed(exc)
         raise
 
 

@@ -76,6 +76,7 @@ class _Stack:
     _suppression: suppress.SuppressionHandle | None = None
     _metrics_path: str | None = None
     _policy: StartPolicy | None = None
+    first_request_checks: tuple[Callable[[], object], ...] = ()  # an integration's, run once
 
     def _assemble(
         self,
@@ -109,6 +110,8 @@ class _Stack:
         suppression = self._suppression
         if suppression is not None:
             if not suppression.settled:
+                for check in self.first_request_checks:
+                    check()
                 suppression.settle()
             environ["wsgi.errors"] = hooks.NULL_ERRORS
         guard = self._guard
@@ -191,8 +194,10 @@ def _leave_request(values: RequestValues, outer: object) -> None:
     """The request is over: its values forgotten, the context back to the request it was made
     in (a sub-request through a test client inside a view), if any."""
     values.close()
-    open_outer = isinstance(outer, RequestValues) and not outer.closed
-    REQUEST_VALUES.set(outer if open_outer else None)
+    if isinstance(outer, RequestValues) and not outer.closed:
+        REQUEST_VALUES.set(outer)
+    else:
+        REQUEST_VALUES.set(None)
 
 
 class RedactionGuard(_Stack):
