@@ -631,6 +631,24 @@ def test_a_value_shown_escaped_is_found(shown: Callable[[str], str]) -> None:
         assert value[:13] not in out and PLACEHOLDER in out, out
 
 
+@pytest.mark.parametrize("protocol", ["asgi", "wsgi"])
+def test_a_cookie_value_with_octal_escapes_is_known_as_frameworks_read_it(protocol: str) -> None:
+    """Werkzeug writes ü and , in a cookie as \\ooo octal; browsers send it back so."""
+    cookie = 'sid="J\\303\\274rgenzlcook1; other="Hans\\054meierzlcook2"'
+    if protocol == "asgi":
+        values = RequestValues({"type": "http", "headers": [(b"cookie", cookie.encode())]})
+    else:
+        values = RequestValues({"HTTP_COOKIE": cookie})
+    shown = values.redact("bad Jürgenzlcook1, Hans,meierzlcook2")  # as the app reads them
+    assert shown == f"bad {PLACEHOLDER}, {PLACEHOLDER},{PLACEHOLDER}"
+
+
+def test_a_value_glued_into_an_identifier_is_found() -> None:
+    values = RequestValues({"PATH_INFO": "/objects/zlglue4242"})
+    shown = values.redact("no such object obj_zlglue4242 (zlglue4242_id), my_var stays")
+    assert shown == f"no such object {PLACEHOLDER} ({PLACEHOLDER}), my_var stays"
+
+
 def test_short_tokens_are_not_collected() -> None:
     values = collect([b"abc de 4242"])
     assert values.redact("abc de 4242") == f"abc de {PLACEHOLDER}"

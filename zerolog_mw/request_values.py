@@ -478,10 +478,19 @@ def _checked_run(m: re.Match[str], hashes: set[bytes], kept: AbstractSet[bytes])
 
     def word(w: re.Match[str]) -> str:
         token = w.group(0)
-        if len(token) < MIN_TOKEN or token == core:
-            return token  # the run itself was checked above
-        digest = _digest(token.lower())
-        return PLACEHOLDER if digest in hashes and digest not in kept else token
+        if len(token) < MIN_TOKEN:
+            return token
+        if token != core:  # the run itself was checked above
+            digest = _digest(token.lower())
+            if digest in hashes and digest not in kept:
+                return PLACEHOLDER
+        if "_" in token:  # a value glued into an identifier: obj_<value>, <value>_id
+            for part in token.split("_"):
+                if len(part) >= MIN_TOKEN:
+                    digest = _digest(part.lower())
+                    if digest in hashes and digest not in kept:
+                        return PLACEHOLDER
+        return token
 
     return _WORD.sub(word, run)
 
@@ -536,6 +545,8 @@ def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
             for text in _bytes_views(value):
                 yield text
                 yield from _basic_credentials(text)
+                if "\\" in text:
+                    yield _unslashed(text)
         client = source.get("client")
         if client:
             yield str(client[0])
@@ -546,6 +557,8 @@ def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
                 yield text
                 if key == "HTTP_AUTHORIZATION":
                     yield from _basic_credentials(text)
+                if "\\" in text:
+                    yield _unslashed(text)
 
 
 def _query_views(source: Mapping[str, Any]) -> Iterable[str]:
@@ -587,6 +600,21 @@ def _header_names(source: Mapping[str, Any]) -> Iterator[str]:
         if name not in _KNOWN_HEADERS and MIN_TOKEN <= len(name) < MAX_TOKEN - 5:
             yield name
             yield "http_" + name.replace("-", "_")
+
+
+_SLASHED = re.compile(r"\\([0-3][0-7]{2}|.)")
+
+
+def _unslashed(value: str) -> str:
+    """A header value's backslash escapes read as frameworks read them: a cookie's ``\\ooo``
+    octal bytes (Werkzeug writes ``ü`` and ``,`` so) in UTF-8, a quoted pair's character."""
+
+    def replace(m: re.Match[str]) -> str:
+        escaped = m.group(1)
+        return chr(int(escaped, 8)) if len(escaped) == 3 else escaped
+
+    raw = _SLASHED.sub(replace, value)
+    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
 def _bytes_views(raw: bytes) -> Iterable[str]:
