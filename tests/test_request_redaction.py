@@ -649,6 +649,39 @@ def test_a_value_glued_into_an_identifier_is_found() -> None:
     assert shown == f"no such object {PLACEHOLDER} ({PLACEHOLDER}), my_var stays"
 
 
+def test_json_sent_as_a_form_and_names_in_file_content_are_values() -> None:
+    """A JSON body sent with a form's content type (curl -d), and ``name="…"`` inside an
+    uploaded file: read as field names, their values would stay in 4xx bodies."""
+    json_as_form = body_values(
+        "application/x-www-form-urlencoded",
+        b'{"user":"zlvalone","key":"c2VjcmV0zlvaltwo=="}',
+        1 << 16,
+    )
+    shown = json_as_form.redact("unknown user zlvalone with key c2VjcmV0zlvaltwo==", True)
+    assert "zlval" not in shown
+    upload = body_values(
+        "multipart/form-data; boundary=zzb",
+        b'--zzb\r\nContent-Disposition: form-data; name="page"; filename="a.html"\r\n\r\n'
+        b'<input name="zlvalthree">\r\n--zzb--\r\n',
+        1 << 16,
+    )
+    shown = upload.redact('page: <input name="zlvalthree">', True)
+    assert shown.startswith("page: ") and "zlvalthree" not in shown  # the part's name stays
+
+
+def test_a_value_after_an_escaped_newline_is_found() -> None:
+    values = RequestValues({"QUERY_STRING": "note=zlnewline42", "PATH_INFO": "/"})
+    for shown in ["'first line\\nzlnewline42'", '"tab\\tzlnewline42"']:  # repr, JSON
+        assert "zlnewline42" not in values.redact(shown), shown
+
+
+def test_query_names_are_kept_on_servers_that_set_request_uri() -> None:
+    environ = {"PATH_INFO": "/s", "QUERY_STRING": "page=zlq1", "REQUEST_URI": "/s?page=zlq1"}
+    for key in ("REQUEST_URI", "RAW_URI"):
+        values = RequestValues({**environ, key: environ["REQUEST_URI"]})
+        assert values.redact("page zlq1", keep_names=True) == f"page {PLACEHOLDER}"
+
+
 def test_short_tokens_are_not_collected() -> None:
     values = collect([b"abc de 4242"])
     assert values.redact("abc de 4242") == f"abc de {PLACEHOLDER}"

@@ -120,10 +120,14 @@ _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 # Where a body or query names its fields: a JSON object key, a form or query field name, a
 # multipart part's name. Matched on the text as sent; a whole match becomes a separator.
 _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.){1,256})"\s*:')
-_FORM_KEY = re.compile(r"(?:^|&)([^=&\s]{1,256})=")
-_MULTIPART_NAME = re.compile(r'\bname="([^"\r\n]{1,256})"')
-_ESCAPED = re.compile(r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2}))")
-_JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+# A form name holds no JSON syntax: a JSON body sent as a form (curl -d) names nothing so.
+_FORM_KEY = re.compile(r"(?:^|&)([^=&\s\"'{}\[\]:,]{1,256})=")
+# Only in a part's header: the same words in a file's content are content.
+_MULTIPART_NAME = re.compile(r'(?im)^content-disposition:[^\r\n]*?\bname="([^"\r\n]{1,256})"')
+_ESCAPED = re.compile(
+    r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([nrtbfv0\\/\"']))"
+)
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 # Environ keys (besides HTTP_*) whose values came from the client.
 _ENVIRON_KEYS = ("PATH_INFO", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
                  "REQUEST_URI", "RAW_URI")  # fmt: skip
@@ -165,7 +169,7 @@ def _json_unescape(text: str) -> str:
         if code is not None:
             return chr(int(code, 16))
         char = m.group(2)
-        return _JSON_SIMPLE.get(char, char)
+        return _SIMPLE_ESCAPES.get(char, char)
 
     return _JSON_ESCAPE.sub(replace, text)
 
@@ -334,6 +338,7 @@ class RequestValues:
 
     def _feed_piece(self, data: bytes, final: bool) -> None:
         decoder = self._decoder
+        first = decoder is None
         if decoder is None:
             decoder = self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         text = self._carry + decoder.decode(data, final)
@@ -347,7 +352,10 @@ class RequestValues:
             cut = m.end() if m is not None else (len(text) if len(text) > MAX_CARRY else 0)
             text, self._carry = text[:cut], text[cut:]
         if text:
-            self.add_text(text, self._body_keys())
+            keys = self._body_keys()
+            if first and keys is _FORM_KEY and text.lstrip()[:1] in ("{", "["):
+                keys = self._keys = _JSON_KEY  # JSON sent as a form: read as what it is
+            self.add_text(text, keys)
 
     def _body_keys(self) -> re.Pattern[str]:
         """How the body names its fields, by its content type (JSON keys if unknown)."""
@@ -510,7 +518,8 @@ def _escapes_a_value(run: str, hashes: set[bytes], kept: AbstractSet[bytes]) -> 
 
 def _unescaped(run: str) -> Iterator[str]:
     """``run`` with ``\\uXXXX``, ``\\UXXXXXXXX`` and ``\\xNN`` read as code points (surrogate
-    pairs joined), and with ``\\xNN`` read as UTF-8 bytes."""
+    pairs joined), and with ``\\xNN`` read as UTF-8 bytes; ``\\n``, ``\\t``, ``\\"``… as the
+    characters they stand for (a newline is a separator: ``line\\nvalue``)."""
     points = _ESCAPED.sub(_code_point, run)
     yield points.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if "\\x" in run:
@@ -519,12 +528,17 @@ def _unescaped(run: str) -> Iterator[str]:
 
 
 def _code_point(m: re.Match[str]) -> str:
+    simple = m.group(4)
+    if simple is not None:
+        return _SIMPLE_ESCAPES.get(simple, simple)
     value = int(m.group(1) or m.group(2) or m.group(3), 16)
     return chr(value) if value <= 0x10FFFF else m.group(0)
 
 
 def _latin1_byte(m: re.Match[str]) -> str:
-    return chr(int(m.group(3), 16)) if m.group(3) else m.group(0)
+    if m.group(3):
+        return chr(int(m.group(3), 16))
+    return _code_point(m) if m.group(4) is not None else m.group(0)
 
 
 def _every_token(m: re.Match[str]) -> str:
@@ -552,6 +566,8 @@ def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
             yield str(client[0])
         return
     for key, value in source.items():
+        if key in ("REQUEST_URI", "RAW_URI") and isinstance(value, str):
+            value = value.partition("?")[0]  # its query is read with QUERY_STRING's names
         if isinstance(value, str) and (key.startswith("HTTP_") or key in _ENVIRON_KEYS):
             for text in _latin1_views(value):
                 yield text
