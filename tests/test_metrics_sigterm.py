@@ -75,3 +75,31 @@ def test_sigterm_flushes_what_was_recorded_then_terminates(
     lines = udp.recv(65536).decode().splitlines()
     counted = [x for x in lines if x.startswith("zerolog.requests.GET.") and x.endswith(".200:3|c")]
     assert len(counted) == 1, lines  # the three requests, in the flush at SIGTERM
+
+
+STUCK = """
+import os, signal, threading, time
+from zerolog_mw.metrics.recorder import Recorder
+
+lock = threading.Lock()
+
+class Sink:  # as PrometheusSink: emit() takes a lock a scrape on the main thread holds
+    def emit(self, batch):
+        with lock:
+            pass
+
+recorder = Recorder([Sink()], flush_interval=60, max_series=10)
+recorder.begin()
+with lock:  # the main thread is writing an exposition when SIGTERM comes
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+"""
+
+
+def test_sigterm_ends_the_process_even_when_its_thread_holds_a_sinks_lock() -> None:
+    """The handler runs on the thread it interrupted: flushing there would wait for a lock
+    that thread holds, for ever (a single-threaded server serving the exposition)."""
+    import subprocess
+
+    done = subprocess.run([PY, "-c", STUCK], timeout=20, check=False)
+    assert done.returncode == -signal.SIGTERM

@@ -379,10 +379,19 @@ def flush_at_sigterm() -> None:
 def _flush_then_terminate(signum: int, frame: object) -> None:
     signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
     try:
-        for recorder in list(_RECORDERS):
-            recorder.flush(timeout=1)  # a flush stuck elsewhere must not hold the exit
+        # On a thread of its own: the interrupted thread may hold a sink's lock (a
+        # single-threaded server writing the Prometheus exposition), which it never gives
+        # back while this handler runs. Past the wait the process ends without the flush.
+        flusher = threading.Thread(target=_flush_all, name="zerolog_mw-sigterm", daemon=True)
+        flusher.start()
+        flusher.join(timeout=2)
     finally:
         signal.raise_signal(signum)
+
+
+def _flush_all() -> None:
+    for recorder in list(_RECORDERS):
+        recorder.flush(timeout=1)  # a flush stuck elsewhere must not hold the exit
 
 
 def _reset_all_in_child() -> None:
