@@ -495,3 +495,11 @@ def test_a_4xx_echo_of_a_large_upload_is_cut_at_max_error_body() -> None:
     for body in bodies:  # 1 MiB sent, MAX_ERROR_BODY of it redacted
         assert body.endswith(f"\n{redaction.TRUNCATED}".encode())
         assert len(body) == MAX_ERROR_BODY + len(redaction.TRUNCATED) + 1
+
+
+def test_a_token_the_limit_cuts_is_not_released_in_part() -> None:
+    from zerolog_mw.stream_redaction import StreamRedactor
+
+    redactor = StreamRedactor(limit=20)  # "hello world zq7canar|ysecret more"
+    out = redactor.feed(b"hello world zq7canarysecret more")
+    assert out == f"hello world \n{redaction.TRUNCATED}".encode()

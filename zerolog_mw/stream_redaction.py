@@ -172,6 +172,7 @@ _NORMAL, _KEY_BODY, _LINE_REST, _SWALLOW, _DEAD, _CLOSED = range(6)
 
 
 _TRUNCATED = f"\n{TRUNCATED}".encode()
+_LAST_RUN = re.compile(rb"[^\s\"'`=,;&()\[\]{}<>|]+\Z")
 
 
 def body_redactor(status: int) -> StreamRedactor:
@@ -225,7 +226,9 @@ class StreamRedactor:
                 return b""  # past the limit: dropped
             self._room = -1  # the limit reached: the stream ends here
             head = self._run(self._decoder.decode(chunk[:room]), final=False)
-            return head + self.close() + _TRUNCATED
+            # The limit may cut a value or a secret: its start would match nothing. The
+            # last run is still held (never released before close): it goes.
+            return _LAST_RUN.sub(b"", head + self.close()) + _TRUNCATED
         if room is not None:
             self._room = room - len(chunk)
         if self._mode == _CLOSED:
