@@ -190,6 +190,37 @@ def test_fastapi_included_routers_and_static_mounts_get_their_full_templates(
     }
 
 
+def test_a_streamed_5xx_replaced_at_once_is_no_disconnect() -> None:
+    """The fixed body goes out at the app's start; Starlette's stream then sees the server's
+    http.disconnect, which must not count as a client that went away."""
+    import asyncio
+
+    import httpx
+    from starlette.responses import StreamingResponse
+
+    async def chunks() -> Any:
+        for _ in range(3):
+            yield b"chunk\n"
+            await asyncio.sleep(0.01)
+
+    async def failing(request: Request) -> StreamingResponse:
+        return StreamingResponse(chunks(), status_code=500)
+
+    sink = ListSink()
+    app = Starlette(routes=[Route("/s500", failing)])
+    zerolog_mw.wrap(app, metrics=[sink])
+
+    async def get() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return (await client.get("/s500")).status_code
+
+    assert asyncio.run(get()) == 500
+    app.middleware_stack.metrics.recorder.flush()
+    windows = [w for b in sink.batches for w in b.series.values()]
+    assert sum(w.count for w in windows) == 1 and sum(w.disconnects for w in windows) == 0
+
+
 def test_head_responses_count_no_body_bytes() -> None:
     """The app may produce a body for HEAD; the server sends none: none is counted."""
 

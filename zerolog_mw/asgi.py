@@ -453,6 +453,7 @@ class _Request(RequestMeter):
         )
         self.held = bytearray()
         self.mode = _DONE
+        self.complete = True  # the client has the whole response: a disconnect now is none
         encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         await self._send({**start, "status": status, "headers": encoded, "trailers": False})
         await self._send(self._counted({"type": "http.response.body", "body": body}))
