@@ -296,6 +296,12 @@ def test_check_fires_on_bad_configuration_only(
         assert f"zerolog_mw.{check_id}" not in ids(check())
 
 
+def test_w007_leaves_settings_that_merely_start_alike_alone() -> None:
+    with override_settings(ZERO_LOGIN_ATTEMPTS=5, ZEROLOGGING=True, ZEROLG={}):
+        named = [m.msg.split("'")[1] for m in checks.check_setting() if m.id.endswith("W007")]
+    assert named == ["ZEROLG"]  # a misspelling; the other two are other settings
+
+
 def test_w005_names_installed_apps(monkeypatch: pytest.MonkeyPatch) -> None:
     # Installing debug_toolbar for real would import it; the check only reads the setting.
     monkeypatch.setattr(settings, "INSTALLED_APPS", ["zerolog_mw.django", "debug_toolbar"])

@@ -66,6 +66,10 @@ def fine(request: HttpRequest, value: str) -> HttpResponse:
     return HttpResponse(f"hello {value}")
 
 
+def empty(request: HttpRequest, value: str) -> HttpResponse:
+    return HttpResponse(status=204, content_type="text/plain")
+
+
 def cached(request: HttpRequest, value: str) -> HttpResponse:
     response = HttpResponse("public")
     response["Cache-Control"] = "max-age=60"
@@ -80,6 +84,7 @@ urlpatterns = [
     path("invalid/<str:value>", invalid),
     path("fine/<str:value>", fine),
     path("cached/<str:value>", cached),
+    path("empty/<str:value>", empty),
 ]
 
 
@@ -154,6 +159,8 @@ def test_cache_control_is_added_where_none_is_set_and_the_option_is_honoured(val
         assert "Cache-Control" not in get("sync", f"/fine/{value}")[2]
     with serving(redact_streams=True):
         assert get("sync", f"/fine/{value}")[1] == f"hello {PLACEHOLDER}".encode()
+        status, _, headers = get("sync", f"/empty/{value}")
+        assert status == 204 and "Content-Length" not in headers  # RFC 9110: none on a 204
 
 
 def test_bare_django_echoes(value: str) -> None:  # proof the tests above can fail

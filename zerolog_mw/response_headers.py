@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-__all__ = ["EVENT_STREAM_HEADER", "PASS", "REPLACE", "SCRUB", "STREAM", "Plan", "StartPolicy"]
+__all__ = [
+    "EVENT_STREAM_HEADER",
+    "PASS",
+    "REPLACE",
+    "SCRUB",
+    "STREAM",
+    "Plan",
+    "StartPolicy",
+    "takes_length",
+]
 
 PASS, REPLACE, SCRUB, STREAM = range(4)
 """What happens to a body: passes, replaced by a fixed one, 422 scrubbed, redacted as it streams."""
@@ -173,6 +182,12 @@ class StartPolicy:
         # Not UTF-8 text the redactor reads (latin-1, octet-stream, a form): an error body is
         # replaced, fail-closed; a 1xx-3xx one (redact_streams) passes.
         return REPLACE if status >= 400 else PASS
+
+
+def takes_length(status: int, method: str) -> bool:
+    """Whether a response may carry ``Content-Length`` for its body: not a 1xx, 204 or 304,
+    nor an answer to ``HEAD`` (whose length would be the ``GET`` body's)."""
+    return not (status < 200 or status in (204, 304) or method == "HEAD")
 
 
 def _key(name: str | bytes | bytearray) -> str | bytes:

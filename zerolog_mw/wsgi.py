@@ -23,7 +23,7 @@ from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import CollectingInput, RequestValues, adopt_slot, metered_context
-from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
+from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy, takes_length
 from .stream_redaction import body_redactor
 
 if TYPE_CHECKING:
@@ -356,9 +356,8 @@ class _Response(RequestMeter):
         before any of it went out (a keep-alive connection then stays open on every server:
         waitress closes it after a body of no length)."""
         headers = self.headers
-        code = self.status_line[:3]
-        bodiless = code[:1] == "1" or code in ("204", "304")
-        if length is not None and not bodiless and self.environ.get("REQUEST_METHOD") != "HEAD":
+        code = int(self.status_line[:3]) if self.status_line[:3].isdigit() else 500
+        if length is not None and takes_length(code, self.environ.get("REQUEST_METHOD", "")):
             headers = [*headers, ("Content-Length", str(length))]
         self.passed = True
         self._write = self._start(self.status_line, headers, self.exc_info)

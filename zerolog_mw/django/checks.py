@@ -22,6 +22,7 @@ Per-view caching (``cache_page``) and the app's own use of caches cannot be seen
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -62,6 +63,10 @@ CACHE_MIDDLEWARE = frozenset(
 )
 
 Messages = list[checks.CheckMessage]
+# Setting names meant as ZEROLOG (besides its misspellings): ZERO_LOG, ZEROLOG_OPTIONS…
+_LOOKALIKES = frozenset(
+    {"ZEROLOGS", "ZEROLOGOPTIONS", "ZEROLOGCONFIG", "ZEROLOGSETTINGS", "ZEROLOGCONF"}
+)
 
 
 def check_all(app_configs: Any = None, **kwargs: Any) -> Messages:
@@ -90,8 +95,11 @@ def check_setting(app_configs: Any = None, **kwargs: Any) -> Messages:
         message = str(exc).replace(f" {conf.VALID_KEYS_HINT}", "")
         messages.append(checks.Error(message, hint=conf.VALID_KEYS_HINT, id="zerolog_mw.E003"))
     for name in dir(settings):
-        squashed = name.upper().replace("_", "").replace("-", "")
-        if name != conf.SETTING and squashed.startswith(conf.SETTING):
+        squashed = name.upper().replace("_", "")
+        if name != conf.SETTING and (
+            squashed in _LOOKALIKES
+            or difflib.get_close_matches(squashed, [conf.SETTING], cutoff=0.85)
+        ):
             messages.append(
                 checks.Warning(
                     f"setting {name!r} is not read by zerolog_mw: its options are not applied.",

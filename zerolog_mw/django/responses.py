@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import MAX_VALIDATION_BODY, own_response
 from ..options import Options
-from ..response_headers import PASS, SCRUB, STREAM, StartPolicy
+from ..response_headers import PASS, SCRUB, STREAM, StartPolicy, takes_length
 from ..stream_redaction import StreamRedactor, body_redactor
 
 __all__ = ["guard_response", "response_policy"]
@@ -52,7 +52,10 @@ def guard_response(policy: StartPolicy, request: Any, response: Any) -> None:
             return
         redactor = body_redactor(status)
         response.content = redactor.feed(response.content) + redactor.close()
-        _set_headers(response, [*(sent or headers), ("Content-Length", str(len(response.content)))])
+        kept = sent or headers
+        if takes_length(status, request.method or ""):
+            kept = [*kept, ("Content-Length", str(len(response.content)))]
+        _set_headers(response, kept)
         return
     held = None  # a 5xx, or anything to replace whole
     if mode == SCRUB and not streaming:
