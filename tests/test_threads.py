@@ -127,6 +127,38 @@ def test_timer_and_executor_jobs_started_in_a_request_are_dropped(
     assert "submitted outside a request" in out
 
 
+def test_thread_pool_jobs_submitted_in_a_request_are_dropped(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """``multiprocessing.pool.ThreadPool``: its workers are started by the standard library,
+    so only the jobs carry the request's context — each call in a copy of its own (a map
+    runs the function on several threads at once)."""
+    from multiprocessing.pool import ThreadPool
+
+    secret = new_canary()
+
+    def shout(n: int) -> int:
+        print(f"job {n} {secret}")
+        time.sleep(0.01)  # overlapping calls: one context entered by two threads would fail
+        return n
+
+    with guarded(), ThreadPool(4) as pool:
+        results: list[object] = []
+
+        def request() -> None:
+            results.append(pool.map(shout, range(8)))
+            results.append(pool.apply_async(shout, (9,)).get())
+            results.append(sorted(pool.imap_unordered(shout, range(3))))
+            results.append(pool.starmap(shout, [(1,), (2,)]))
+
+        in_a_request(request)
+        pool.apply(print, ("applied outside a request",))
+    assert results == [list(range(8)), 9, [0, 1, 2], [1, 2]]
+    out, err = capfd.readouterr()
+    assert secret not in out + err
+    assert "applied outside a request" in out
+
+
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_run_in_executor_in_a_request_is_dropped(
     capfd: pytest.CaptureFixture[str], loop: str

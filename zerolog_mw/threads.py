@@ -10,7 +10,9 @@ call as is:
 - ``asyncio.BaseEventLoop.run_in_executor`` runs the job in ``contextvars.copy_context()``,
   as ``asyncio.to_thread`` does already (a job that is already a ``Context.run`` is left).
 - ``ThreadPoolExecutor.submit`` runs a job in a copy when the job, or the code submitting
-  it, is the app's own (see below).
+  it, is the app's own (see below); so do ``multiprocessing.pool.ThreadPool``'s
+  ``apply_async``, ``map``/``starmap`` and ``imap``, each call of the function in a copy of
+  its own (a map runs it on several threads at once).
 - ``threading.Thread.start`` runs the thread's ``target`` (a ``Timer``'s function, or a
   subclass's own ``run``) in a copy of the starting context — but only when that code, or the
   code calling ``start()``, is the app's (``Thread(target=pprint.pprint)`` started by a view
@@ -39,6 +41,7 @@ import sysconfig
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.pool import ThreadPool
 from types import CodeType
 from typing import Any
 
@@ -218,10 +221,39 @@ def _patched_submit(original: Any) -> Callable[..., Any]:
     return submit
 
 
+class _InContext:
+    """``func`` called in a fresh copy of a context taken when it was handed over: calls may
+    run at once on several threads, and a context is entered by one at a time."""
+
+    __slots__ = ("func", "context")
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+        self.context = contextvars.copy_context()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.context.copy().run(self.func, *args, **kwargs)
+
+
+def _patched_pool_method(original: Any) -> Callable[..., Any]:
+    """A ``ThreadPool`` method whose first argument is the function its threads call."""
+
+    @functools.wraps(original)
+    def method(self: Any, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        if in_request() and (_called_by_app() or is_app_code(func)):
+            func = _InContext(func)
+        return original(self, func, *args, **kwargs)
+
+    return method
+
+
 def patches() -> list[Patch]:
     """The reversible patches; installed with the suppressor, undone by ``restore()``."""
+    pool_methods = ("apply_async", "_map_async", "imap", "imap_unordered")
     return [
         Patch(asyncio.BaseEventLoop, "run_in_executor", _patched_run_in_executor),
         Patch(threading.Thread, "start", _patched_start),
         Patch(ThreadPoolExecutor, "submit", _patched_submit),
+        # On ThreadPool itself: a process Pool pickles its functions.
+        *(Patch(ThreadPool, name, _patched_pool_method) for name in pool_methods),
     ]
