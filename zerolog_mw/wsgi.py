@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 from . import hooks, stdio, suppress
@@ -144,7 +145,7 @@ class _Stack:
             # The request's one context variable: its values, with the stdio option and the
             # route slot. WSGI servers run a request start to close() on one thread, so they
             # stay in that thread's context until the server closes the response.
-            response.outer = REQUEST_VALUES.set(values).old_value
+            response.outer = REQUEST_VALUES.set(values)
         # Only a request with a body (HTTP/1.1: a length, or chunked) gets its input wrapped.
         if (
             (guard is not None or metrics is not None)
@@ -190,13 +191,13 @@ class _Stack:
         return response
 
 
-def _leave_request(values: RequestValues, outer: object) -> None:
-    """The request is over: its values forgotten, the context back to the request it was made
-    in (a sub-request through a test client inside a view), if any."""
+def _leave_request(values: RequestValues, entered: Token[RequestValues | None] | None) -> None:
+    """The request is over: its values forgotten, the context back to what it was before
+    (a request this one was made in: a sub-request through a test client in a view)."""
     values.close()
-    if isinstance(outer, RequestValues) and not outer.closed:
-        REQUEST_VALUES.set(outer)
-    else:
+    try:
+        REQUEST_VALUES.reset(entered)  # type: ignore[arg-type]  # None: TypeError
+    except (TypeError, ValueError, RuntimeError):  # closed in another context, or twice
         REQUEST_VALUES.set(None)
 
 
@@ -296,7 +297,7 @@ class _Response(RequestMeter):
         self.environ = environ
         self.policy = policy
         self.values: RequestValues | None = None
-        self.outer: object = None  # the values of a request this one is made in, if any
+        self.outer: Token[RequestValues | None] | None = None  # how its values were set
         self.input: _CountingInput | None = None  # the request body as counted, when metered
         self.mode = PASS
         self.passed = False  # the app's own status and headers went to the server
