@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import django
-import httpx
+import httpx2 as httpx
 import pytest
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse

@@ -195,7 +195,7 @@ def test_a_streamed_5xx_replaced_at_once_is_no_disconnect() -> None:
     http.disconnect, which must not count as a client that went away."""
     import asyncio
 
-    import httpx
+    import httpx2 as httpx
     from starlette.responses import StreamingResponse
 
     async def chunks() -> Any:

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import pytest
 
 from zerolog_mw.canary import ServerProcess, free_port, new_canary, scan, send_battery
