@@ -150,6 +150,14 @@ def test_thread_pool_jobs_submitted_in_a_request_are_dropped(
             results.append(pool.apply_async(shout, (9,)).get())
             results.append(sorted(pool.imap_unordered(shout, range(3))))
             results.append(pool.starmap(shout, [(1,), (2,)]))
+            # library functions the app hands over, and callbacks (the pool's result thread)
+            pool.map(print, [f"map {secret}"])
+            pool.apply(print, (f"apply {secret}",))
+            pool.starmap(json.dump, [({"q": secret}, sys.stdout)])
+            done = pool.apply_async(shout, (5,), callback=lambda r: print(f"cb {r} {secret}"))
+            done.wait()
+            pool.map_async(shout, [6], None, lambda r: print(f"cb2 {secret}")).wait()
+            time.sleep(0.05)  # the callbacks run just after the results are set
 
         in_a_request(request)
         pool.apply(print, ("applied outside a request",))

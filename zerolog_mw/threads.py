@@ -236,12 +236,23 @@ class _InContext:
 
 
 def _patched_pool_method(original: Any) -> Callable[..., Any]:
-    """A ``ThreadPool`` method whose first argument is the function its threads call."""
+    """A public ``ThreadPool`` method whose first argument is the function its threads call,
+    and whose ``callback``/``error_callback`` (the ``*_async`` ones: third and fourth) run on
+    the pool's result thread."""
 
     @functools.wraps(original)
     def method(self: Any, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        if in_request() and (_called_by_app() or is_app_code(func)):
+        if (
+            in_request()
+            and not isinstance(func, _InContext)  # apply() hands it to apply_async()
+            and (_called_by_app() or is_app_code(func))
+        ):
             func = _InContext(func)
+            args = tuple(_InContext(a) if i in (2, 3) and callable(a) else a
+                         for i, a in enumerate(args))  # fmt: skip
+            for name in ("callback", "error_callback"):
+                if callable(kwargs.get(name)):
+                    kwargs[name] = _InContext(kwargs[name])
         return original(self, func, *args, **kwargs)
 
     return method
@@ -249,7 +260,8 @@ def _patched_pool_method(original: Any) -> Callable[..., Any]:
 
 def patches() -> list[Patch]:
     """The reversible patches; installed with the suppressor, undone by ``restore()``."""
-    pool_methods = ("apply_async", "_map_async", "imap", "imap_unordered")
+    pool_methods = ("apply", "apply_async", "map", "map_async", "starmap", "starmap_async",
+                    "imap", "imap_unordered")  # fmt: skip
     return [
         Patch(asyncio.BaseEventLoop, "run_in_executor", _patched_run_in_executor),
         Patch(threading.Thread, "start", _patched_start),
