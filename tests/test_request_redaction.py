@@ -682,6 +682,20 @@ def test_query_names_are_kept_on_servers_that_set_request_uri() -> None:
         assert values.redact("page zlq1", keep_names=True) == f"page {PLACEHOLDER}"
 
 
+def test_bracketed_and_snake_case_field_names_stay_in_response_bodies() -> None:
+    """``user[email]`` and ``meta:title`` are form names; ``price_min`` stays a name though
+    its part ``price`` was sent as a value too."""
+    values = body_values(
+        "application/x-www-form-urlencoded", b"user[email]=zlvone&meta:title=zlvtwo", 64,
+        "sort=price&price_min=zlvthree",
+    )  # fmt: skip
+    text = '{"user[email]": "zlvone", "meta:title": "zlvtwo", "price_min": "zlvthree"}'
+    assert values.redact(text, keep_names=True) == (
+        f'{{"user[email]": "{PLACEHOLDER}", "meta:title": "{PLACEHOLDER}", '
+        f'"price_min": "{PLACEHOLDER}"}}'
+    )
+
+
 def test_short_tokens_are_not_collected() -> None:
     values = collect([b"abc de 4242"])
     assert values.redact("abc de 4242") == f"abc de {PLACEHOLDER}"

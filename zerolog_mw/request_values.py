@@ -120,8 +120,9 @@ _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 # Where a body or query names its fields: a JSON object key, a form or query field name, a
 # multipart part's name. Matched on the text as sent; a whole match becomes a separator.
 _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.){1,256})"\s*:')
-# A form name holds no JSON syntax: a JSON body sent as a form (curl -d) names nothing so.
-_FORM_KEY = re.compile(r"(?:^|&)([^=&\s\"'{}\[\]:,]{1,256})=")
+# A form name holds no quote or brace: JSON sent as a form (curl -d) names nothing so
+# (``user[email]`` and ``meta:title`` are names).
+_FORM_KEY = re.compile(r"(?:^|&)([^=&\s\"{}]{1,256})=")
 # Only in a part's header: the same words in a file's content are content.
 _MULTIPART_NAME = re.compile(r'(?im)^content-disposition:[^\r\n]*?\bname="([^"\r\n]{1,256})"')
 _ESCAPED = re.compile(
@@ -488,9 +489,11 @@ def _checked_run(m: re.Match[str], hashes: set[bytes], kept: AbstractSet[bytes])
         token = w.group(0)
         if len(token) < MIN_TOKEN:
             return token
-        if token != core:  # the run itself was checked above
+        if kept or token != core:  # (the run itself was checked above)
             digest = _digest(token.lower())
-            if digest in hashes and digest not in kept:
+            if digest in kept:
+                return token  # a field name the request sent (price_min), whatever its parts
+            if token != core and digest in hashes:
                 return PLACEHOLDER
         if "_" in token:  # a value glued into an identifier: obj_<value>, <value>_id
             for part in token.split("_"):

@@ -172,7 +172,13 @@ _NORMAL, _KEY_BODY, _LINE_REST, _SWALLOW, _DEAD, _CLOSED = range(6)
 
 
 _TRUNCATED = f"\n{TRUNCATED}".encode()
-_LAST_RUN = re.compile(rb"[^\s\"'`=,;&()\[\]{}<>|]+\Z")
+_RUN_ENDS = tuple(bytes([c]) for c in b" \t\n\r\f\v\"'`=,;&()[]{}<>|")
+
+
+def _without_last_run(text: bytes) -> bytes:
+    """``text`` up to its last separator (each found by ``rfind``, in C: a regex anchored at
+    the end would try every run before it)."""
+    return text[: max(text.rfind(end) for end in _RUN_ENDS) + 1]
 
 
 def body_redactor(status: int) -> StreamRedactor:
@@ -228,7 +234,7 @@ class StreamRedactor:
             head = self._run(self._decoder.decode(chunk[:room]), final=False)
             # The limit may cut a value or a secret: its start would match nothing. The
             # last run is still held (never released before close): it goes.
-            return _LAST_RUN.sub(b"", head + self.close()) + _TRUNCATED
+            return _without_last_run(head + self.close()) + _TRUNCATED
         if room is not None:
             self._room = room - len(chunk)
         if self._mode == _CLOSED:
