@@ -342,6 +342,11 @@ def test_a_sub_request_made_in_a_view_leaves_the_outer_request_covered(
         value = request.args["v"]
         with current_app.test_client() as client:
             client.get(f"/item/{value}").close()
+        inner = current_app(  # as a server that closes a response twice
+            {**request.environ, "PATH_INFO": f"/item/{value}"}, lambda *a: lambda data: None
+        )
+        inner.close()
+        inner.close()
         print("batch done", value)
         return "done"
 

@@ -197,8 +197,9 @@ def _leave_request(values: RequestValues, entered: Token[RequestValues | None] |
     values.close()
     try:
         REQUEST_VALUES.reset(entered)  # type: ignore[arg-type]  # None: TypeError
-    except (TypeError, ValueError, RuntimeError):  # closed in another context, or twice
-        REQUEST_VALUES.set(None)
+    except (TypeError, ValueError, RuntimeError):  # left in another context, or twice
+        if REQUEST_VALUES.get() is values:  # never another request's (an outer one's)
+            REQUEST_VALUES.set(None)
 
 
 class RedactionGuard(_Stack):
@@ -475,8 +476,9 @@ class _Response(RequestMeter):
                 if self.input is not None:  # end(), inlined: the one way every request ends
                     self.request_bytes = self.input.count
                 self.finish()
-            if self.values is not None:
-                _leave_request(self.values, self.outer)
+            values, self.values = self.values, None  # a second close() leaves nothing
+            if values is not None:
+                _leave_request(values, self.outer)
 
 
 def _metered(chunks: Iterator[bytes], response: _Response) -> Iterator[bytes]:
