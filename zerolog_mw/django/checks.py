@@ -99,6 +99,8 @@ def check_setting(app_configs: Any = None, **kwargs: Any) -> Messages:
         if name != conf.SETTING and (
             squashed in _LOOKALIKES
             or difflib.get_close_matches(squashed, [conf.SETTING], cutoff=0.85)
+            # ZEROLOG_MIDDLEWARE, ZEROLOG_KWARGS…: a dict of options under another name
+            or (squashed.startswith(conf.SETTING) and isinstance(getattr(settings, name), Mapping))
         ):
             messages.append(
                 checks.Warning(
