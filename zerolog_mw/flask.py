@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import sys
 import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -155,13 +156,15 @@ def _warn_if_wrapped_after(app: weakref.ref[Flask], middleware: wsgi.ZeroLogMidd
     was set up — that middleware runs outside it, its prints and logs not covered."""
     flask_app = app()
     if flask_app is not None and flask_app.wsgi_app is not middleware:
-        warnings.warn(
+        module = sys.modules.get(flask_app.import_name)
+        warnings.warn_explicit(  # said of the app's module: the wrapping is there
             f"Flask app {flask_app.name!r}: app.wsgi_app was wrapped after zerolog_mw was set "
             "up, so that middleware (ProxyFix, ProfilerMiddleware, ...) runs outside it: what "
             "it prints or logs is not covered. Wrap app.wsgi_app first, then call init_app() "
             "or zerolog_mw.wrap(app).",
             ZeroLogWarning,
-            stacklevel=2,
+            getattr(module, "__file__", None) or flask_app.import_name,
+            1,
         )
 
 
