@@ -154,6 +154,27 @@ def test_secured_sentry_event_is_content_free(transport: MemoryTransport) -> Non
     assert all("message" not in c for c in crumbs)
 
 
+def test_sentry_set_up_after_the_first_request_is_secured_at_once() -> None:
+    """``sentry_sdk.init`` called lazily (in a view, after the middleware secured what there
+    was at start-up and at the first request) secures the client it makes."""
+    memory = MemoryTransport()
+    url = f"/items/{CANARY}?q={CANARY}"
+    # one lifespan: the stack re-asserts at its start-up and first request, not after
+    with TestClient(_leaky_app(), raise_server_exceptions=False) as client:
+        assert client.post(url).status_code == 500  # served, with no Sentry client yet
+        sentry_sdk.init(
+            dsn="http://public@127.0.0.1:9/1", transport=memory, traces_sample_rate=1.0
+        )
+        try:
+            assert client.post(url, content=json.dumps({"data": CANARY})).status_code == 500
+            sentry_sdk.flush()
+        finally:
+            sentry_sdk.get_client().close()
+            sentry_sdk.init()
+    assert memory.items("event")
+    assert CANARY.encode() not in memory.payload()
+
+
 def test_secured_sentry_transaction_is_content_free(transport: MemoryTransport) -> None:
     secure_trackers()
     _send(_leaky_app())

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from . import hooks, loguru_gate, request_values, stdio, threads
+from . import hooks, loguru_gate, request_values, stdio, threads, trackers
 from .diagnostics import tell_operator
 from .hooks import EXTRA_PLACEHOLDER
 from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
@@ -240,10 +240,11 @@ def _patches() -> list[Patch]:
         Patch(socketserver.BaseServer, "handle_error", const(hooks.silent)),
         *threads.patches(),  # threads and executor jobs started in a request: its context
         *loguru_gate.patches(lambda: _policy, handed_on),  # once the app imports loguru
+        *trackers.patches(),  # Sentry or OpenTelemetry set up later, in a view
     ]
 
 
-_patchset = PatchSet(_patches, watch=loguru_gate.WATCH)
+_patchset = PatchSet(_patches, watch=(*loguru_gate.WATCH, *trackers.WATCH))
 
 
 class SuppressionHandle:

@@ -8,10 +8,42 @@ application has not imported is not in use, and is left alone.
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["secure_trackers"]
+from ..patches import Patch
+
+__all__ = ["WATCH", "patches", "secure_trackers"]
+
+WATCH = ("sentry_sdk", "opentelemetry.trace")
+"""Modules whose import puts :func:`patches` in place (:class:`~zerolog_mw.patches.PatchSet`)."""
+
+
+def patches() -> list[Patch]:
+    """``sentry_sdk.init`` and ``opentelemetry.trace.set_tracer_provider`` secure what they
+    set up, at once: an app that sets up Sentry or OpenTelemetry lazily — in a view, after the
+    first request — is covered from its next event (the middleware secures at start-up and at
+    the first request only)."""
+    found = []
+    sentry = sys.modules.get("sentry_sdk")
+    if sentry is not None and callable(getattr(sentry, "init", None)):
+        found.append(Patch(sentry, "init", _securing))
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is not None and callable(getattr(trace, "set_tracer_provider", None)):
+        found.append(Patch(trace, "set_tracer_provider", _securing))
+    return found
+
+
+def _securing(original: Any) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def set_up(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        secure_trackers()
+        return result
+
+    return set_up
 
 
 def secure_trackers() -> None:
