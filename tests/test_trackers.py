@@ -162,9 +162,7 @@ def test_sentry_set_up_after_the_first_request_is_secured_at_once() -> None:
     # one lifespan: the stack re-asserts at its start-up and first request, not after
     with TestClient(_leaky_app(), raise_server_exceptions=False) as client:
         assert client.post(url).status_code == 500  # served, with no Sentry client yet
-        sentry_sdk.init(
-            dsn="http://public@127.0.0.1:9/1", transport=memory, traces_sample_rate=1.0
-        )
+        sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", transport=memory, traces_sample_rate=1.0)
         try:
             assert client.post(url, content=json.dumps({"data": CANARY})).status_code == 500
             sentry_sdk.flush()
