@@ -105,6 +105,30 @@ def test_clean_app_and_metrics_recorder_tapped() -> None:
     report.assert_clean()
 
 
+def test_a_logger_record_after_a_clean_one_and_a_logger_named_after_the_value_are_found() -> None:
+    """A record freed before the next one lends it its id (it went uncounted); a value only in
+    a logger's name is printed by ``%(name)s``; the report names the channel without it."""
+    from flask import Flask
+
+    app = Flask("zltest_probe_records")
+
+    @app.route("/a/<x>")
+    def a(x: str) -> str:
+        logging.getLogger("zltest.svc").info("plain")  # no request data
+        logging.getLogger("zltest.svc").info("value %s", x)
+        return "ok"
+
+    @app.route("/u/<tenant>")
+    def u(tenant: str) -> str:
+        logging.getLogger(f"zltest.user.{tenant}").warning("no value in the message")
+        return "ok"
+
+    report = probe(app)
+    assert report.leaks.get("logging:zltest.svc", 0) >= 1
+    assert report.leaks.get("logging:zltest.user.[REDACTED]", 0) >= 1
+    assert not any("zlcanary" in channel.lower() for channel in report.leaks)
+
+
 def test_assert_clean_names_channels_only() -> None:
     report = ProbeReport("a", "wsgi", "wsgi", False, ["/"], 1, {"stdout": 2, "warnings": 1})
     with pytest.raises(AssertionError) as info:

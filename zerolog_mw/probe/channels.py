@@ -12,6 +12,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -34,7 +35,7 @@ _ZEROLOG_HOOKS = (hooks.excepthook, hooks.threading_excepthook, hooks.unraisable
 
 def _record_text(record: logging.LogRecord) -> str:
     """Everything a handler or formatter could render from a record, extras included."""
-    parts = [repr(record.msg), repr(record.args)]
+    parts = [record.name, repr(record.msg), repr(record.args)]  # %(name)s is printed too
     with contextlib.suppress(Exception):
         parts.append(record.getMessage())
     if record.exc_info and record.exc_info[1] is not None:
@@ -52,14 +53,18 @@ class _Collector(logging.Handler):
         super().__init__(logging.NOTSET)
         self.found = found
         self.needle = needle
-        self._seen: set[int] = set()
+        # The records themselves, kept for the capture: an id alone is reused by the next
+        # record once a record is freed, which then went uncounted.
+        self._seen: dict[int, logging.LogRecord] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        if id(record) in self._seen:
-            return
-        self._seen.add(id(record))
+        if self._seen.get(id(record)) is record:
+            return  # the same record, propagated to another logger this collector is on
+        self._seen[id(record)] = record
         if self.needle in _record_text(record).lower():
-            self.found[f"logging:{record.name}"] += 1
+            # the channel's name without the canary (a logger named after the value)
+            name = re.sub(re.escape(self.needle), "[REDACTED]", record.name, flags=re.IGNORECASE)
+            self.found[f"logging:{name}"] += 1
 
 
 class _ErrorsStream(io.StringIO):
