@@ -392,3 +392,6 @@ def test_stack_locations_keep_no_message() -> None:
         f"ValueError: {CANARY}\n"
     )
     assert stack_locations(trace) == 'File "/app/x.py", line 3, in handler'
+    # a message holding a line shaped like a frame, with the request's path as its function
+    shaped = trace + f'  File "x.py", line 1, in /items/{CANARY}\n'
+    assert stack_locations(shaped) == 'File "/app/x.py", line 3, in handler'

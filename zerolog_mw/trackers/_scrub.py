@@ -44,7 +44,12 @@ _SQL_LITERAL = re.compile(
     r"|(?<![\w$.])(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)",
     re.DOTALL,
 )
-_FRAME_LINE = re.compile(r'\s*File "[^"\n]*", line \d+, in [^\n]*')
+# A frame as traceback prints it: a code file, a line, a function's name (an identifier or
+# <module>, <lambda>…) — a line of a message only shaped like one names no such function.
+_FRAME_LINE = re.compile(
+    r'^[ \t]*File "(?:[^"\n]*\.pyx?|<[^>"\n]*>)", line \d+, in (?:[A-Za-z_]\w*|<[\w-]+>)[ \t]*$',
+    re.MULTILINE,
+)
 
 
 def method(value: object) -> str:
