@@ -66,3 +66,14 @@ def test_main(
     assert main(["--app", "policy_app:bare"]) == 2
     assert main(["--app", "policy_missing:app"]) == 2
     assert main(["--bogus"]) == 2
+
+
+def test_the_intro_follows_stdio_and_debug_options() -> None:
+    from zerolog_mw import Options
+    from zerolog_mw.policy import render_policy
+
+    default = render_policy().splitlines()[2]
+    assert "standard output" in default and "passed on" not in default
+    loose = render_policy(Options(stdio="pass", allow_debug=True)).splitlines()[2]
+    assert "standard output" not in loose
+    assert "passed on" in loose and "Debug mode is allowed" in loose

@@ -23,7 +23,8 @@ NEVER_COLLECTED = (
     "path values (only the route template, such as `/items/{id}`, is kept)",
     "client IP addresses (including `X-Forwarded-For`)",
     "user identifiers",
-    "exception messages and tracebacks (only the exception class name is kept)",
+    "exception messages (only the exception class name is kept; in the records of an allowed "
+    "logger, frames too, with every value the request carried redacted)",
 )
 
 
@@ -47,13 +48,20 @@ def render_policy(options: Options | None = None) -> str:
     """The zero-log policy, as Markdown, for ``options`` (default: zerolog_mw's defaults)."""
     o = options or Options()
     lines = ["# Zero-log policy", ""]
-    lines += [
+    channels = (
+        "logs, files or metrics"
+        if o.stdio == "pass"
+        else ("logs, standard output, files or metrics")
+    )
+    intro = (
         "This service keeps nothing a client sends: requests are processed and answered, and "
-        "no part of them is written to logs, standard output, files or metrics.",
-        "",
-        "## What is collected",
-        "",
-    ]
+        f"no part of them is written to {channels}."
+    )
+    if o.stdio == "pass":
+        intro += " What the application itself prints is passed on (see below)."
+    if o.allow_debug:
+        intro += " Debug mode is allowed (see below): not for production."
+    lines += [intro, "", "## What is collected", ""]
     sinks = _sinks(o)
     if sinks:
         lines += [
@@ -95,7 +103,11 @@ def render_policy(options: Options | None = None) -> str:
             f"The servers' fixed start-up and shut-down lines ({servers}) are let through; "
             "they hold the server's own configuration, never request data."
         )
-    lines.append("Uncaught exceptions, warnings and unraisable errors report their class only.")
+    lines.append(
+        "Uncaught exceptions, warnings and unraisable errors report their class only once "
+        "requests are being served; a failure before the first request (the service not "
+        "starting) is reported with its traceback, secret and personal-data shapes redacted."
+    )
     lines += ["", "## Standard output and error", ""]
     if o.stdio == "drop":
         lines.append("Whatever the application writes to stdout or stderr while handling a "
