@@ -214,6 +214,11 @@ def test_the_library_itself_is_clean(capsys: pytest.CaptureFixture[str]) -> None
         ("from sqlalchemy import create_engine\ncreate_engine(URL, echo=1)\n", []),
         ("import flask_debugtoolbar\n", [(1, "ZL501")]),
         ("DEBUG = True\n", []),  # not a settings module: no INSTALLED_APPS, not settings.py
+        (
+            "from flask import request\nfrom loguru import logger as lg\n"
+            "@app.get('/')\ndef view():\n    lg.info('q {}', request.args)\n",
+            [(5, "ZL102")],
+        ),
     ],
 )
 def test_one_liners(source: str, found: list[tuple[int, str]]) -> None:

@@ -322,7 +322,7 @@ class _Checker(ast.NodeVisitor):
         if not isinstance(func, ast.Attribute):
             return False
         receiver = func.value
-        if self.facts.resolve(receiver) == "logging":
+        if self.facts.resolve(receiver) in ("logging", "loguru.logger"):  # any alias of either
             return True
         if isinstance(receiver, ast.Call):
             return isinstance(receiver.func, ast.Name | ast.Attribute) and (
