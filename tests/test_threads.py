@@ -158,10 +158,13 @@ def test_thread_pool_jobs_submitted_in_a_request_are_dropped(
             done.wait()
             pool.map_async(shout, [6], None, lambda r: print(f"cb2 {secret}")).wait()
             time.sleep(0.05)  # the callbacks run just after the results are set
+            # every argument by name, as the standard library allows
+            results.append(pool.map(func=shout, iterable=[7]))
+            results.append(pool.apply_async(func=shout, args=(8,), callback=print).get())
 
         in_a_request(request)
         pool.apply(print, ("applied outside a request",))
-    assert results == [list(range(8)), 9, [0, 1, 2], [1, 2]]
+    assert results == [list(range(8)), 9, [0, 1, 2], [1, 2], [7], 8]
     out, err = capfd.readouterr()
     assert secret not in out + err
     assert "applied outside a request" in out

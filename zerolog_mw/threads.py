@@ -236,24 +236,25 @@ class _InContext:
 
 
 def _patched_pool_method(original: Any) -> Callable[..., Any]:
-    """A public ``ThreadPool`` method whose first argument is the function its threads call,
-    and whose ``callback``/``error_callback`` (the ``*_async`` ones: third and fourth) run on
-    the pool's result thread."""
+    """A public ``ThreadPool`` method, whose ``func`` its threads call, and whose ``callback``
+    and ``error_callback`` (the ``*_async`` ones: after ``func`` and two more) run on the
+    pool's result thread. Arguments pass as the caller gave them, by position or name."""
 
     @functools.wraps(original)
-    def method(self: Any, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        func = args[0] if args else kwargs.get("func")
         if (
             in_request()
+            and callable(func)
             and not isinstance(func, _InContext)  # apply() hands it to apply_async()
             and (_called_by_app() or is_app_code(func))
         ):
-            func = _InContext(func)
-            args = tuple(_InContext(a) if i in (2, 3) and callable(a) else a
+            args = tuple(_InContext(a) if i in (0, 3, 4) and callable(a) else a
                          for i, a in enumerate(args))  # fmt: skip
-            for name in ("callback", "error_callback"):
+            for name in ("func", "callback", "error_callback"):
                 if callable(kwargs.get(name)):
                     kwargs[name] = _InContext(kwargs[name])
-        return original(self, func, *args, **kwargs)
+        return original(self, *args, **kwargs)
 
     return method
 
