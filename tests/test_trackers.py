@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
     InMemorySpanExporter,
 )
+from sentry_sdk import init  # noqa: E402  (by name, before any middleware is built)
 from sentry_sdk.envelope import Envelope  # noqa: E402
 from sentry_sdk.transport import Transport  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
@@ -156,13 +157,14 @@ def test_secured_sentry_event_is_content_free(transport: MemoryTransport) -> Non
 
 def test_sentry_set_up_after_the_first_request_is_secured_at_once() -> None:
     """``sentry_sdk.init`` called lazily (in a view, after the middleware secured what there
-    was at start-up and at the first request) secures the client it makes."""
+    was at start-up and at the first request) secures the client it makes — also when the app
+    imported ``init`` by name before the middleware was built (as this module did)."""
     memory = MemoryTransport()
     url = f"/items/{CANARY}?q={CANARY}"
     # one lifespan: the stack re-asserts at its start-up and first request, not after
     with TestClient(_leaky_app(), raise_server_exceptions=False) as client:
         assert client.post(url).status_code == 500  # served, with no Sentry client yet
-        sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", transport=memory, traces_sample_rate=1.0)
+        init(dsn="http://public@127.0.0.1:9/1", transport=memory, traces_sample_rate=1.0)
         try:
             assert client.post(url, content=json.dumps({"data": CANARY})).status_code == 500
             sentry_sdk.flush()

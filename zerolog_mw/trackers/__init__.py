@@ -22,17 +22,18 @@ WATCH = ("sentry_sdk", "opentelemetry.trace")
 
 
 def patches() -> list[Patch]:
-    """``sentry_sdk.init`` and ``opentelemetry.trace.set_tracer_provider`` secure what they
-    set up, at once: an app that sets up Sentry or OpenTelemetry lazily — in a view, after the
-    first request — is covered from its next event (the middleware secures at start-up and at
-    the first request only)."""
+    """Setting a Sentry client (what ``sentry_sdk.init`` does) and a global OpenTelemetry
+    provider secure it at once: an app that sets up either lazily — in a view, after the first
+    request — is covered from its next event (the middleware secures at start-up and at the
+    first request only). Patched where those calls end up, so ``from sentry_sdk import init``
+    done earlier is covered too."""
     found = []
-    sentry = sys.modules.get("sentry_sdk")
-    if sentry is not None and callable(getattr(sentry, "init", None)):
-        found.append(Patch(sentry, "init", _securing))
+    scope = getattr(sys.modules.get("sentry_sdk.scope"), "Scope", None)
+    if scope is not None and callable(getattr(scope, "set_client", None)):
+        found.append(Patch(scope, "set_client", _securing))
     trace = sys.modules.get("opentelemetry.trace")
-    if trace is not None and callable(getattr(trace, "set_tracer_provider", None)):
-        found.append(Patch(trace, "set_tracer_provider", _securing))
+    if trace is not None and callable(getattr(trace, "_set_tracer_provider", None)):
+        found.append(Patch(trace, "_set_tracer_provider", _securing))
     return found
 
 
