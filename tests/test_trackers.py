@@ -397,3 +397,14 @@ def test_stack_locations_keep_no_message() -> None:
     # a message holding a line shaped like a frame, with the request's path as its function
     shaped = trace + f'  File "x.py", line 1, in /items/{CANARY}\n'
     assert stack_locations(shaped) == 'File "/app/x.py", line 3, in handler'
+    # an exception group's frames (behind "|"), a Cython function's dotted name
+    group = (
+        "  + Exception Group Traceback (most recent call last):\n"
+        '  |   File "/app/tasks.py", line 9, in boom\n'
+        '  |   File "pandas/_libs/lib.pyx", line 2368, in pandas._libs.lib.convert\n'
+        f"  | ValueError: {CANARY}\n"
+    )
+    assert stack_locations(group) == (
+        'File "/app/tasks.py", line 9, in boom\n'
+        'File "pandas/_libs/lib.pyx", line 2368, in pandas._libs.lib.convert'
+    )

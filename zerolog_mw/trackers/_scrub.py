@@ -46,8 +46,10 @@ _SQL_LITERAL = re.compile(
 )
 # A frame as traceback prints it: a code file, a line, a function's name (an identifier or
 # <module>, <lambda>…) — a line of a message only shaped like one names no such function.
+# (Behind "|" in an exception group's traceback; a Cython function is named with dots.)
 _FRAME_LINE = re.compile(
-    r'^[ \t]*File "(?:[^"\n]*\.pyx?|<[^>"\n]*>)", line \d+, in (?:[A-Za-z_]\w*|<[\w-]+>)[ \t]*$',
+    r'^(?:[ \t]*\|)*[ \t]*File "(?:[^"\n]*\.pyx?|<[^>"\n]*>)", line \d+, '
+    r"in (?:[A-Za-z_][\w.]*|<[\w-]+>)[ \t]*$",
     re.MULTILINE,
 )
 
@@ -77,4 +79,4 @@ def scrub_sql(statement: str) -> str:
 
 def stack_locations(stacktrace: str) -> str:
     """Only the ``File "…", line N, in func`` lines of a formatted traceback (no messages)."""
-    return "\n".join(m.group(0).strip() for m in _FRAME_LINE.finditer(stacktrace))
+    return "\n".join(m.group(0).strip(" \t|") for m in _FRAME_LINE.finditer(stacktrace))
