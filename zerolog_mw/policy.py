@@ -23,8 +23,7 @@ NEVER_COLLECTED = (
     "path values (only the route template, such as `/items/{id}`, is kept)",
     "client IP addresses (including `X-Forwarded-For`)",
     "user identifiers",
-    "exception messages (only the exception class name is kept; in the records of an allowed "
-    "logger, frames too, with every value the request carried redacted)",
+    "exception messages (only the exception class name is kept)",
 )
 
 
@@ -92,7 +91,8 @@ def render_policy(options: Options | None = None) -> str:
             "Records of every other logger are dropped before any handler sees them; "
             "loguru records count by the module that logged them. What is let through is "
             "redacted: known secret and personal-data shapes are replaced, and so is every "
-            "value the request being handled carried; exceptions keep frames and type."
+            "value the request being handled carried; exceptions keep frames and type, and "
+            "their messages are redacted the same way."
         )
     else:
         lines.append("No logger may write log records, Python's logging and loguru alike: "

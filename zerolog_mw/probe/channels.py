@@ -19,6 +19,7 @@ import tempfile
 import threading
 import traceback
 import warnings
+import weakref
 from collections import Counter
 from types import TracebackType
 from typing import Any, TextIO
@@ -53,9 +54,11 @@ class _Collector(logging.Handler):
         super().__init__(logging.NOTSET)
         self.found = found
         self.needle = needle
-        # The records themselves, kept for the capture: an id alone is reused by the next
-        # record once a record is freed, which then went uncounted.
-        self._seen: dict[int, logging.LogRecord] = {}
+        # The records, held weakly: an id alone is reused by the next record once one is
+        # freed (which then went uncounted); a record is seen again only while it is handled.
+        self._seen: weakref.WeakValueDictionary[int, logging.LogRecord] = (
+            weakref.WeakValueDictionary()
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
         if self._seen.get(id(record)) is record:
