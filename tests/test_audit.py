@@ -219,6 +219,12 @@ def test_the_library_itself_is_clean(capsys: pytest.CaptureFixture[str]) -> None
             "@app.get('/')\ndef view():\n    lg.info('q {}', request.args)\n",
             [(5, "ZL102")],
         ),
+        (
+            "import loguru\nfrom flask import request\nlg = loguru.logger\n"
+            "@app.get('/')\ndef view():\n    lg.info(request.args)\n"
+            "    lg.bind(user=1).opt(lazy=True).warning(request.args)\n",
+            [(6, "ZL102"), (7, "ZL102")],
+        ),
     ],
 )
 def test_one_liners(source: str, found: list[tuple[int, str]]) -> None:

@@ -325,9 +325,14 @@ class _Checker(ast.NodeVisitor):
         if self.facts.resolve(receiver) in ("logging", "loguru.logger"):  # any alias of either
             return True
         if isinstance(receiver, ast.Call):
-            return isinstance(receiver.func, ast.Name | ast.Attribute) and (
-                self._terminal(receiver.func) in ("getLogger", "get_logger", "getChild")
-            )
+            made_by = receiver.func
+            if not isinstance(made_by, ast.Name | ast.Attribute):
+                return False
+            terminal = self._terminal(made_by)
+            if terminal in ("getLogger", "get_logger", "getChild"):
+                return True
+            # loguru's logger.bind(...)/.opt(...)/.patch(...) is a logger too
+            return terminal in ("bind", "opt", "patch") and self._is_logger(made_by)
         name = self._terminal(receiver)
         if name is None:
             return False

@@ -105,6 +105,8 @@ class ModuleFacts:
                 func = _terminal(node.value.func)
                 if func in LOGGER_FACTORIES:
                     facts.loggers.update(_target_names(node.targets))
+            elif isinstance(node, ast.Assign) and facts.resolve(node.value) == "loguru.logger":
+                facts.loggers.update(_target_names(node.targets))  # lg = loguru.logger
         module_names: set[str] = set()
         for stmt in tree.body:
             targets, value = _assignment(stmt)
