@@ -116,7 +116,6 @@ separators, and as a terminal shows it (without them) — so a coloured value is
 _SCAN = re.compile(rf"(\[REDACTED:[a-z0-9_]+\])|[^{_SEPARATORS}]+")
 # The second reading of text with control sequences: those kept whole, never part of a token.
 _SCAN_CONTROLLED = re.compile(rf"(\[REDACTED:[a-z0-9_]+\]|{CONTROL.pattern})|[^{_SEPARATORS}\x1b]+")
-_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 # Where a body or query names its fields: a JSON object key, a form or query field name, a
 # multipart part's name. Matched on the text as sent; a whole match becomes a separator.
 _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.){1,256})"\s*:')
@@ -164,17 +163,6 @@ def _digest(token: str) -> bytes:
     return keyed.digest()
 
 
-def _json_unescape(text: str) -> str:
-    def replace(m: re.Match[str]) -> str:
-        code = m.group(1)
-        if code is not None:
-            return chr(int(code, 16))
-        char = m.group(2)
-        return _SIMPLE_ESCAPES.get(char, char)
-
-    return _JSON_ESCAPE.sub(replace, text)
-
-
 def _view_tokens(text: str) -> set[str]:
     """The tokens of ``text`` and of its decoded views."""
     tokens: set[str] = set()
@@ -189,7 +177,7 @@ def _views(text: str) -> Iterator[str]:
     if "%" in text or "+" in text:
         yield unquote_plus(text, errors="replace")
     if "\\" in text:
-        yield _json_unescape(text)
+        yield _code_points(text)
 
 
 def as_shown(redacted: str, redact: Callable[[str], str]) -> str:
@@ -523,11 +511,17 @@ def _unescaped(run: str) -> Iterator[str]:
     """``run`` with ``\\uXXXX``, ``\\UXXXXXXXX`` and ``\\xNN`` read as code points (surrogate
     pairs joined), and with ``\\xNN`` read as UTF-8 bytes; ``\\n``, ``\\t``, ``\\"``… as the
     characters they stand for (a newline is a separator: ``line\\nvalue``)."""
-    points = _ESCAPED.sub(_code_point, run)
-    yield points.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    yield _code_points(run)
     if "\\x" in run:
         as_bytes = _ESCAPED.sub(_latin1_byte, run)
         yield as_bytes.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def _code_points(text: str) -> str:
+    """``text`` with its JSON/Python escapes read as the characters they stand for (surrogate
+    pairs joined): how a JSON body reaches the app, and escaped output reads."""
+    points = _ESCAPED.sub(_code_point, text)
+    return points.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _code_point(m: re.Match[str]) -> str:
