@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from . import hooks, stdio, suppress
@@ -317,6 +318,10 @@ _DONE = STREAM + 1  # the guard's own body went out: the app's is dropped
 _BODIES = ("http.response.body", "http.response.zerocopysend")
 
 
+async def _nothing() -> None:
+    """What ``send`` returns for a message that goes nowhere yet (a held 422 start)."""
+
+
 class _Request(RequestMeter):
     """One HTTP request's ``send`` and ``receive``, for whichever components are in the stack.
 
@@ -363,7 +368,9 @@ class _Request(RequestMeter):
             self.disconnected = True
         return message
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        # Not a coroutine: the app awaits the server's own send (or the guard's coroutine for
+        # a body it handles), with no frame of ours in between: one coroutine less a message.
         kind = message["type"]
         if kind == "http.response.body":
             if self.recorder is not None:
@@ -372,8 +379,7 @@ class _Request(RequestMeter):
                 if not message.get("more_body", False):
                     self.complete = True
             if self.mode == PASS:
-                await self._send(message)
-                return
+                return self._send(message)
         elif kind == "http.response.start":
             self.started = message
             status = message["status"]
@@ -392,18 +398,16 @@ class _Request(RequestMeter):
                 if mode != PASS or event_stream:
                     started = self._unusual_start(message, mode, headers, event_stream)
                     if started is None:  # sent with the guard's own body: a replaced one at
-                        if mode == REPLACE:  # once (the app's is dropped as it comes)
-                            await self._send_own_body()
-                        return
+                        if mode == REPLACE:  # once (the app's is dropped as it comes), a
+                            return self._send_own_body()  # scrubbed one at the end
+                        return _nothing()
                     message = started
                 elif headers is not None:
                     message = {**message, "headers": headers}
-            await self._send(message)
-            return
+            return self._send(message)
         elif self.mode == PASS:
-            await self._send(message)
-            return
-        await self._guarded(kind, message)
+            return self._send(message)
+        return self._guarded(kind, message)
 
     def _unusual_start(
         self, message: Message, mode: int, headers: list[Any] | None, event_stream: bool
