@@ -270,9 +270,16 @@ async def _check_asgi(app: ASGIApp) -> None:
 
 
 def _flush_recorders(app: object) -> None:
-    """Flush the metrics recorders of zerolog_mw's components in ``app`` (Flask: its
-    ``wsgi_app``), so what they aggregated is sent within the measured part."""
-    for layer in (app, getattr(app, "wsgi_app", None)):
+    """Flush the metrics recorders of zerolog_mw's components in ``app`` (Flask: the stack
+    ``zerolog_mw.flask`` runs around it, or its ``wsgi_app``), so what they aggregated is sent
+    within the measured part."""
+    layers = [app, getattr(app, "wsgi_app", None)]
+    flask = sys.modules.get("flask")
+    if flask is not None and isinstance(app, flask.Flask):
+        from zerolog_mw.flask import middleware
+
+        layers.append(middleware(app))
+    for layer in layers:
         for holder in (layer, getattr(layer, "metrics", None)):
             recorder = getattr(holder, "recorder", None)
             if recorder is not None:

@@ -16,8 +16,7 @@ from werkzeug.test import Client
 import zerolog_mw
 from zerolog_mw import wsgi
 from zerolog_mw.canary import ServerProcess, free_port, new_canary, scan, send_battery
-from zerolog_mw.diagnostics import ZeroLogWarning
-from zerolog_mw.flask import DebugModeError, ZeroLog
+from zerolog_mw.flask import DebugModeError, ZeroLog, middleware
 from zerolog_mw.metrics import Batch
 
 APPS = Path(__file__).parent / "apps"
@@ -50,8 +49,12 @@ def get(app: Flask, path: str) -> tuple[int, bytes]:
 def test_init_app_with_an_app_factory() -> None:
     zerolog = ZeroLog()
     app = create_app()
+    inner = app.wsgi_app
     zerolog.init_app(app)
-    assert isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware)
+    assert isinstance(middleware(app), wsgi.ZeroLogMiddleware)
+    assert app.wsgi_app == inner  # left as it is: the stack runs around calling the app
+    assert isinstance(app, Flask) and type(app).__name__ == "Flask"
+    assert repr(app) == "<Flask 'factory_app'>"
     assert app.extensions["zerolog_mw"] is zerolog
     assert get(app, "/items/1") == (200, b"ok")
 
@@ -60,11 +63,11 @@ def test_init_app_and_wrap_are_idempotent() -> None:
     zerolog = ZeroLog()
     app = create_app()
     zerolog.init_app(app)
-    middleware = app.wsgi_app
+    stack, app_class = middleware(app), type(app)
     zerolog.init_app(app)
     ZeroLog(app)
     assert zerolog_mw.wrap(app) is app
-    assert app.wsgi_app is middleware
+    assert middleware(app) is stack and type(app) is app_class
     assert not app.before_request_funcs.get(None)  # no per-request Flask hook at all
     assert len(list(got_request_exception.receivers_for(app))) == 1
     assert app.extensions["zerolog_mw"] is zerolog
@@ -152,26 +155,41 @@ def test_a_refused_init_app_fails_closed_and_says_why(
     assert "logging silenced" in capfd.readouterr().err
 
 
-def test_wsgi_app_wrapped_after_init_app_is_said_at_the_first_request() -> None:
-    app = create_app()
-    ZeroLog(app)
-    app.wsgi_app = ProfilerStandIn(app.wsgi_app)  # type: ignore[method-assign]
-    with pytest.warns(ZeroLogWarning, match="app.wsgi_app was wrapped after zerolog_mw"):
-        assert get(app, "/items/1") == (200, b"ok")
-    app = create_app()
-    app.wsgi_app = ProfilerStandIn(app.wsgi_app)  # type: ignore[method-assign]
-    ZeroLog(app)  # wrapped first, then set up: nothing to say (filterwarnings = error)
-    assert get(app, "/items/1") == (200, b"ok")
-
-
-class ProfilerStandIn:
-    """A WSGI middleware added the way Flask's docs add ProxyFix or ProfilerMiddleware."""
+class PathPrinter:
+    """A WSGI middleware put on ``app.wsgi_app`` as Flask's docs put ProxyFix or
+    ProfilerMiddleware there, printing each request's path once the app is done with it."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     def __call__(self, environ: Any, start_response: Any) -> Any:
-        return self.app(environ, start_response)
+        app_iter = self.app(environ, start_response)
+        try:
+            body = list(app_iter)
+        finally:
+            app_iter.close()
+        print(f"PATH: {environ['PATH_INFO']}")
+        return body
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_middleware_on_wsgi_app_runs_inside_whether_put_before_or_after_init_app(
+    order: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Put on ``app.wsgi_app`` after set-up, such middleware used to run outside the stack."""
+    app = create_app()
+    if order == "after":
+        ZeroLog(app)
+    app.wsgi_app = PathPrinter(app.wsgi_app)  # type: ignore[method-assign]
+    if order == "before":
+        ZeroLog(app)
+    canary = new_canary()
+    assert get(app, f"/items/{canary}") == (200, b"ok")  # no warning: filterwarnings = error
+    captured = capfd.readouterr()
+    assert canary not in captured.out + captured.err
+    # Around the app object itself it is outside the stack, as any server-side wrapper is.
+    Client(PathPrinter(app)).get(f"/items/{canary}", buffered=True)
+    assert f"PATH: /items/{canary}" in capfd.readouterr().out
 
 
 def test_invalid_values_raise_through_options_validation() -> None:
@@ -229,7 +247,9 @@ def test_refused_requests_are_counted_in_the_metrics() -> None:
     app.debug = True
     assert get(app, "/items/secret-id") == (500, GENERIC_500)
     assert get(app, "/nope/secret-id") == (500, GENERIC_500)
-    app.wsgi_app.metrics.recorder.flush()  # type: ignore[attr-defined]
+    stack = middleware(app)
+    assert stack is not None and stack.metrics.recorder is not None
+    stack.metrics.recorder.flush()
     windows = [w for batch in sink.batches for w in batch.series.values()]
     keys = {key for batch in sink.batches for key in batch.series}
     assert keys == {("GET", "__unmatched__", 500)}  # the app never ran: no template
@@ -262,7 +282,9 @@ def test_route_template_is_reported_never_the_path(setup: Any) -> None:
     assert get(app, "/items/secret-id")[0] == 200
     assert get(app, "/nope/secret-id")[0] == 404
     assert get(app, "/boom/secret-id")[0] == 500
-    app.wsgi_app.metrics.recorder.flush()  # type: ignore[attr-defined]
+    stack = middleware(app)
+    assert stack is not None and stack.metrics.recorder is not None
+    stack.metrics.recorder.flush()
     keys = {key for batch in sink.batches for key in batch.series}
     assert keys == {
         ("GET", "/items/<item_id>", 200),

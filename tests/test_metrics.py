@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from werkzeug.test import Client
 
 import zerolog_mw
+import zerolog_mw.flask
 from zerolog_mw import asgi, wsgi
 from zerolog_mw.canary import free_port, new_canary
 from zerolog_mw.metrics import Batch
@@ -526,9 +527,8 @@ def test_wsgi_counts_bytes_read_and_sent_and_reports_flask_templates() -> None:
         assert response.text == "123"
     with client.get("/stream") as response:
         assert response.get_data() == b"x" * 10 + b"y" * 10
-    middleware = app.wsgi_app
-    assert isinstance(middleware, wsgi.ZeroLogMiddleware)
-    assert middleware.metrics.recorder is not None
+    middleware = zerolog_mw.flask.middleware(app)
+    assert middleware is not None and middleware.metrics.recorder is not None
     middleware.metrics.recorder.flush()
     upload = sink.batches[-1].series[("POST", "/upload/<name>", 200)]
     assert upload.request_bytes == 123
@@ -571,8 +571,8 @@ def test_flask_handled_exceptions_are_counted_by_class() -> None:
     zerolog_mw.wrap(app, metrics=[sink])
     with Client(app).get("/boom/zlcanary123") as response:
         assert response.status_code == 500  # Flask handled it: nothing propagated
-    middleware = app.wsgi_app
-    assert isinstance(middleware, wsgi.ZeroLogMiddleware) and middleware.metrics.recorder
+    middleware = zerolog_mw.flask.middleware(app)
+    assert middleware is not None and middleware.metrics.recorder
     middleware.metrics.recorder.flush()
     window = sink.batches[-1].series[("GET", "/boom/<name>", 500)]
     assert window.errors == {"KeyError": 1}

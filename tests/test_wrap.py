@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 from werkzeug.test import Client
 
 import zerolog_mw
+import zerolog_mw.flask
 from zerolog_mw import asgi, wsgi
 from zerolog_mw.canary import new_canary
 from zerolog_mw.diagnostics import ZeroLogWarning
@@ -44,11 +45,11 @@ def test_flask_is_wrapped_in_place_once() -> None:
     app = make_flask()
     inner = app.wsgi_app
     assert zerolog_mw.wrap(app) is app
-    assert isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware)
-    middleware = app.wsgi_app
+    middleware = zerolog_mw.flask.middleware(app)
+    assert isinstance(middleware, wsgi.ZeroLogMiddleware)
     zerolog_mw.wrap(app)
-    assert app.wsgi_app is middleware
-    assert middleware.app == inner  # the components run fused around Flask
+    assert zerolog_mw.flask.middleware(app) is middleware
+    assert app.wsgi_app == inner  # the components run fused around calling the app
     with Client(app).get("/") as response:
         assert response.text == "ok"
 

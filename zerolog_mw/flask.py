@@ -10,9 +10,11 @@ Importing this module is the opt-in; it needs Flask. With an app factory::
         zerolog.init_app(app)
         return app
 
-``init_app`` wraps ``app.wsgi_app`` in :class:`zerolog_mw.wsgi.ZeroLogMiddleware` once (whose
-metrics read each request's route *template*, ``/items/<item_id>``, never the path, from
-Werkzeug's ``request.url_rule``), counts exceptions Flask turns into a 500 by class, and refuses
+``init_app`` runs one :class:`zerolog_mw.wsgi.ZeroLogMiddleware` around everything calling the
+app runs — Flask's ``__call__`` and whatever ``app.wsgi_app`` is at each request, so middleware
+put on ``app.wsgi_app`` before or after set-up runs inside it. Its metrics read each request's
+route *template*, ``/items/<item_id>``, never the path, from Werkzeug's ``request.url_rule``.
+It counts exceptions Flask turns into a 500 by class, and refuses
 debug mode, whose debugger shows request content — at ``init_app``, and before every request
 once ``app.run(debug=True)`` turned it on. No per-request Flask hook is added. The extension
 never keeps a reference to an app, so one instance serves any number of apps, each with its
@@ -24,24 +26,31 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import sys
-import warnings
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, got_request_exception
 
 from . import suppress, threads, wsgi
-from .diagnostics import DebugModeError, ZeroLogWarning
+from .diagnostics import DebugModeError
 from .options import Options
 from .routes import set_handled_error
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from typing_extensions import Unpack
 
     from .options import OptionsKwargs
 
-__all__ = ["CONFIG_PREFIX", "EXTENSION_KEY", "DebugModeError", "ZeroLog", "init_flask"]
+__all__ = [
+    "CONFIG_PREFIX",
+    "EXTENSION_KEY",
+    "DebugModeError",
+    "ZeroLog",
+    "init_flask",
+    "middleware",
+]
 
 CONFIG_PREFIX = "ZEROLOG_"
 EXTENSION_KEY = "zerolog_mw"
@@ -61,9 +70,11 @@ def _config_keys() -> dict[str, str]:
 class ZeroLog:
     """Flask extension that makes an app zero-log.
 
-    Sits on ``app.wsgi_app``, outside everything Flask does, so Flask's own logger, the
-    Werkzeug logger and whatever the views print are covered. Register it once per app, here
-    or with :meth:`init_app`::
+    Runs around everything calling the app runs (``app.wsgi_app`` and whatever middleware is
+    put on it, before or after), so Flask's own logger, the Werkzeug logger and whatever the
+    views and that middleware print are covered: the app gets a subclass of its class of its
+    own, whose ``__call__`` is the stack's (``app.wsgi_app`` is left as it is). Register it
+    once per app, here or with :meth:`init_app`::
 
         app = Flask(__name__)
         ZeroLog(app)
@@ -122,19 +133,16 @@ class ZeroLog:
             raise refusal
         if EXTENSION_KEY in app.extensions:
             return
-        if not isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
-            app.wsgi_app = wsgi.ZeroLogMiddleware(app.wsgi_app, **merged)  # type: ignore[method-assign]
-            middleware = app.wsgi_app
-            middleware.first_request_checks = (
-                functools.partial(_warn_if_wrapped_after, weakref.ref(app), middleware),
-            )
+        stack = app.wsgi_app
+        if not isinstance(stack, wsgi.ZeroLogMiddleware):  # not wrapped by hand already
+            stack = _run_around(app, wsgi.ZeroLogMiddleware(_called(app), **merged))
         if not options.allow_debug:
             # app.run(debug=True) and ``flask run --debug`` turn debug on after init_app: then
             # every request is refused before anything of Flask's or the app's runs.
             refused = f"{DebugModeError.__name__}: {_DEBUG_REFUSED}"
             # app.debug is app.config["DEBUG"]: read in C, no Python call per request.
             debug = functools.partial(dict.get, app.config, "DEBUG")
-            app.wsgi_app.guard.refuse_while(debug, refused)
+            stack.guard.refuse_while(debug, refused)
         # The route template needs no hook: the metrics read Werkzeug's request.url_rule.
         got_request_exception.connect(_report_exception, app)
         threads.count_as_app(app.import_name)  # its threads are the app's, wherever installed
@@ -151,21 +159,58 @@ def init_flask(app: Flask, **options: Unpack[OptionsKwargs]) -> Flask:
     return app
 
 
-def _warn_if_wrapped_after(app: weakref.ref[Flask], middleware: wsgi.ZeroLogMiddleware) -> None:
-    """At the first request: say so if ``app.wsgi_app`` was wrapped again after zerolog_mw
-    was set up — that middleware runs outside it, its prints and logs not covered."""
-    flask_app = app()
-    if flask_app is not None and flask_app.wsgi_app is not middleware:
-        module = sys.modules.get(flask_app.import_name)
-        warnings.warn_explicit(  # said of the app's module: the wrapping is there
-            f"Flask app {flask_app.name!r}: app.wsgi_app was wrapped after zerolog_mw was set "
-            "up, so that middleware (ProxyFix, ProfilerMiddleware, ...) runs outside it: what "
-            "it prints or logs is not covered. Wrap app.wsgi_app first, then call init_app() "
-            "or zerolog_mw.wrap(app).",
-            ZeroLogWarning,
-            getattr(module, "__file__", None) or flask_app.import_name,
-            1,
-        )
+def middleware(app: Flask) -> wsgi.ZeroLogMiddleware | None:
+    """The stack :meth:`ZeroLog.init_app` set up for ``app`` (None if it has none), e.g. to
+    ``middleware(app).metrics.recorder.flush()``."""
+    stack = app.__dict__.get(_STACK)
+    if stack is None and isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
+        stack = app.wsgi_app  # wrapped by hand: init_app used that one
+    return stack
+
+
+_STACK = "_zerolog_mw_stack"  # the app's stack, an attribute of the app itself
+
+
+def _called(app: Flask) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
+    """What calling ``app`` did before zerolog_mw: its class's ``__call__`` (looked up at each
+    request: Sentry patches ``Flask.__call__`` when it is set up), which calls whatever
+    ``app.wsgi_app`` is then."""
+    base = type(app)
+
+    def call(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return base.__call__(app, environ, start_response)
+
+    return call
+
+
+def _run_around(app: Flask, stack: wsgi.ZeroLogMiddleware) -> wsgi.ZeroLogMiddleware:
+    """Make calling ``app`` run ``stack`` around everything: the app gets a class of its own
+    whose ``__call__`` is the stack's, so middleware put on ``app.wsgi_app`` after set-up
+    (ProxyFix, ProfilerMiddleware, DispatcherMiddleware) runs inside it too."""
+    setattr(app, _STACK, stack)
+    base = type(app)
+    subclass = _CLASSES.get(base)
+    if subclass is None:
+        subclass = _CLASSES[base] = _zero_log_class(base)
+    app.__class__ = subclass
+    return stack
+
+
+_CLASSES: dict[type[Flask], type[Flask]] = {}  # one subclass per Flask class
+
+
+def _zero_log_class(base: type[Flask]) -> type[Flask]:
+    """``base`` whose instances, called by a server, run their zerolog_mw stack."""
+
+    def __call__(  # noqa: N807
+        self: Flask, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        return self.__dict__[_STACK](environ, start_response)  # type: ignore[no-any-return]
+
+    namespace = {"__call__": __call__, "__module__": base.__module__, "__doc__": base.__doc__}
+    subclass = type(base.__name__, (base,), namespace)
+    subclass.__qualname__ = base.__qualname__
+    return subclass
 
 
 def _report_exception(sender: Flask, exception: BaseException, **extra: object) -> None:

@@ -34,10 +34,11 @@ _EXPECTED = (
 def wrap(app: App, **options: Unpack[OptionsKwargs]) -> App | Any:
     """Return ``app`` made zero-log.
 
-    A Flask app has its ``wsgi_app`` wrapped in place and a Starlette/FastAPI app gets the
-    middleware installed; both are returned as the same object, so ``gunicorn mod:app`` and
-    ``uvicorn mod:app`` keep working. Any other ASGI3 or WSGI callable (Django's handlers
-    included) is returned wrapped. Wrapping twice is a no-op. Options are validated here.
+    A Flask app is set up in place by :class:`zerolog_mw.flask.ZeroLog` (the stack runs around
+    calling it) and a Starlette/FastAPI app gets the middleware installed; both are returned
+    as the same object, so ``gunicorn mod:app`` and ``uvicorn mod:app`` keep working. Any
+    other ASGI3 or WSGI callable (Django's handlers included) is returned wrapped. Wrapping
+    twice is a no-op. Options are validated here.
     """
     opts = suppress.middleware_options(options)
     # The module calling wrap() is the app's: its threads count as app code wherever it is

@@ -77,7 +77,6 @@ class _Stack:
     _suppression: suppress.SuppressionHandle | None = None
     _metrics_path: str | None = None
     _policy: StartPolicy | None = None
-    first_request_checks: tuple[Callable[[], object], ...] = ()  # an integration's, run once
 
     def _assemble(
         self,
@@ -111,8 +110,6 @@ class _Stack:
         suppression = self._suppression
         if suppression is not None:
             if not suppression.settled:
-                for check in self.first_request_checks:
-                    check()
                 suppression.settle()
             environ["wsgi.errors"] = hooks.NULL_ERRORS
         guard = self._guard

@@ -20,7 +20,16 @@ from ..wrap import is_django_handler
 
 __all__ = ["AppInfo", "Route", "inspect_app", "load_app", "routes_of"]
 
-_FOLLOW = ("wsgi_app", "middleware_stack", "app", "get_response", "_middleware_chain", "metrics")
+# _zerolog_mw_stack: where zerolog_mw.flask keeps an app's stack.
+_FOLLOW = (
+    "_zerolog_mw_stack",
+    "wsgi_app",
+    "middleware_stack",
+    "app",
+    "get_response",
+    "_middleware_chain",
+    "metrics",
+)
 _UUID = str(uuid.UUID(int=1))
 
 
