@@ -23,8 +23,8 @@ APPS = Path(__file__).parent / "apps"
 GENERIC_500 = b"Internal Server Error\n"
 
 
-def create_app(name: str = "factory_app", **config: Any) -> Flask:
-    app = Flask(name)
+def create_app(name: str = "factory_app", app_class: type[Flask] = Flask, **config: Any) -> Flask:
+    app = app_class(name)
     app.config.update(config)
 
     @app.get("/items/<item_id>")
@@ -238,6 +238,32 @@ def test_debug_mode_turned_on_later_is_refused_at_each_request(
     assert err.count("DebugModeError") == 1  # told once, in a fixed line
     app.debug = False
     assert get(app, "/items/1") == (200, b"ok")
+
+
+def test_a_subclass_with_its_own_call_runs_the_stack_once_and_other_apps_pass(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    class Traced(Flask):
+        def __call__(self, environ: Any, start_response: Any) -> Any:
+            environ["zltest.traced"] = True
+            return super().__call__(environ, start_response)
+
+    sink = ListSink()
+    app = create_app("traced_app", app_class=Traced)
+    ZeroLog(app, metrics=[sink])
+    ZeroLog(create_app("plain_app"))  # Flask.__call__ itself runs stacks too now
+    app.wsgi_app = PathPrinter(app.wsgi_app)  # type: ignore[method-assign]
+    canary = new_canary()
+    assert get(app, f"/items/{canary}") == (200, b"ok")
+    assert canary not in "".join(capfd.readouterr())
+    stack = middleware(app)
+    assert stack is not None and stack.metrics.recorder is not None
+    stack.metrics.recorder.flush()
+    assert sum(w.count for b in sink.batches for w in b.series.values()) == 1  # not twice
+    untouched = create_app("untouched_app")  # never set up: served as Flask serves it
+    assert get(untouched, "/items/visible") == (200, b"ok")
+    assert "printed visible" in capfd.readouterr().out
+    assert middleware(untouched) is None
 
 
 def test_refused_requests_are_counted_in_the_metrics() -> None:

@@ -72,8 +72,8 @@ class ZeroLog:
 
     Runs around everything calling the app runs (``app.wsgi_app`` and whatever middleware is
     put on it, before or after), so Flask's own logger, the Werkzeug logger and whatever the
-    views and that middleware print are covered: the app gets a subclass of its class of its
-    own, whose ``__call__`` is the stack's (``app.wsgi_app`` is left as it is). Register it
+    views and that middleware print are covered: ``Flask.__call__`` runs the stack of an app
+    set up here (``app.wsgi_app`` is left as it is). Register it
     once per app, here or with :meth:`init_app`::
 
         app = Flask(__name__)
@@ -135,7 +135,7 @@ class ZeroLog:
             return
         stack = app.wsgi_app
         if not isinstance(stack, wsgi.ZeroLogMiddleware):  # not wrapped by hand already
-            stack = _run_around(app, wsgi.ZeroLogMiddleware(_called(app), **merged))
+            stack = _run_around(app, **merged)
         if not options.allow_debug:
             # app.run(debug=True) and ``flask run --debug`` turn debug on after init_app: then
             # every request is refused before anything of Flask's or the app's runs.
@@ -162,55 +162,56 @@ def init_flask(app: Flask, **options: Unpack[OptionsKwargs]) -> Flask:
 def middleware(app: Flask) -> wsgi.ZeroLogMiddleware | None:
     """The stack :meth:`ZeroLog.init_app` set up for ``app`` (None if it has none), e.g. to
     ``middleware(app).metrics.recorder.flush()``."""
-    stack = app.__dict__.get(_STACK)
-    if stack is None and isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
-        stack = app.wsgi_app  # wrapped by hand: init_app used that one
+    entry = getattr(app, _STACK, None)
+    if entry is not None:
+        return entry[1]  # type: ignore[no-any-return]
+    if isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
+        return app.wsgi_app  # wrapped by hand: init_app used that one
+    return None
+
+
+_STACK = "_zerolog_mw_stack"  # on a set-up app: (the class whose __call__ runs it, the stack)
+_PATCHED: dict[type[Flask], Callable[..., Iterable[bytes]]] = {}  # each class's own __call__
+
+
+def _run_around(app: Flask, **options: Any) -> wsgi.ZeroLogMiddleware:
+    """A stack run around everything calling ``app`` runs — its class's ``__call__``, which
+    calls whatever ``app.wsgi_app`` is at each request — so middleware put on ``app.wsgi_app``
+    after set-up (ProxyFix, DispatcherMiddleware, a profiler) runs inside it too.
+
+    The class that defines the app's ``__call__`` (``Flask``, or a subclass overriding it) gets
+    a ``__call__`` that runs the stack of an app set up this way and is the old one for any
+    other app; the app itself is left as it is (a class of its own would cost every attribute
+    lookup Flask makes on it its fast path). Sentry's ``Flask.__call__``, patched before this,
+    runs inside the stack; patched after, around it.
+    """
+    owner = next(cls for cls in type(app).__mro__ if "__call__" in cls.__dict__)
+    original = _PATCHED.get(owner)
+    if original is None:
+        original = _PATCHED[owner] = owner.__dict__["__call__"]
+        owner.__call__ = _dispatching(owner, original)  # type: ignore[method-assign]
+    stack = wsgi.ZeroLogMiddleware(functools.partial(original, app), **options)
+    setattr(app, _STACK, (owner, stack))
     return stack
 
 
-_STACK = "_zerolog_mw_stack"  # the app's stack, an attribute of the app itself
-
-
-def _called(app: Flask) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
-    """What calling ``app`` did before zerolog_mw: its class's ``__call__`` (looked up at each
-    request: Sentry patches ``Flask.__call__`` when it is set up), which calls whatever
-    ``app.wsgi_app`` is then."""
-    base = type(app)
-
-    def call(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return base.__call__(app, environ, start_response)
-
-    return call
-
-
-def _run_around(app: Flask, stack: wsgi.ZeroLogMiddleware) -> wsgi.ZeroLogMiddleware:
-    """Make calling ``app`` run ``stack`` around everything: the app gets a class of its own
-    whose ``__call__`` is the stack's, so middleware put on ``app.wsgi_app`` after set-up
-    (ProxyFix, ProfilerMiddleware, DispatcherMiddleware) runs inside it too."""
-    setattr(app, _STACK, stack)
-    base = type(app)
-    subclass = _CLASSES.get(base)
-    if subclass is None:
-        subclass = _CLASSES[base] = _zero_log_class(base)
-    app.__class__ = subclass
-    return stack
-
-
-_CLASSES: dict[type[Flask], type[Flask]] = {}  # one subclass per Flask class
-
-
-def _zero_log_class(base: type[Flask]) -> type[Flask]:
-    """``base`` whose instances, called by a server, run their zerolog_mw stack."""
+def _dispatching(
+    owner: type[Flask], original: Callable[..., Iterable[bytes]]
+) -> Callable[..., Iterable[bytes]]:
+    """``owner.__call__``: an app's stack when it was set up with ``owner`` defining its
+    ``__call__`` (so a subclass's calling ``super().__call__`` does not run it twice), else
+    ``original``."""
 
     def __call__(  # noqa: N807
         self: Flask, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        return self.__dict__[_STACK](environ, start_response)  # type: ignore[no-any-return]
+        entry = getattr(self, _STACK, None)
+        if entry is not None and entry[0] is owner:
+            return entry[1](environ, start_response)  # type: ignore[no-any-return]
+        return original(self, environ, start_response)
 
-    namespace = {"__call__": __call__, "__module__": base.__module__, "__doc__": base.__doc__}
-    subclass = type(base.__name__, (base,), namespace)
-    subclass.__qualname__ = base.__qualname__
-    return subclass
+    functools.update_wrapper(__call__, original)
+    return __call__
 
 
 def _report_exception(sender: Flask, exception: BaseException, **extra: object) -> None:
