@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, got_request_exception
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
 import zerolog_mw
@@ -264,6 +265,21 @@ def test_a_subclass_with_its_own_call_runs_the_stack_once_and_other_apps_pass(
     assert get(untouched, "/items/visible") == (200, b"ok")
     assert "printed visible" in capfd.readouterr().out
     assert middleware(untouched) is None
+
+
+def test_an_app_mounted_inside_is_not_counted_under_the_outer_apps_templates() -> None:
+    sink = ListSink()
+    app = create_app("outer_app")
+    ZeroLog(app, metrics=[sink])
+    mounted = create_app("mounted_app")  # its rules have no /sub prefix
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sub": mounted})  # type: ignore[method-assign]
+    assert get(app, "/items/outer") == (200, b"ok")
+    assert get(app, "/sub/items/inner") == (200, b"ok")
+    stack = middleware(app)
+    assert stack is not None and stack.metrics.recorder is not None
+    stack.metrics.recorder.flush()
+    counts = {key: w.count for b in sink.batches for key, w in b.series.items()}
+    assert counts == {("GET", "/items/<item_id>", 200): 1, ("GET", "__unmatched__", 200): 1}
 
 
 def test_refused_requests_are_counted_in_the_metrics() -> None:

@@ -191,6 +191,7 @@ def _run_around(app: Flask, **options: Any) -> wsgi.ZeroLogMiddleware:
         original = _PATCHED[owner] = owner.__dict__["__call__"]
         owner.__call__ = _dispatching(owner, original)  # type: ignore[method-assign]
     stack = wsgi.ZeroLogMiddleware(functools.partial(original, app), **options)
+    stack.url_map = app.url_map  # an app mounted inside counts as unmatched, not by its rules
     setattr(app, _STACK, (owner, stack))
     return stack
 

@@ -77,6 +77,7 @@ class _Stack:
     _suppression: suppress.SuppressionHandle | None = None
     _metrics_path: str | None = None
     _policy: StartPolicy | None = None
+    url_map: Any = None  # the Flask app's url_map, set by zerolog_mw.flask: see start_response
 
     def _assemble(
         self,
@@ -129,6 +130,7 @@ class _Stack:
         borrowed = None
         if metrics is not None:
             response.meter(metrics.recorder, environ.get("REQUEST_METHOD", ""))  # type: ignore[arg-type]
+            response.url_map = self.url_map
             if values is not None:
                 # Until close() closes the values (a server that never calls close(), against
                 # PEP 3333, leaves this cycle to the garbage collector).
@@ -283,7 +285,8 @@ class _Response(RequestMeter):
 
     __slots__ = ("_start", "environ", "policy", "values", "outer", "input", "mode", "passed",
                  "status_line", "headers", "exc_info", "held", "redactor", "app_iter", "_chunks",
-                 "_write")  # fmt: skip
+                 "_write", "url_map")  # fmt: skip
+    url_map: Any  # a metered request's: the Werkzeug map its route templates come from, or None
 
     def __init__(
         self,
@@ -330,7 +333,9 @@ class _Response(RequestMeter):
             self.status = code
             if self.template is None:  # a Werkzeug app (Flask) keeps its request in environ
                 rule = getattr(self.environ.get("werkzeug.request"), "url_rule", None)
-                if rule is not None:
+                # Only a rule of the stack's own app (when it knows it): an app mounted inside
+                # (DispatcherMiddleware) has rules without their mount's prefix.
+                if rule is not None and self.url_map in (None, rule.map):
                     self.template = rule.rule
         sent = None
         if self.policy is not None:
