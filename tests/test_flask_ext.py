@@ -324,6 +324,7 @@ def test_route_template_is_reported_never_the_path(setup: Any) -> None:
     assert get(app, "/items/secret-id")[0] == 200
     assert get(app, "/nope/secret-id")[0] == 404
     assert get(app, "/boom/secret-id")[0] == 500
+    assert Client(app).post("/items/secret-id", buffered=True).status_code == 405
     stack = middleware(app)
     assert stack is not None and stack.metrics.recorder is not None
     stack.metrics.recorder.flush()
@@ -332,6 +333,7 @@ def test_route_template_is_reported_never_the_path(setup: Any) -> None:
         ("GET", "/items/<item_id>", 200),
         ("GET", "__unmatched__", 404),
         ("GET", "/boom/<value>", 500),
+        ("POST", "/items/<item_id>", 405),
     }
     assert "secret-id" not in repr([batch.series for batch in sink.batches])
 

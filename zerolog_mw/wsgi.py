@@ -190,6 +190,20 @@ class _Stack:
         return response
 
 
+def _template_allowing(url_map: Any, environ: WSGIEnvironment) -> str | None:
+    """A 405's route template, as Starlette gives it: Werkzeug matched the path but not the
+    method, and keeps no rule; the rule the path matches for a method it allows."""
+    routing_error = getattr(environ.get("werkzeug.request"), "routing_exception", None)
+    methods = getattr(routing_error, "valid_methods", None)
+    if not methods:
+        return None
+    try:
+        rule, _ = url_map.bind_to_environ(environ).match(method=methods[0], return_rule=True)
+    except Exception:  # whatever it raises: the request stays unmatched
+        return None
+    return str(rule.rule)
+
+
 def _leave_request(values: RequestValues, entered: Token[RequestValues | None] | None) -> None:
     """The request is over: its values forgotten, the context back to what it was before
     (a request this one was made in: a sub-request through a test client in a view)."""
@@ -337,6 +351,8 @@ class _Response(RequestMeter):
                 # (DispatcherMiddleware) has rules without their mount's prefix.
                 if rule is not None and self.url_map in (None, rule.map):
                     self.template = rule.rule
+                elif code == 405 and self.url_map is not None:
+                    self.template = _template_allowing(self.url_map, self.environ)
         sent = None
         if self.policy is not None:
             mode, sent, _ = self.policy.plan(code or 500, headers)
