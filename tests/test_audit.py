@@ -225,6 +225,28 @@ def test_the_library_itself_is_clean(capsys: pytest.CaptureFixture[str]) -> None
             "    lg.bind(user=1).opt(lazy=True).warning(request.args)\n",
             [(6, "ZL102"), (7, "ZL102")],
         ),
+        # Handlers registered by a call rather than a decorator, whatever their parameter's name.
+        (
+            "from starlette.routing import Route\nasync def item(req):\n"
+            "    print(req.path_params)\nroutes = [Route('/items/{id}', item)]\n",
+            [(3, "ZL101")],
+        ),
+        (
+            "async def item(req):\n    print(req.query_params)\n"
+            "app.add_api_route('/items', endpoint=item)\n",
+            [(2, "ZL101")],
+        ),
+        (
+            "from django.urls import path\ndef item(req, pk):\n    print(pk)\n"
+            "urlpatterns = [path('items/<int:pk>/', item)]\n",
+            [(3, "ZL101")],
+        ),
+        (
+            "def item(item_id):\n    print(item_id)\n"
+            "app.add_url_rule('/items/<item_id>', 'item', item)\n",
+            [(2, "ZL101")],
+        ),
+        ("def helper(x):\n    print(x)\nroutes = [Route('/items', 'item')]\n", []),
     ],
 )
 def test_one_liners(source: str, found: list[tuple[int, str]]) -> None:

@@ -70,6 +70,19 @@ MUTATORS = frozenset(
     {"append", "appendleft", "extend", "extendleft", "update", "add", "insert", "setdefault"}
 )
 LOGGER_FACTORIES = frozenset({"getLogger", "get_logger", "getChild", "bind"})
+# Calls that register a function as a route's handler, and where they take it: (position,
+# keyword). Route("/x", fn), app.add_api_route("/x", fn), path("x/", fn), add_url_rule(...).
+ENDPOINT_CALLS = {
+    "Route": (1, "endpoint"),
+    "WebSocketRoute": (1, "endpoint"),
+    "APIRoute": (1, "endpoint"),
+    "add_route": (1, "route"),
+    "add_api_route": (1, "endpoint"),
+    "add_websocket_route": (1, "route"),
+    "path": (1, "view"),
+    "re_path": (1, "view"),
+    "add_url_rule": (2, "view_func"),
+}
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -83,6 +96,7 @@ class ModuleFacts:
     containers: set[str] = field(default_factory=set)
     cached: set[str] = field(default_factory=set)
     loggers: set[str] = field(default_factory=set)
+    endpoints: set[str] = field(default_factory=set)  # functions registered as route handlers
     settings_like: bool = False
 
     @classmethod
@@ -107,6 +121,10 @@ class ModuleFacts:
                     facts.loggers.update(_target_names(node.targets))
             elif isinstance(node, ast.Assign) and facts.resolve(node.value) == "loguru.logger":
                 facts.loggers.update(_target_names(node.targets))  # lg = loguru.logger
+            elif isinstance(node, ast.Call):
+                endpoint = _endpoint(node)
+                if endpoint is not None:
+                    facts.endpoints.add(endpoint)
         module_names: set[str] = set()
         for stmt in tree.body:
             targets, value = _assignment(stmt)
@@ -124,6 +142,18 @@ class ModuleFacts:
     def resolve(self, node: ast.expr | None) -> str | None:
         """The dotted name an expression refers to, through the module's imports."""
         return qualname(node, self.aliases)
+
+
+def _endpoint(call: ast.Call) -> str | None:
+    """The name of the function ``call`` registers as a route's handler, if it is one."""
+    where = ENDPOINT_CALLS.get(_terminal(call.func) or "")
+    if where is None:
+        return None
+    position, keyword = where
+    given = [kw.value for kw in call.keywords if kw.arg == keyword]
+    if not given and len(call.args) > position:
+        given = [call.args[position]]
+    return given[0].id if given and isinstance(given[0], ast.Name) else None
 
 
 def qualname(node: ast.expr | None, aliases: dict[str, str]) -> str | None:
@@ -180,7 +210,7 @@ def function_context(
     """Classify a function and compute the names in it that hold request data."""
     params = _param_names(node)
     decorators = {_terminal(_decorator_func(d)) for d in node.decorator_list}
-    routed = bool(decorators & ROUTE_ATTRS)
+    routed = bool(decorators & ROUTE_ATTRS) or node.name in facts.endpoints
     hooked = bool(decorators & HOOK_ATTRS)
     typed = {p.arg for p in _params(node) if _annotation_name(p.annotation) in REQUEST_TYPES}
     shaped = _is_asgi(params) or _is_wsgi(params)
