@@ -2,8 +2,12 @@
 
 Spelled like :mod:`zerolog_mw.asgi`; the app is taken positionally, options as keywords::
 
-    app.wsgi_app = ZeroLogMiddleware(app.wsgi_app)     # Flask
+    app.wsgi_app = ZeroLogMiddleware(app.wsgi_app)     # Flask, by hand: middleware put on
+                                                       # app.wsgi_app later runs outside it
     application = ZeroLogMiddleware(get_wsgi_application())  # Django
+
+(For Flask, ``zerolog_mw.wrap(app)`` or :class:`zerolog_mw.flask.ZeroLog` runs the stack
+around calling the app, whatever is put on ``app.wsgi_app`` later.)
 
 Every component serves a request through one per-request object, :class:`_Response`, which is
 its ``start_response`` and the iterable it returns; the full stack runs the components' parts
