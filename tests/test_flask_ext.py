@@ -8,6 +8,7 @@ import sys
 import weakref
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from flask import Flask, got_request_exception
@@ -265,6 +266,40 @@ def test_a_subclass_with_its_own_call_runs_the_stack_once_and_other_apps_pass(
     assert get(untouched, "/items/visible") == (200, b"ok")
     assert "printed visible" in capfd.readouterr().out
     assert middleware(untouched) is None
+
+
+def test_a_call_put_back_after_set_up_is_replaced_again_at_the_next(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A test's ``mock.patch.object(Flask, "__call__", ...)`` undone after an app was set up
+    puts back the ``__call__`` without the dispatcher: the next set-up finds it missing."""
+    original = Flask.__call__
+
+    def traced(self: Flask, environ: Any, start_response: Any) -> Any:
+        return original(self, environ, start_response)
+
+    with mock.patch.object(Flask, "__call__", traced):
+        ZeroLog(create_app("inside_patch"))
+    assert Flask.__call__ is original  # put back: no dispatcher on it any more
+    app = create_app("after_patch")
+    ZeroLog(app)
+    canary = new_canary()
+    assert get(app, f"/items/{canary}") == (200, b"ok")
+    assert canary not in "".join(capfd.readouterr())
+
+
+def test_set_up_keeps_no_class_alive() -> None:
+    class Disposable(Flask):
+        def __call__(self, environ: Any, start_response: Any) -> Any:
+            return super().__call__(environ, start_response)
+
+    app = create_app("disposable", app_class=Disposable)
+    ZeroLog(app)
+    assert get(app, "/items/1") == (200, b"ok")
+    gone = weakref.ref(Disposable)
+    del app, Disposable
+    gc.collect()
+    assert gone() is None
 
 
 def test_an_app_mounted_inside_is_not_counted_under_the_outer_apps_templates() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import threading
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, got_request_exception
@@ -162,56 +163,67 @@ def init_flask(app: Flask, **options: Unpack[OptionsKwargs]) -> Flask:
 def middleware(app: Flask) -> wsgi.ZeroLogMiddleware | None:
     """The stack :meth:`ZeroLog.init_app` set up for ``app`` (None if it has none), e.g. to
     ``middleware(app).metrics.recorder.flush()``."""
-    entry = getattr(app, _STACK, None)
-    if entry is not None:
-        return entry[1]  # type: ignore[no-any-return]
-    if isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
-        return app.wsgi_app  # wrapped by hand: init_app used that one
-    return None
+    stack = getattr(app, _STACK, None)
+    if stack is None and isinstance(app.wsgi_app, wsgi.ZeroLogMiddleware):
+        stack = app.wsgi_app  # wrapped by hand: init_app used that one
+    return stack
 
 
-_STACK = "_zerolog_mw_stack"  # on a set-up app: (the class whose __call__ runs it, the stack)
-_PATCHED: dict[type[Flask], Callable[..., Iterable[bytes]]] = {}  # each class's own __call__
+_STACK = "_zerolog_mw_stack"  # a set-up app's stack, an attribute of the app
+_ENTERED = "zerolog_mw.flask.stack"  # in a request's environ: the stack it is in
+_DISPATCHES = "_zerolog_mw_dispatches"  # marks a class's __call__ as the dispatcher below
+_PATCHING = threading.Lock()
 
 
 def _run_around(app: Flask, **options: Any) -> wsgi.ZeroLogMiddleware:
     """A stack run around everything calling ``app`` runs — its class's ``__call__``, which
     calls whatever ``app.wsgi_app`` is at each request — so middleware put on ``app.wsgi_app``
-    after set-up (ProxyFix, DispatcherMiddleware, a profiler) runs inside it too.
+    after set-up (ProxyFix, DispatcherMiddleware) runs inside it too.
 
     The class that defines the app's ``__call__`` (``Flask``, or a subclass overriding it) gets
-    a ``__call__`` that runs the stack of an app set up this way and is the old one for any
-    other app; the app itself is left as it is (a class of its own would cost every attribute
-    lookup Flask makes on it its fast path). Sentry's ``Flask.__call__``, patched before this,
-    runs inside the stack; patched after, around it.
+    a ``__call__`` that runs the stack of a set-up app and is the old one for any other app;
+    the app itself is left as it is (a class of its own would cost every attribute lookup
+    Flask makes on it its fast path). Sentry's ``Flask.__call__``, patched before this, runs
+    inside the stack; patched after, around it. A ``__call__`` put back by someone else (a test's
+    patch undone) is found missing and replaced again at the next set-up.
     """
     owner = next(cls for cls in type(app).__mro__ if "__call__" in cls.__dict__)
-    original = _PATCHED.get(owner)
-    if original is None:
-        original = _PATCHED[owner] = owner.__dict__["__call__"]
-        owner.__call__ = _dispatching(owner, original)  # type: ignore[method-assign]
-    stack = wsgi.ZeroLogMiddleware(functools.partial(original, app), **options)
+    with _PATCHING:  # two apps set up at once in two threads: one dispatcher
+        dispatcher = _dispatcher_in(owner.__dict__["__call__"])
+        if dispatcher is None:
+            dispatcher = _dispatching(owner.__dict__["__call__"])
+            owner.__call__ = dispatcher  # type: ignore[method-assign]
+    stack = wsgi.ZeroLogMiddleware(functools.partial(dispatcher.__wrapped__, app), **options)
     stack.url_map = app.url_map  # an app mounted inside counts as unmatched, not by its rules
-    setattr(app, _STACK, (owner, stack))
+    setattr(app, _STACK, stack)
     return stack
 
 
-def _dispatching(
-    owner: type[Flask], original: Callable[..., Iterable[bytes]]
-) -> Callable[..., Iterable[bytes]]:
-    """``owner.__call__``: an app's stack when it was set up with ``owner`` defining its
-    ``__call__`` (so a subclass's calling ``super().__call__`` does not run it twice), else
+def _dispatcher_in(call: Any) -> Any:
+    """The dispatcher ``call`` is, or wraps (Sentry's patch over it), or None."""
+    for _ in range(32):  # a chain of wrappers, each naming the one it wraps
+        if call is None or getattr(call, _DISPATCHES, False) is True:
+            return call
+        call = getattr(call, "__wrapped__", None)
+    return None
+
+
+def _dispatching(original: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """A class's ``__call__``: a set-up app's stack, unless the request is in it already (a
+    subclass's ``__call__`` calling ``super().__call__``, a dispatcher put over another), else
     ``original``."""
 
     def __call__(  # noqa: N807
         self: Flask, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        entry = getattr(self, _STACK, None)
-        if entry is not None and entry[0] is owner:
-            return entry[1](environ, start_response)  # type: ignore[no-any-return]
-        return original(self, environ, start_response)
+        stack = getattr(self, _STACK, None)
+        if stack is None or environ.get(_ENTERED) is stack:
+            return original(self, environ, start_response)
+        environ[_ENTERED] = stack
+        return stack(environ, start_response)  # type: ignore[no-any-return]
 
-    functools.update_wrapper(__call__, original)
+    functools.update_wrapper(__call__, original)  # also __wrapped__: what the stack calls
+    setattr(__call__, _DISPATCHES, True)
     return __call__
 
 

@@ -20,7 +20,7 @@ from ..wrap import is_django_handler
 
 __all__ = ["AppInfo", "Route", "inspect_app", "load_app", "routes_of"]
 
-# _zerolog_mw_stack: where zerolog_mw.flask keeps an app's stack (with its class).
+# _zerolog_mw_stack: where zerolog_mw.flask keeps an app's stack.
 _FOLLOW = (
     "_zerolog_mw_stack",
     "wsgi_app",
@@ -96,9 +96,7 @@ def _walk(app: Any) -> Iterator[Any]:
                 child = getattr(obj, name, None)
             except Exception:  # a property that fails: nothing to follow there
                 continue
-            if isinstance(child, tuple):  # zerolog_mw.flask's (class, stack)
-                todo.extend(child)
-            elif child is not None:
+            if child is not None:
                 todo.append(child)
         if inspect.ismethod(obj):
             todo.append(obj.__self__)
