@@ -259,13 +259,14 @@ def test_plugin_releases_claims(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
 
 
-@pytest.mark.parametrize("wrapped", [False, True])
-def test_django_command(wrapped: bool) -> None:
+@pytest.mark.parametrize("wrap", ["0", "1", "long"])
+def test_django_command(wrap: str) -> None:
+    wrapped = wrap != "0"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "probe_django_settings",
         "PYTHONPATH": os.pathsep.join([str(APPS), os.environ.get("PYTHONPATH", "")]),
-        "ZEROLOG_PROBE_WRAP": "1" if wrapped else "0",
+        "ZEROLOG_PROBE_WRAP": wrap,
     }
     out = subprocess.run(
         [sys.executable, "-m", "django", "zerolog_check", "--json"],

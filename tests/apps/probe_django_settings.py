@@ -8,7 +8,10 @@ import os
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-WRAPPED = os.environ.get("ZEROLOG_PROBE_WRAP") == "1"
+# "1": the middleware by its short path; "long": by its module's path (both are documented).
+WRAP = os.environ.get("ZEROLOG_PROBE_WRAP", "0")
+PATHS = {"1": "zerolog_mw.django.ZeroLogMiddleware",
+         "long": "zerolog_mw.django.middleware.ZeroLogMiddleware"}  # fmt: skip
 
 DEBUG = False
 SECRET_KEY = "not-a-secret-only-for-tests"
@@ -17,7 +20,7 @@ ROOT_URLCONF = __name__
 USE_TZ = True
 INSTALLED_APPS = ["zerolog_mw.django"]  # for the management command
 MIDDLEWARE = [
-    *(["zerolog_mw.django.ZeroLogMiddleware"] if WRAPPED else []),
+    *([PATHS[WRAP]] if WRAP in PATHS else []),
     "django.middleware.common.CommonMiddleware",
 ]
 ZEROLOG = {"metrics": []}

@@ -158,9 +158,9 @@ def inspect_app(app: Any) -> AppInfo:
     if framework == "django":
         from django.conf import settings
 
-        if "zerolog_mw.django.ZeroLogMiddleware" in settings.MIDDLEWARE:
-            from ..django import conf
+        from ..django import conf
 
+        if conf.middleware_installed():  # by either of its documented paths
             wrapped = True
             options = options or conf.options()
         host = next(
