@@ -926,3 +926,37 @@ def test_a_value_split_by_a_colour_code_is_found() -> None:
     values = RequestValues({"type": "http", "headers": [(b"x-value", token.encode())]})
     split = f"{token[:6]}\x1b[1;31m{token[6:]}\x1b[0m"  # shown on a terminal as the token
     assert values.redact(f"got {split} ok") == f"got {PLACEHOLDER} ok"
+
+
+def _method_echo_asgi() -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = f"unsupported method {scope['method']}".encode()
+        headers = [(b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 405, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return asgi.ZeroLogMiddleware(app, metrics=())
+
+
+def _method_echo_wsgi() -> Any:
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("405 Method Not Allowed", [("Content-Type", "text/plain")])
+        return [f"unsupported method {environ['REQUEST_METHOD']}".encode()]
+
+    return wsgi.ZeroLogMiddleware(app, metrics=())
+
+
+def test_a_method_the_client_made_up_is_one_of_its_values() -> None:
+    """uvicorn, hypercorn and runserver take any method token: an app echoing it in a 405 body
+    (or printing it under stdio="redact") echoed the client's content."""
+    from werkzeug.test import Client
+
+    invented = "ZLMETHOD" + uuid.uuid4().hex[:12].upper()
+    client = TestClient(_method_echo_asgi())  # no lifespan: a raw app
+    assert client.request(invented, "/").text == "unsupported method [REDACTED:request]"
+    assert client.request("DELETE", "/").text == "unsupported method DELETE"  # standard
+    wsgi_client = Client(_method_echo_wsgi())
+    with wsgi_client.open("/", method=invented) as response:
+        assert response.get_data() == b"unsupported method [REDACTED:request]"
+    with wsgi_client.open("/", method="PATCH") as response:
+        assert response.get_data() == b"unsupported method PATCH"

@@ -56,6 +56,8 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from .metrics.event import METHODS
+
 if TYPE_CHECKING:
     from .routes import RouteSlot
 
@@ -549,6 +551,9 @@ def _every_token(m: re.Match[str]) -> str:
 
 def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
     """Every client-sent string of an ASGI scope or a WSGI environ, in the views apps see."""
+    method = source.get("method", source.get("REQUEST_METHOD"))
+    if isinstance(method, str) and method not in METHODS:  # a token the client made up
+        yield method
     if "headers" in source or "query_string" in source:  # ASGI
         yield str(source.get("path", ""))
         yield from _bytes_views(source.get("raw_path") or b"")
