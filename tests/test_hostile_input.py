@@ -434,4 +434,29 @@ def test_uvicorn_survives_hostile_request(uvicorn_server: tuple[int, Path], case
     assert scan(workdir, canary) == {}, f"{case}: the canary reached the server's output"
 
 
+@pytest.fixture(scope="module")
+def gunicorn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("hostile-gunicorn")
+    argv = [PY, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "rel_flask:app"]
+    env = {"PYTHONPATH": str(APPS), "PYTHONUNBUFFERED": "1", "REL_METRICS": ""}
+    with ServerProcess(argv, port=port, workdir=workdir, env=env):
+        yield port, workdir
+
+
+@pytest.mark.parametrize("line", [b"GET /echo/%s\xff HTTP/1.1", b"GET /echo/x HTTP/1.1\r\n%s("])
+def test_gunicorns_own_400_page_does_not_quote_the_request(
+    gunicorn_server: tuple[int, Path], line: bytes
+) -> None:
+    """gunicorn answers a request line or header name it cannot parse itself, before the app,
+    with a page quoting it: sent without that quote."""
+    port, workdir = gunicorn_server
+    canary = new_canary()
+    status, response, _ = send_raw(port, http(port, line % canary.encode()) + b"\r\n")
+    assert status == 400 and b"Bad Request" in response
+    assert canary.encode() not in response
+    assert send_raw(port, http(port, b"GET /ok HTTP/1.1") + b"\r\n")[0] == 200
+    assert scan(workdir, canary) == {}
+
+
 pytestmark = pytest.mark.timeout(120)

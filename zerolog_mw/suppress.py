@@ -221,6 +221,23 @@ def _gate_has_handlers(original: Any) -> Callable[[logging.Logger], bool]:
     return has_handlers
 
 
+def _gunicorn_error_page() -> list[Patch]:
+    """gunicorn's own page for a request it cannot parse quotes the request line, method or
+    header name (``Invalid Request Line 'GET /<value> …'``): sent without that message, its
+    status and reason kept. None before gunicorn is imported (it is watched for)."""
+    util = sys.modules.get("gunicorn.util")
+    if util is None or not callable(getattr(util, "write_error", None)):
+        return []
+
+    def without_message(original: Any) -> Callable[..., object]:
+        def write_error(sock: object, status_int: int, reason: str, mesg: str) -> object:
+            return original(sock, status_int, reason, "")
+
+        return write_error
+
+    return [Patch(util, "write_error", without_message)]
+
+
 def _patches() -> list[Patch]:
     def const(value: object) -> Callable[[object], object]:
         return lambda _current: value
@@ -241,10 +258,11 @@ def _patches() -> list[Patch]:
         *threads.patches(),  # threads and executor jobs started in a request: its context
         *loguru_gate.patches(lambda: _policy, handed_on),  # once the app imports loguru
         *trackers.patches(),  # Sentry or OpenTelemetry set up later, in a view
+        *_gunicorn_error_page(),
     ]
 
 
-_patchset = PatchSet(_patches, watch=(*loguru_gate.WATCH, *trackers.WATCH))
+_patchset = PatchSet(_patches, watch=(*loguru_gate.WATCH, *trackers.WATCH, "gunicorn.util"))
 
 
 class SuppressionHandle:
