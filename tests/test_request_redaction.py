@@ -960,3 +960,60 @@ def test_a_method_the_client_made_up_is_one_of_its_values() -> None:
         assert response.get_data() == b"unsupported method [REDACTED:request]"
     with wsgi_client.open("/", method="PATCH") as response:
         assert response.get_data() == b"unsupported method PATCH"
+
+
+def _echo_value_apps() -> tuple[Any, Any]:
+    """A Starlette and a Flask app answering 400 with the ``v`` of a JSON body (or the body
+    as text), decoded as ``json.loads`` and the framework do."""
+
+    async def starlette_view(request: Request) -> PlainTextResponse:
+        body = await request.body()
+        value = (
+            body.decode(request.query_params["as"])
+            if "as" in request.query_params
+            else (json.loads(body)["v"])
+        )
+        return PlainTextResponse(f"invalid v: {value}", status_code=400)
+
+    starlette_app = Starlette(routes=[Route("/", starlette_view, methods=["POST"])])
+    flask_app = Flask("encoded_bodies")
+
+    @flask_app.post("/")
+    def flask_view() -> tuple[str, int]:
+        codec = request.args.get("as")
+        value = request.get_data().decode(codec) if codec else json.loads(request.get_data())["v"]
+        return f"invalid v: {value}", 400
+
+    return zerolog_mw.wrap(starlette_app, metrics=()), zerolog_mw.wrap(flask_app, metrics=())
+
+
+@pytest.mark.parametrize(
+    ("encoding", "content_type", "query"),
+    [
+        ("utf-16", "application/json", ""),  # with a byte-order mark
+        ("utf-16-le", "application/json", ""),  # without: JSON's zero-byte pattern tells
+        ("utf-32-be", "application/json", ""),
+        ("utf-8-sig", "application/json", ""),
+        ("utf-16-le", "text/plain; charset=utf-16-le", "?as=utf-16-le"),
+        ("cp1252", 'text/plain; charset="windows-1252"', "?as=cp1252"),
+    ],
+)
+def test_a_body_in_another_encoding_is_read_as_the_app_reads_it(
+    encoding: str, content_type: str, query: str
+) -> None:
+    """``json.loads(bytes)`` reads UTF-16/32 JSON, frameworks decode by the declared charset:
+    the request's values were read as UTF-8 only, and a 4xx echoing the value passed it."""
+    from werkzeug.test import Client
+
+    value = "zl" + uuid.uuid4().hex[:12] + "\u00e9t\u00e9"
+    text = value if query else json.dumps({"v": value}, ensure_ascii=False)
+    body = text.encode(encoding)
+    headers = {"content-type": content_type}
+    starlette_app, flask_app = _echo_value_apps()
+    with TestClient(starlette_app) as client:
+        response = client.post(f"/{query}", content=body, headers=headers)
+        assert response.status_code == 400
+        assert response.text == "invalid v: [REDACTED:request]"
+    with Client(flask_app).post(f"/{query}", data=body, headers=headers) as response:
+        assert response.status_code == 400
+        assert response.get_data(as_text=True) == "invalid v: [REDACTED:request]"
