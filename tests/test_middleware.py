@@ -209,20 +209,26 @@ def test_asgi_suppressor_reasserts_at_first_request() -> None:
 
 def test_websocket_scopes_pass_with_their_messages_unchanged() -> None:
     seen: list[Any] = []
+    sent: list[Any] = []
     message = {"type": "websocket.receive", "text": "hello there"}
+    reply = {"type": "websocket.send", "text": "hello back"}
 
     async def inner(scope: Any, receive: Any, send: Any) -> None:
-        seen.append((scope, await receive(), send))
+        seen.append((scope, await receive()))
+        await send(reply)
 
     async def receive() -> dict[str, str]:
         return message
 
-    async def send(message: Any) -> None: ...
+    async def send(message: Any) -> None:
+        sent.append(message)
 
     scope = {"type": "websocket", "path": "/"}
     asyncio.run(asgi.ZeroLogMiddleware(inner)(scope, receive, send))
-    # receive is wrapped, to know the messages' values for redaction; what it returns is not
-    assert seen == [(scope, message, send)]
+    # receive and send are wrapped (values to know; denial responses and close reasons to
+    # guard), the messages are not
+    assert seen == [(scope, message)]
+    assert sent == [reply] and sent[0] is reply
 
 
 class ClosingBody:

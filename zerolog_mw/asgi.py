@@ -27,6 +27,7 @@ from .metrics.build import build_recorder, exposition
 from .metrics.meter import RequestMeter
 from .metrics.recorder import Recorder
 from .metrics.starlette_routes import RouteTemplates
+from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import RequestValues, adopt_slot, metered_context
 from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
@@ -210,24 +211,79 @@ class RedactionGuard(_Stack):
         else:  # WebSocket: its messages are collected as they arrive, like a body
             values = RequestValues(scope, receive, self.stdio)
             token = REQUEST_VALUES.set(values)
+            guarded = _WebSocketSend(send, scope, self)
             try:
-                await self.app(scope, values.receive, send)
+                await self.app(scope, values.receive, guarded.send)
+                await guarded.denial.app_returned()
             except Exception as exc:
                 hooks.mark_escaped(exc)  # the server logs it after the values are gone
+                if guarded.denial.started is not None:
+                    await guarded.denial.app_raised()  # a denial response is finished ours
                 raise
             finally:
                 REQUEST_VALUES.reset(token)
                 values.close()
 
 
+_DENIAL = "websocket.http.response."  # the denial-response extension: an HTTP answer instead
+_MAX_REASON = 123  # bytes of a close frame's reason (RFC 6455)
+
+
+class _WebSocketSend:
+    """A WebSocket's ``send`` under the guard: a denial response (an HTTP error answered
+    instead of accepting: Starlette's ``HTTPException`` in a WebSocket handler) gets the rules
+    of an HTTP one — 5xx replaced, 4xx redacted, ``Cache-Control`` — and a close frame's
+    reason (an exception's, in Starlette's ``WebSocketException`` handler) is redacted."""
+
+    __slots__ = ("_send", "denial")
+
+    def __init__(self, send: Send, scope: Scope, guard: RedactionGuard) -> None:
+        self._send = send
+        self.denial = _Request(self._denied, _no_receive, scope, guard, None)
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind.startswith(_DENIAL):
+            await self.denial.send({**message, "type": kind[len("websocket.") :]})
+            return
+        if kind == "websocket.close" and message.get("reason"):
+            reason = redact_window(str(message["reason"]))
+            reason = reason.encode()[:_MAX_REASON].decode(errors="ignore")
+            message = {**message, "reason": reason}
+        await self._send(message)
+
+    async def _denied(self, message: Message) -> None:
+        await self._send({**message, "type": "websocket." + message["type"]})
+
+
+async def _no_receive() -> Message:
+    raise RuntimeError("a WebSocket denial response receives nothing")
+
+
 def _check_error_handler(app: object) -> None:
-    """Warn when a Starlette app's handler for ``Exception``/500 runs outside the stack: its
-    ``ServerErrorMiddleware`` is outside every ``add_middleware`` entry."""
+    """Warn when parts of a Starlette app run outside a stack it added with ``add_middleware``:
+    middleware added after it (Starlette puts the last one added outermost), and a handler for
+    ``Exception``/500 (its ``ServerErrorMiddleware`` is outside every entry)."""
     handlers = getattr(app, "exception_handlers", None) or {}
-    added = getattr(app, "user_middleware", None) or ()
-    if (Exception in handlers or 500 in handlers) and any(
-        getattr(entry, "cls", None) in (ZeroLogMiddleware, RedactionGuard) for entry in added
-    ):
+    added = list(getattr(app, "user_middleware", None) or ())
+    ours = [
+        i
+        for i, entry in enumerate(added)
+        if getattr(entry, "cls", None) in (ZeroLogMiddleware, RedactionGuard)
+    ]
+    if not ours:
+        return
+    if ours[0] > 0:
+        outside = ", ".join(getattr(e.cls, "__name__", "?") for e in added[: ours[0]])
+        warnings.warn(
+            f"middleware added after zerolog_mw with add_middleware() runs outside it "
+            f"({outside}; Starlette puts the last one added outermost): what it prints or "
+            "answers is not guarded. Add zerolog_mw's middleware last, or use "
+            "app = zerolog_mw.wrap(app).",
+            ZeroLogWarning,
+            stacklevel=2,
+        )
+    if Exception in handlers or 500 in handlers:
         warnings.warn(
             "the app's exception handler for Exception/500 runs in Starlette's "
             "ServerErrorMiddleware, outside zerolog_mw added with add_middleware(): what it "
