@@ -46,7 +46,6 @@ import binascii
 import codecs
 import functools
 import hashlib
-import json
 import os
 import re
 import string
@@ -131,7 +130,6 @@ _ESCAPED = re.compile(
     r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([nrtbfv0\\/\"']))"
 )
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
-_CHARSET = re.compile(r";\s*charset\s*=\s*(\"?[\w.:+-]{1,40}\"?)", re.IGNORECASE)
 # Environ keys (besides HTTP_*) whose values came from the client.
 _ENVIRON_KEYS = ("PATH_INFO", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
                  "REQUEST_URI", "RAW_URI")  # fmt: skip
@@ -333,7 +331,7 @@ class RequestValues:
         decoder = self._decoder
         first = decoder is None
         if decoder is None:
-            decoder = self._decoder = _body_decoder(self._source, data)
+            decoder = self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         text = self._carry + decoder.decode(data, final)
         if final:
             self._carry = ""
@@ -369,8 +367,6 @@ class RequestValues:
             if source is None:
                 return
             self._keys = self._keys or _keys_of(source)  # the body may be read after this
-            if self._decoder is None and _declared_charset(source) is not None:
-                self._decoder = _body_decoder(source, b"")  # its charset: from the source
             for text in _source_texts(source):
                 self.add_text(text)
             for text in _query_views(source):
@@ -591,44 +587,16 @@ def _query_views(source: Mapping[str, Any]) -> Iterable[str]:
     return _latin1_views(query) if isinstance(query, str) else ()
 
 
-def _content_type(source: Mapping[str, Any]) -> str:
-    """The request's ``Content-Type`` header, whole."""
-    if "headers" in source or "query_string" in source:  # ASGI
-        raw = next((v for n, v in source.get("headers", ()) if n.lower() == b"content-type"), b"")
-        return bytes(raw).decode("latin-1")
-    return str(source.get("CONTENT_TYPE", ""))
-
-
-def _declared_charset(source: Mapping[str, Any]) -> str | None:
-    """The text encoding the request's ``Content-Type`` declares (``charset=utf-16``), if it
-    names one Python has; None without one, and for multipart (its structure is ASCII, its
-    parts say their own)."""
-    content_type = _content_type(source)
-    m = _CHARSET.search(content_type)
-    if m is None or content_type.lstrip().lower().startswith("multipart/"):
-        return None
-    try:
-        info = codecs.lookup(m.group(1).strip("\"'"))
-    except LookupError:
-        return None
-    return info.name if getattr(info, "_is_text_encoding", True) else None  # not rot13, base64
-
-
-def _body_decoder(source: Mapping[str, Any] | None, first: bytes) -> codecs.IncrementalDecoder:
-    """How the body is read as text: by its declared charset; else UTF-16 or UTF-32 when its
-    first bytes say so (a byte-order mark, or JSON's zero-byte pattern, as ``json.loads``
-    reads bytes); else UTF-8. Undecodable bytes read as U+FFFD."""
-    encoding = None if source is None else _declared_charset(source)
-    if encoding is None:
-        encoding = json.detect_encoding(first[:4]) if len(first) >= 2 else "utf-8"
-    return codecs.getincrementaldecoder(encoding)("replace")
-
-
 def _keys_of(source: Mapping[str, Any] | None) -> re.Pattern[str]:
     """How a body of the request's content type names its fields."""
     if source is None:
         return _JSON_KEY
-    content_type = _content_type(source).partition(";")[0].strip().lower()
+    if "headers" in source or "query_string" in source:  # ASGI
+        raw = next((v for n, v in source.get("headers", ()) if n.lower() == b"content-type"), b"")
+        content_type = bytes(raw).decode("latin-1")
+    else:
+        content_type = str(source.get("CONTENT_TYPE", ""))
+    content_type = content_type.partition(";")[0].strip().lower()
     if content_type == "application/x-www-form-urlencoded":
         return _FORM_KEY
     if content_type.startswith("multipart/"):
