@@ -241,6 +241,13 @@ def test_the_library_itself_is_clean(capsys: pytest.CaptureFixture[str]) -> None
             "urlpatterns = [path('items/<int:pk>/', item)]\n",
             [(3, "ZL101")],
         ),
+        # Not a framework's: a dataclass named Route, a helper named path.
+        (
+            "import logging\nlog = logging.getLogger(__name__)\n"
+            "def haversine(a):\n    log.info('%s', a)\nr = Route('A-B', haversine)\n",
+            [],
+        ),
+        ("def scale(p):\n    print(p)\nd = path('M0 0', scale)\n", []),
         (
             "def item(item_id):\n    print(item_id)\n"
             "app.add_url_rule('/items/<item_id>', 'item', item)\n",

@@ -71,16 +71,20 @@ MUTATORS = frozenset(
 )
 LOGGER_FACTORIES = frozenset({"getLogger", "get_logger", "getChild", "bind"})
 # Calls that register a function as a route's handler, and where they take it: (position,
-# keyword). Route("/x", fn), app.add_api_route("/x", fn), path("x/", fn), add_url_rule(...).
-ENDPOINT_CALLS = {
-    "Route": (1, "endpoint"),
-    "WebSocketRoute": (1, "endpoint"),
-    "APIRoute": (1, "endpoint"),
+# keyword). Framework classes and functions, called by the name they are imported under
+# (Route("/x", fn), path("x/", fn)), and app or router methods (app.add_api_route("/x", fn)).
+ENDPOINT_FUNCTIONS = {
+    "starlette.routing.Route": (1, "endpoint"),
+    "starlette.routing.WebSocketRoute": (1, "endpoint"),
+    "fastapi.routing.APIRoute": (1, "endpoint"),
+    "django.urls.path": (1, "view"),
+    "django.urls.re_path": (1, "view"),
+}
+ENDPOINT_METHODS = {
     "add_route": (1, "route"),
     "add_api_route": (1, "endpoint"),
     "add_websocket_route": (1, "route"),
-    "path": (1, "view"),
-    "re_path": (1, "view"),
+    "add_api_websocket_route": (1, "endpoint"),
     "add_url_rule": (2, "view_func"),
 }
 
@@ -122,7 +126,7 @@ class ModuleFacts:
             elif isinstance(node, ast.Assign) and facts.resolve(node.value) == "loguru.logger":
                 facts.loggers.update(_target_names(node.targets))  # lg = loguru.logger
             elif isinstance(node, ast.Call):
-                endpoint = _endpoint(node)
+                endpoint = _endpoint(node, facts)
                 if endpoint is not None:
                     facts.endpoints.add(endpoint)
         module_names: set[str] = set()
@@ -144,9 +148,13 @@ class ModuleFacts:
         return qualname(node, self.aliases)
 
 
-def _endpoint(call: ast.Call) -> str | None:
+def _endpoint(call: ast.Call, facts: ModuleFacts) -> str | None:
     """The name of the function ``call`` registers as a route's handler, if it is one."""
-    where = ENDPOINT_CALLS.get(_terminal(call.func) or "")
+    where: tuple[int, str] | None
+    if isinstance(call.func, ast.Attribute) and call.func.attr in ENDPOINT_METHODS:
+        where = ENDPOINT_METHODS[call.func.attr]
+    else:
+        where = ENDPOINT_FUNCTIONS.get(facts.resolve(call.func) or "")
     if where is None:
         return None
     position, keyword = where
