@@ -317,6 +317,29 @@ def test_an_app_mounted_inside_is_not_counted_under_the_outer_apps_templates() -
     assert counts == {("GET", "/items/<item_id>", 200): 1, ("GET", "__unmatched__", 200): 1}
 
 
+def test_a_405_template_is_matched_as_flask_matches_subdomains() -> None:
+    sink = ListSink()
+    app = Flask("subdomains", subdomain_matching=True)
+    app.config["SERVER_NAME"] = "example.com"
+
+    @app.get("/<name>")
+    def named(name: str) -> str:
+        return "named"
+
+    @app.get("/items", subdomain="api")
+    def items() -> str:
+        return "items"
+
+    ZeroLog(app, metrics=[sink])
+    client = Client(app)
+    response = client.post("/items", base_url="http://api.example.com", buffered=True)
+    assert response.status_code == 405
+    stack = middleware(app)
+    assert stack is not None and stack.metrics.recorder is not None
+    stack.metrics.recorder.flush()
+    assert {key for b in sink.batches for key in b.series} == {("POST", "/items", 405)}
+
+
 def test_refused_requests_are_counted_in_the_metrics() -> None:
     sink = ListSink()
     app = create_app(ZEROLOG_METRICS=[sink])

@@ -194,7 +194,7 @@ def _run_around(app: Flask, **options: Any) -> wsgi.ZeroLogMiddleware:
             dispatcher = _dispatching(owner.__dict__["__call__"])
             owner.__call__ = dispatcher  # type: ignore[method-assign]
     stack = wsgi.ZeroLogMiddleware(functools.partial(dispatcher.__wrapped__, app), **options)
-    stack.url_map = app.url_map  # an app mounted inside counts as unmatched, not by its rules
+    stack.routes = app  # an app mounted inside counts as unmatched, not by its rules
     setattr(app, _STACK, stack)
     return stack
 

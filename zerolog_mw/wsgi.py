@@ -81,7 +81,7 @@ class _Stack:
     _suppression: suppress.SuppressionHandle | None = None
     _metrics_path: str | None = None
     _policy: StartPolicy | None = None
-    url_map: Any = None  # the Flask app's url_map, set by zerolog_mw.flask: see start_response
+    routes: Any = None  # the Flask app whose routes are the templates: see start_response
 
     def _assemble(
         self,
@@ -134,7 +134,7 @@ class _Stack:
         borrowed = None
         if metrics is not None:
             response.meter(metrics.recorder, environ.get("REQUEST_METHOD", ""))  # type: ignore[arg-type]
-            response.url_map = self.url_map
+            response.routes = self.routes
             if values is not None:
                 # Until close() closes the values (a server that never calls close(), against
                 # PEP 3333, leaves this cycle to the garbage collector).
@@ -194,15 +194,17 @@ class _Stack:
         return response
 
 
-def _template_allowing(url_map: Any, environ: WSGIEnvironment) -> str | None:
+def _template_allowing(app: Any, environ: WSGIEnvironment) -> str | None:
     """A 405's route template, as Starlette gives it: Werkzeug matched the path but not the
-    method, and keeps no rule; the rule the path matches for a method it allows."""
-    routing_error = getattr(environ.get("werkzeug.request"), "routing_exception", None)
-    methods = getattr(routing_error, "valid_methods", None)
+    method, and keeps no rule; the rule the path matches for a method it allows, matched as
+    the Flask ``app`` matches (its ``SERVER_NAME``, subdomains)."""
+    request = environ.get("werkzeug.request")
+    methods = getattr(getattr(request, "routing_exception", None), "valid_methods", None)
     if not methods:
         return None
     try:
-        rule, _ = url_map.bind_to_environ(environ).match(method=methods[0], return_rule=True)
+        adapter = app.create_url_adapter(request)
+        rule, _ = adapter.match(method=methods[0], return_rule=True)
     except Exception:  # whatever it raises: the request stays unmatched
         return None
     return str(rule.rule)
@@ -303,8 +305,8 @@ class _Response(RequestMeter):
 
     __slots__ = ("_start", "environ", "policy", "values", "outer", "input", "mode", "passed",
                  "status_line", "headers", "exc_info", "held", "redactor", "app_iter", "_chunks",
-                 "_write", "url_map")  # fmt: skip
-    url_map: Any  # a metered request's: the Werkzeug map its route templates come from, or None
+                 "_write", "routes")  # fmt: skip
+    routes: Any  # a metered request's: the Flask app its route templates come from, or None
 
     def __init__(
         self,
@@ -353,10 +355,11 @@ class _Response(RequestMeter):
                 rule = getattr(self.environ.get("werkzeug.request"), "url_rule", None)
                 # Only a rule of the stack's own app (when it knows it): an app mounted inside
                 # (DispatcherMiddleware) has rules without their mount's prefix.
-                if rule is not None and self.url_map in (None, rule.map):
+                routes = self.routes
+                if rule is not None and (routes is None or rule.map is routes.url_map):
                     self.template = rule.rule
-                elif code == 405 and self.url_map is not None:
-                    self.template = _template_allowing(self.url_map, self.environ)
+                elif code == 405 and routes is not None:
+                    self.template = _template_allowing(routes, self.environ)
         sent = None
         if self.policy is not None:
             mode, sent, _ = self.policy.plan(code or 500, headers)
