@@ -434,17 +434,24 @@ def test_uvicorn_survives_hostile_request(uvicorn_server: tuple[int, Path], case
     assert scan(workdir, canary) == {}, f"{case}: the canary reached the server's output"
 
 
-@pytest.fixture(scope="module")
-def gunicorn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+@pytest.fixture(scope="module", params=["sync", "asgi"])
+def gunicorn_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[int, Path]]:
+    """gunicorn's sync worker on the Flask app, its own ASGI worker (``-k asgi``, gunicorn 27)
+    on the FastAPI one."""
     port = free_port()
     workdir = tmp_path_factory.mktemp("hostile-gunicorn")
-    argv = [PY, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "rel_flask:app"]
+    app = "rel_flask:app" if request.param == "sync" else "rel_fastapi:app"
+    argv = [PY, "-m", "gunicorn", "-k", request.param, "-b", f"127.0.0.1:{port}", app]
     env = {"PYTHONPATH": str(APPS), "PYTHONUNBUFFERED": "1", "REL_METRICS": ""}
     with ServerProcess(argv, port=port, workdir=workdir, env=env):
         yield port, workdir
 
 
-@pytest.mark.parametrize("line", [b"GET /echo/%s\xff HTTP/1.1", b"GET /echo/x HTTP/1.1\r\n%s("])
+@pytest.mark.parametrize(
+    "line", [b"GET /echo/%s\xff HTTP/1.1", b"GET /echo/x HTTP/1.1\r\n%s(", b"G%s@ /ok HTTP/1.1"]
+)
 def test_gunicorns_own_400_page_does_not_quote_the_request(
     gunicorn_server: tuple[int, Path], line: bytes
 ) -> None:
@@ -453,7 +460,7 @@ def test_gunicorns_own_400_page_does_not_quote_the_request(
     port, workdir = gunicorn_server
     canary = new_canary()
     status, response, _ = send_raw(port, http(port, line % canary.encode()) + b"\r\n")
-    assert status == 400 and b"Bad Request" in response
+    assert status == 400
     assert canary.encode() not in response
     assert send_raw(port, http(port, b"GET /ok HTTP/1.1") + b"\r\n")[0] == 200
     assert scan(workdir, canary) == {}

@@ -221,21 +221,33 @@ def _gate_has_handlers(original: Any) -> Callable[[logging.Logger], bool]:
     return has_handlers
 
 
-def _gunicorn_error_page() -> list[Patch]:
-    """gunicorn's own page for a request it cannot parse quotes the request line, method or
-    header name (``Invalid Request Line 'GET /<value> …'``): sent without that message, its
-    status and reason kept. None before gunicorn is imported (it is watched for)."""
+def _gunicorn_error_pages() -> list[Patch]:
+    """gunicorn's own answer to a request it cannot parse quotes the request line, method or
+    header name (``Invalid Request Line 'GET /<value> …'``), in its WSGI workers' page and its
+    ASGI worker's (``-k asgi``) body: sent without that message, status and reason kept. None
+    before gunicorn is imported (both modules are watched for)."""
+    patches = []
     util = sys.modules.get("gunicorn.util")
-    if util is None or not callable(getattr(util, "write_error", None)):
-        return []
+    if util is not None and callable(getattr(util, "write_error", None)):
 
-    def without_message(original: Any) -> Callable[..., object]:
-        def write_error(sock: object, status_int: int, reason: str, mesg: str) -> object:
-            return original(sock, status_int, reason, "")
+        def page_without_message(original: Any) -> Callable[..., object]:
+            def write_error(sock: object, status_int: int, reason: str, mesg: str) -> object:
+                return original(sock, status_int, reason, "")
 
-        return write_error
+            return write_error
 
-    return [Patch(util, "write_error", without_message)]
+        patches.append(Patch(util, "write_error", page_without_message))
+    protocol = getattr(sys.modules.get("gunicorn.asgi.protocol"), "ASGIProtocol", None)
+    if protocol is not None and callable(getattr(protocol, "_send_error_response", None)):
+
+        def body_without_message(original: Any) -> Callable[..., object]:
+            def send_error(self: object, status: int, message: str, *args: Any) -> object:
+                return original(self, status, "", *args)
+
+            return send_error
+
+        patches.append(Patch(protocol, "_send_error_response", body_without_message))
+    return patches
 
 
 def _patches() -> list[Patch]:
@@ -258,11 +270,12 @@ def _patches() -> list[Patch]:
         *threads.patches(),  # threads and executor jobs started in a request: its context
         *loguru_gate.patches(lambda: _policy, handed_on),  # once the app imports loguru
         *trackers.patches(),  # Sentry or OpenTelemetry set up later, in a view
-        *_gunicorn_error_page(),
+        *_gunicorn_error_pages(),
     ]
 
 
-_patchset = PatchSet(_patches, watch=(*loguru_gate.WATCH, *trackers.WATCH, "gunicorn.util"))
+_GUNICORN = ("gunicorn.util", "gunicorn.asgi.protocol")  # whose error pages quote requests
+_patchset = PatchSet(_patches, watch=(*loguru_gate.WATCH, *trackers.WATCH, *_GUNICORN))
 
 
 class SuppressionHandle:
