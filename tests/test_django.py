@@ -339,6 +339,27 @@ def test_debug_is_refused_at_construction() -> None:
         ZeroLogMiddleware(lambda request: HttpResponse())
 
 
+@pytest.mark.parametrize(("variable", "value"), [("STATSD_PORT", "abc"), ("STATSD_PREFIX", "a b")])
+def test_a_bad_statsd_environment_is_refused_at_construction_and_checked(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """Else the recorder, built at the first request, failed every request with a 500."""
+    monkeypatch.setenv(variable, value)
+    with (
+        override_settings(DEBUG=False, ZEROLOG={"metrics": ["statsd"]}),
+        pytest.raises(ImproperlyConfigured, match=variable),
+    ):
+        ZeroLogMiddleware(lambda request: HttpResponse())
+    with override_settings(DEBUG=False, ZEROLOG={"metrics": ["statsd"]}):
+        assert ids(checks.check_setting()) == ["zerolog_mw.E004"]
+    fixed = {"metrics": ["statsd"], "statsd_port": 8125, "statsd_prefix": "app"}
+    with override_settings(DEBUG=False, ZEROLOG=fixed):  # set in ZEROLOG: the variable unread
+        ZeroLogMiddleware(lambda request: HttpResponse())
+        assert ids(checks.check_setting()) == []
+    with override_settings(DEBUG=False, ZEROLOG={"metrics": []}):  # no StatsD: unread
+        ZeroLogMiddleware(lambda request: HttpResponse())
+
+
 def test_debug_refused_when_django_loads_the_handler() -> None:
     with serving, override_settings(DEBUG=True), pytest.raises(ImproperlyConfigured):
         Client().get("/async")

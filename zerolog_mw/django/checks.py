@@ -6,6 +6,7 @@ Registered by the app config under ``Tags.security``; each function can also be 
 ``E001``           ``DEBUG = True`` without ``ZEROLOG["allow_debug"]``
 ``E002``           the app is installed but ``ZeroLogMiddleware`` is not in ``MIDDLEWARE``
 ``E003``           ``ZEROLOG`` is not a dict of valid option names and values
+``E004``           ``$STATSD_PORT`` or ``$STATSD_PREFIX`` is invalid while StatsD metrics read it
 ``W001``           ``ZeroLogMiddleware`` is not first in ``MIDDLEWARE``
 ``W002``           ``LOGGING`` sends request-carrying records (or error emails) to handlers
 ``W003``           ``ADMINS`` is set while ``mail_admins`` would email error reports
@@ -86,14 +87,25 @@ def check_all(app_configs: Any = None, **kwargs: Any) -> Messages:
 
 
 def check_setting(app_configs: Any = None, **kwargs: Any) -> Messages:
-    """E003: ``ZEROLOG`` must be a dict of valid option names and values; W007: a setting
-    named like it is a misspelling, whose options are silently not applied."""
+    """E003: ``ZEROLOG`` must be a dict of valid option names and values; E004: the StatsD
+    environment it reads must be valid; W007: a setting named like it is a misspelling, whose
+    options are silently not applied."""
     messages: Messages = []
     try:
         conf.options()
     except ImproperlyConfigured as exc:
         message = str(exc).replace(f" {conf.VALID_KEYS_HINT}", "")
         messages.append(checks.Error(message, hint=conf.VALID_KEYS_HINT, id="zerolog_mw.E003"))
+    else:
+        environment_error = conf.statsd_environment_error(conf.options())
+        if environment_error is not None:
+            messages.append(
+                checks.Error(
+                    environment_error,
+                    hint="Fix the variable, or set ZEROLOG's statsd_port/statsd_prefix.",
+                    id="zerolog_mw.E004",
+                )
+            )
     for name in dir(settings):
         squashed = name.upper().replace("_", "")
         if name != conf.SETTING and (

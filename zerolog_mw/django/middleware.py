@@ -77,6 +77,9 @@ class ZeroLogMiddleware:
                 "query, headers, cookies, POST data and frame locals. Set DEBUG = False, or "
                 "ZEROLOG = {'allow_debug': True} for local development only."
             )
+        environment_error = conf.statsd_environment_error(options)
+        if environment_error is not None:  # else every request would fail building the sink
+            raise ImproperlyConfigured(environment_error)
         self._lock = threading.Lock()
         self._recorder: Recorder | None = None  # built at the first request that meters
         self._recorder_built = False
