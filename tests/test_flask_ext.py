@@ -448,6 +448,46 @@ def test_real_server_in_debug_mode_answers_generic_500s_and_keeps_running(
     assert "DebugModeError" in (tmp_path / "stderr.log").read_text()
 
 
+def test_responses_closed_out_of_order_leave_the_right_request_in_context(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Two responses open in one context, the first closed first: the second stays guarded
+    until it ends, and after both nothing is muted any more (every later print was lost)."""
+    from flask import current_app, request
+
+    app = Flask("zltest_out_of_order")
+
+    @app.get("/item/<value>")
+    def item(value: str) -> str:
+        return "item"
+
+    @app.get("/batch")
+    def batch() -> str:
+        value = request.args["v"]
+        client = current_app.test_client()
+        first, second = client.get(f"/item/{value}"), client.get(f"/item/{value}")
+        first.close()
+        print("between", value)  # the outer request and the second sub-request are open
+        second.close()
+        print("batch done", value)  # the outer request is still being handled
+        return "done"
+
+    zerolog_mw.wrap(app, metrics=())
+    canary = new_canary()
+    client = Client(app)
+    first, second = client.get(f"/item/{canary}"), client.get(f"/item/{canary}")
+    first.close()
+    second.close()
+    print("after both")  # outside any request: passes
+    response = client.get(f"/batch?v={canary}")
+    assert response.get_data() == b"done"
+    response.close()
+    print("after the batch")
+    out, err = capfd.readouterr()
+    assert canary not in out + err
+    assert "after both" in out and "after the batch" in out
+
+
 def test_a_sub_request_made_in_a_view_leaves_the_outer_request_covered(
     capfd: pytest.CaptureFixture[str],
 ) -> None:

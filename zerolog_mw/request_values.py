@@ -244,7 +244,7 @@ class RequestValues:
     """
 
     __slots__ = ("_source", "_receive", "_hashes", "_names", "_keys", "_state", "_carry",
-                 "_decoder", "stdio", "slot")  # fmt: skip
+                 "_decoder", "stdio", "slot", "__weakref__")  # fmt: skip
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ in one such object — one layer, not four — since this is the hot path.
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
@@ -212,13 +213,50 @@ def _template_allowing(app: Any, environ: WSGIEnvironment) -> str | None:
 
 def _leave_request(values: RequestValues, entered: Token[RequestValues | None] | None) -> None:
     """The request is over: its values forgotten, the context back to what it was before
-    (a request this one was made in: a sub-request through a test client in a view)."""
+    (a request this one was made in: a sub-request through a test client in a view).
+
+    Sub-requests of one request closed out of order (two open, the first closed first) leave
+    the context to the one still open, which goes back past this one when it ends: neither an
+    open request is left unguarded nor an ended one's muting kept. (Two top-level responses
+    of one context, a test client's, closed that way leave the second's rest outside.)"""
     values.close()
+    outer: Any = _MISSING if entered is None else entered.old_value
+    nested = outer is not _MISSING and outer is not None  # made in another request
+    if nested and _inner_still_open(values, outer):
+        return
     try:
         REQUEST_VALUES.reset(entered)  # type: ignore[arg-type]  # None: TypeError
     except (TypeError, ValueError, RuntimeError):  # left in another context, or twice
         if REQUEST_VALUES.get() is values:  # never another request's (an outer one's)
             REQUEST_VALUES.set(None)
+        return
+    if nested and outer.closed:  # back in one that ended out of order
+        while outer is not None and outer.closed:
+            outer = _BYPASSED.pop(outer, _no_outer)()
+        REQUEST_VALUES.set(outer)
+
+
+def _inner_still_open(values: RequestValues, outer: RequestValues) -> bool:
+    """Whether a request entered after ``values`` (made in ``outer``) is still open here; if
+    so it stays in the context, and ``values`` is remembered to be gone past."""
+    current = REQUEST_VALUES.get()  # costly after a set: only for sub-requests
+    if current is values or current is None or current.closed:
+        return False
+    _BYPASSED[values] = weakref.ref(outer)
+    return True
+
+
+_MISSING = Token.MISSING  # a token's old value when the variable had none
+
+# Requests that ended while one entered after them was still open, with the request each was
+# made in (held weakly: nothing of a request is kept for this).
+_BYPASSED: weakref.WeakKeyDictionary[RequestValues, Callable[[], RequestValues | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _no_outer() -> None:
+    """An outer request of none, or one no longer alive."""
 
 
 class RedactionGuard(_Stack):
