@@ -950,3 +950,19 @@ def test_a_closed_statsd_sink_sends_nothing_and_opens_no_socket(udp: socket.sock
     sink.emit(Batch({("GET", "/x", 200): window}, 0, 0, 0))
     assert sink.client is None
     assert received_datagrams(udp) == []
+
+
+def test_a_registry_under_prometheus_multiprocess_mode_is_refused_at_construction(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Multi-process mode serves prometheus_client's files: a registry given as well was
+    silently not used (an app reading its own registry found it empty)."""
+    from prometheus_client import CollectorRegistry
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="'prometheus_registry' cannot be used with .*MULTIPROC"):
+        asgi.ZeroLogMiddleware(
+            starlette_app(), metrics=["prometheus"], prometheus_registry=CollectorRegistry()
+        )
+    middleware = asgi.ZeroLogMiddleware(starlette_app(), metrics=["prometheus"])  # files: fine
+    assert middleware.metrics.recorder is not None

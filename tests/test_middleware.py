@@ -36,6 +36,23 @@ def test_every_class_validates_options_at_construction(module: Any, name: str) -
         cls(lambda *a: None, stdio="keep")
 
 
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"metrics": ["statsd", "datadog"]}, "emit\\(batch\\) method, not 'datadog'"),
+        (
+            {"metrics": ["prometheus"], "prometheus_registry": "default"},
+            "'prometheus_registry' must be a prometheus_client CollectorRegistry, not str",
+        ),
+    ],
+)
+def test_a_bad_option_value_is_named_with_what_was_given(
+    options: dict[str, Any], error: str
+) -> None:
+    with pytest.raises(TypeError, match=error):
+        asgi.ZeroLogMiddleware(lambda *a: None, **options)
+
+
 def starlette_app() -> Starlette:
     async def echo(request: Request) -> PlainTextResponse:
         body = (await request.body()).decode()

@@ -13,9 +13,9 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 import zerolog_mw
+from zerolog_mw import ZeroLogWarning
 from zerolog_mw.asgi import ZeroLogMiddleware, _check_error_handler
 from zerolog_mw.canary import new_canary
-from zerolog_mw.diagnostics import ZeroLogWarning
 from zerolog_mw.errors import generic_body
 
 

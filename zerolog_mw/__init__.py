@@ -7,6 +7,7 @@ and the servers write to on their own. See README.md.
 
 from __future__ import annotations
 
+from .diagnostics import DebugModeError, ZeroLogWarning
 from .options import Options
 from .redaction import redact
 from .sensitive import SENSITIVE_HEADERS
@@ -15,11 +16,13 @@ from .wrap import wrap
 
 __all__ = [
     "SENSITIVE_HEADERS",
+    "DebugModeError",
     "Options",
     "SuppressionHandle",
     "__version__",
     "redact",
     "suppress_logging",
+    "ZeroLogWarning",
     "wrap",
 ]
 

@@ -138,9 +138,10 @@ class Options:
         object.__setattr__(self, "metrics", tuple(sinks))
         for sink in sinks:
             if sink not in ("statsd", "prometheus") and not callable(getattr(sink, "emit", None)):
+                given = repr(sink) if isinstance(sink, str) else type(sink).__name__
                 raise TypeError(
                     "zerolog_mw option 'metrics' takes 'statsd', 'prometheus' or objects with "
-                    f"an emit(batch) method, not {type(sink).__name__}"
+                    f"an emit(batch) method, not {given}"
                 )
         if len({id(s) if not isinstance(s, str) else s for s in sinks}) != len(sinks):
             raise ValueError("zerolog_mw option 'metrics' names the same sink twice")
@@ -154,6 +155,12 @@ class Options:
         if self.statsd_prefix is not None and not _PREFIX.fullmatch(self.statsd_prefix):
             raise ValueError("zerolog_mw option 'statsd_prefix' may hold A-Z a-z 0-9 _ - . only")
         prometheus = "prometheus" in sinks
+        registry = self.prometheus_registry
+        if registry is not None and not callable(getattr(registry, "register", None)):
+            raise TypeError(
+                "zerolog_mw option 'prometheus_registry' must be a prometheus_client "
+                f"CollectorRegistry, not {type(registry).__name__}"
+            )
         if self.prometheus_registry is not None and not prometheus:
             raise ValueError(
                 "zerolog_mw option 'prometheus_registry' is set but 'prometheus' is not in "

@@ -45,7 +45,8 @@ from . import hooks, loguru_gate, request_values, stdio, threads, trackers
 from .diagnostics import tell_operator
 from .hooks import EXTRA_PLACEHOLDER
 from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
-from .options import Options, statsd_port_from_env, statsd_prefix_from_env
+from .metrics.build import environment_error
+from .options import Options
 from .patches import Patch, PatchSet
 from .redaction import redact
 from .trackers import secure_trackers
@@ -369,11 +370,9 @@ def middleware_options(options: Mapping[str, Any]) -> Options:
     :func:`fail_closed`."""
     try:
         opts = Options.from_kwargs(options)
-        if "statsd" in opts.metrics:  # what the environment supplies fails here too
-            if opts.statsd_port is None:
-                statsd_port_from_env()
-            if opts.statsd_prefix is None:
-                statsd_prefix_from_env()
+        error = environment_error(opts)  # what the environment supplies fails here too
+        if error is not None:
+            raise ValueError(error)
         return opts
     except (TypeError, ValueError) as exc:
         fail_closed(exc)

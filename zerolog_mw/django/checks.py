@@ -6,7 +6,9 @@ Registered by the app config under ``Tags.security``; each function can also be 
 ``E001``           ``DEBUG = True`` without ``ZEROLOG["allow_debug"]``
 ``E002``           the app is installed but ``ZeroLogMiddleware`` is not in ``MIDDLEWARE``
 ``E003``           ``ZEROLOG`` is not a dict of valid option names and values
-``E004``           ``$STATSD_PORT`` or ``$STATSD_PREFIX`` is invalid while StatsD metrics read it
+``E004``           the environment the metrics read is invalid (``$STATSD_PORT``,
+                   ``$STATSD_PREFIX``) or conflicts with ``ZEROLOG`` (a Prometheus registry
+                   under ``$PROMETHEUS_MULTIPROC_DIR``)
 ``W001``           ``ZeroLogMiddleware`` is not first in ``MIDDLEWARE``
 ``W002``           ``LOGGING`` sends request-carrying records (or error emails) to handlers
 ``W003``           ``ADMINS`` is set while ``mail_admins`` would email error reports
@@ -34,6 +36,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ..buffering import check_buffering
 from ..diagnostics import REQUEST_LOGGING_PACKAGES
+from ..metrics.build import environment_error
 from . import conf
 
 __all__ = [
@@ -97,14 +100,10 @@ def check_setting(app_configs: Any = None, **kwargs: Any) -> Messages:
         message = str(exc).replace(f" {conf.VALID_KEYS_HINT}", "")
         messages.append(checks.Error(message, hint=conf.VALID_KEYS_HINT, id="zerolog_mw.E003"))
     else:
-        environment_error = conf.statsd_environment_error(conf.options())
-        if environment_error is not None:
+        error = environment_error(conf.options())
+        if error is not None:
             messages.append(
-                checks.Error(
-                    environment_error,
-                    hint="Fix the variable, or set ZEROLOG's statsd_port/statsd_prefix.",
-                    id="zerolog_mw.E004",
-                )
+                checks.Error(error, hint="Fix the variable, or the option.", id="zerolog_mw.E004")
             )
     for name in dir(settings):
         squashed = name.upper().replace("_", "")

@@ -16,7 +16,7 @@ from typing import cast
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from ..options import Options, OptionsKwargs, statsd_port_from_env, statsd_prefix_from_env
+from ..options import Options, OptionsKwargs
 
 __all__ = [
     "MIDDLEWARE_PATH",
@@ -25,7 +25,6 @@ __all__ = [
     "VALID_KEYS_HINT",
     "as_kwargs",
     "middleware_installed",
-    "statsd_environment_error",
     "options",
 ]
 
@@ -54,21 +53,6 @@ def options() -> Options:
     built = _build(raw)
     _cache = (raw, built)
     return built
-
-
-def statsd_environment_error(options: Options) -> str | None:
-    """Why ``$STATSD_PORT``/``$STATSD_PREFIX`` cannot be used by ``options``' StatsD metrics
-    (which read them when their port or prefix is not set), or None."""
-    if "statsd" not in options.metrics:
-        return None
-    try:
-        if options.statsd_port is None:
-            statsd_port_from_env()
-        if options.statsd_prefix is None:
-            statsd_prefix_from_env()
-    except ValueError as exc:
-        return f"zerolog_mw's StatsD metrics: {exc}"
-    return None
 
 
 def as_kwargs() -> OptionsKwargs:

@@ -40,7 +40,7 @@ from django.http.multipartparser import MultiPartParserError
 
 from .. import hooks, request_values, routes, stdio, suppress
 from ..diagnostics import ZeroLogWarning
-from ..metrics.build import build_recorder, exposition
+from ..metrics.build import build_recorder, environment_error, exposition
 from ..metrics.meter import RequestMeter
 from ..metrics.recorder import Recorder, flush_at_sigterm
 from ..options import Options
@@ -77,9 +77,9 @@ class ZeroLogMiddleware:
                 "query, headers, cookies, POST data and frame locals. Set DEBUG = False, or "
                 "ZEROLOG = {'allow_debug': True} for local development only."
             )
-        environment_error = conf.statsd_environment_error(options)
-        if environment_error is not None:  # else every request would fail building the sink
-            raise ImproperlyConfigured(environment_error)
+        error = environment_error(options)
+        if error is not None:  # else every request would fail building the recorder
+            raise ImproperlyConfigured(error)
         self._lock = threading.Lock()
         self._recorder: Recorder | None = None  # built at the first request that meters
         self._recorder_built = False

@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..options import Options
+from ..options import Options, statsd_port_from_env, statsd_prefix_from_env
 from .recorder import Recorder, Sink
 
-__all__ = ["build_recorder", "exposition"]
+__all__ = ["build_recorder", "environment_error", "exposition"]
 
 
 def build_recorder(options: Options) -> Recorder | None:
     """A recorder feeding the configured sinks, or None when metrics are off."""
     if not options.metrics:
         return None
+    error = environment_error(options)
+    if error is not None:
+        raise ValueError(error)
     sinks: list[Sink] = []
     prometheus: Any = None
     for sink in options.metrics:
@@ -50,6 +53,29 @@ def build_recorder(options: Options) -> Recorder | None:
     if prometheus is not None:
         prometheus.flush = recorder.flush  # a scrape shows what is queued up to now
     return recorder
+
+
+def environment_error(options: Options) -> str | None:
+    """Why the environment cannot serve ``options``' metrics, or None: ``$STATSD_PORT`` or
+    ``$STATSD_PREFIX`` read by StatsD metrics whose port or prefix is not set, or a
+    ``prometheus_registry`` given while ``$PROMETHEUS_MULTIPROC_DIR`` puts Prometheus in
+    multi-process mode (prometheus_client's files, merged by the exposition, not a registry)."""
+    try:
+        if "statsd" in options.metrics:
+            if options.statsd_port is None:
+                statsd_port_from_env()
+            if options.statsd_prefix is None:
+                statsd_prefix_from_env()
+    except ValueError as exc:
+        return f"zerolog_mw's StatsD metrics: {exc}"
+    registry = options.prometheus_registry
+    if "prometheus" in options.metrics and registry is not None and _multiprocess_dir():
+        return (
+            "zerolog_mw option 'prometheus_registry' cannot be used with environment variable "
+            "PROMETHEUS_MULTIPROC_DIR: multi-process mode writes prometheus_client's files, "
+            "which the exposition merges. Leave the option out, or unset the variable"
+        )
+    return None
 
 
 def _multiprocess_dir() -> str | None:
