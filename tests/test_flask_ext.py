@@ -472,9 +472,25 @@ def test_responses_closed_out_of_order_leave_the_right_request_in_context(
         print("batch done", value)  # the outer request is still being handled
         return "done"
 
+    @app.get("/three")
+    def three() -> str:  # the ones closed out of order are dropped before the last closes
+        value = request.args["v"]
+        fetch_three(value).close()
+        print("three done", value)  # the outer request is still being handled
+        return "done"
+
+    def fetch_three(value: str) -> Any:
+        client = current_app.test_client()
+        first, second, third = (client.get(f"/item/{value}") for _ in range(3))
+        second.close()
+        first.close()
+        return third
+
     zerolog_mw.wrap(app, metrics=())
     canary = new_canary()
     client = Client(app)
+    with client.get(f"/three?v={canary}") as response:
+        assert response.get_data() == b"done"
     first, second = client.get(f"/item/{canary}"), client.get(f"/item/{canary}")
     first.close()
     second.close()

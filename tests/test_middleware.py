@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, Response, request
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, StreamingResponse
@@ -44,6 +45,11 @@ def test_every_class_validates_options_at_construction(module: Any, name: str) -
             {"metrics": ["prometheus"], "prometheus_registry": "default"},
             "'prometheus_registry' must be a prometheus_client CollectorRegistry, not str",
         ),
+        (
+            {"metrics": ["prometheus"], "prometheus_registry": CollectorRegistry},
+            "'prometheus_registry' must be a prometheus_client CollectorRegistry, not type",
+        ),
+        ({"metrics": "statsd"}, "'metrics' must be a list or tuple of sinks, not str"),
     ],
 )
 def test_a_bad_option_value_is_named_with_what_was_given(

@@ -134,7 +134,10 @@ class Options:
     def _check_metrics(self) -> None:
         sinks = self.metrics
         if isinstance(sinks, (str, bytes)) or not isinstance(sinks, (tuple, list)):
-            raise TypeError("zerolog_mw option 'metrics' must be a list or tuple of sinks")
+            raise TypeError(
+                "zerolog_mw option 'metrics' must be a list or tuple of sinks, not "
+                f"{type(sinks).__name__} (metrics=['statsd'], or [] for none)"
+            )
         object.__setattr__(self, "metrics", tuple(sinks))
         for sink in sinks:
             if sink not in ("statsd", "prometheus") and not callable(getattr(sink, "emit", None)):
@@ -147,7 +150,10 @@ class Options:
             raise ValueError("zerolog_mw option 'metrics' names the same sink twice")
         port = self.statsd_port
         if port is not None and (type(port) is not int or not 0 < port < 65536):
-            raise ValueError("zerolog_mw option 'statsd_port' must be an int from 1 to 65535")
+            shown = type(port).__name__ if type(port) is not int else str(port)
+            raise ValueError(
+                f"zerolog_mw option 'statsd_port' must be an int from 1 to 65535, not {shown}"
+            )
         for name in ("statsd_host", "statsd_prefix", "metrics_path"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -156,7 +162,9 @@ class Options:
             raise ValueError("zerolog_mw option 'statsd_prefix' may hold A-Z a-z 0-9 _ - . only")
         prometheus = "prometheus" in sinks
         registry = self.prometheus_registry
-        if registry is not None and not callable(getattr(registry, "register", None)):
+        if registry is not None and (
+            isinstance(registry, type) or not callable(getattr(registry, "register", None))
+        ):
             raise TypeError(
                 "zerolog_mw option 'prometheus_registry' must be a prometheus_client "
                 f"CollectorRegistry, not {type(registry).__name__}"

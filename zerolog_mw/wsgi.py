@@ -232,7 +232,7 @@ def _leave_request(values: RequestValues, entered: Token[RequestValues | None] |
         return
     if nested and outer.closed:  # back in one that ended out of order
         while outer is not None and outer.closed:
-            outer = _BYPASSED.pop(outer, _no_outer)()
+            outer = _BYPASSED.pop(outer, None)
         REQUEST_VALUES.set(outer)
 
 
@@ -242,21 +242,16 @@ def _inner_still_open(values: RequestValues, outer: RequestValues) -> bool:
     current = REQUEST_VALUES.get()  # costly after a set: only for sub-requests
     if current is values or current is None or current.closed:
         return False
-    _BYPASSED[values] = weakref.ref(outer)
+    _BYPASSED[values] = outer
     return True
 
 
 _MISSING = Token.MISSING  # a token's old value when the variable had none
 
 # Requests that ended while one entered after them was still open, with the request each was
-# made in (held weakly: nothing of a request is kept for this).
-_BYPASSED: weakref.WeakKeyDictionary[RequestValues, Callable[[], RequestValues | None]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _no_outer() -> None:
-    """An outer request of none, or one no longer alive."""
+# made in: kept as long as the ended one is (by the open one's token), so the chain back to an
+# open request holds however many ended in between; an ended one holds nothing of its request.
+_BYPASSED: weakref.WeakKeyDictionary[RequestValues, RequestValues] = weakref.WeakKeyDictionary()
 
 
 class RedactionGuard(_Stack):
