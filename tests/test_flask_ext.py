@@ -448,6 +448,12 @@ def test_real_server_in_debug_mode_answers_generic_500s_and_keeps_running(
     assert "DebugModeError" in (tmp_path / "stderr.log").read_text()
 
 
+def _with_items(app: Flask) -> Flask:
+    """``app`` with a route its views call through the test client (sub-requests)."""
+    app.add_url_rule("/item/<value>", "item", lambda value: "item")
+    return app
+
+
 def test_responses_closed_out_of_order_leave_the_right_request_in_context(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
@@ -455,11 +461,7 @@ def test_responses_closed_out_of_order_leave_the_right_request_in_context(
     until it ends, and after both nothing is muted any more (every later print was lost)."""
     from flask import current_app, request
 
-    app = Flask("zltest_out_of_order")
-
-    @app.get("/item/<value>")
-    def item(value: str) -> str:
-        return "item"
+    app = _with_items(Flask("zltest_out_of_order"))
 
     @app.get("/batch")
     def batch() -> str:
@@ -511,11 +513,7 @@ def test_a_sub_request_made_in_a_view_leaves_the_outer_request_covered(
     request ends, the outer one is still being handled — its prints still dropped."""
     from flask import current_app, request
 
-    app = Flask("zltest_nested")
-
-    @app.get("/item/<value>")
-    def item(value: str) -> str:
-        return "item"
+    app = _with_items(Flask("zltest_nested"))
 
     @app.get("/batch")
     def batch() -> str:
