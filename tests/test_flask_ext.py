@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
+import os
+import subprocess
 import sys
 import weakref
 from pathlib import Path
@@ -279,12 +282,14 @@ def test_a_call_put_back_after_set_up_is_replaced_again_at_the_next(
         return original(self, environ, start_response)
 
     with mock.patch.object(Flask, "__call__", traced):
-        ZeroLog(create_app("inside_patch"))
+        inside = create_app("inside_patch")
+        ZeroLog(inside)
     assert Flask.__call__ is original  # put back: no dispatcher on it any more
     app = create_app("after_patch")
     ZeroLog(app)
     canary = new_canary()
     assert get(app, f"/items/{canary}") == (200, b"ok")
+    assert get(inside, f"/items/{canary}") == (200, b"ok")  # guarded again too
     assert canary not in "".join(capfd.readouterr())
 
 
@@ -452,6 +457,51 @@ def _with_items(app: Flask) -> Flask:
     """``app`` with a route its views call through the test client (sub-requests)."""
     app.add_url_rule("/item/<value>", "item", lambda value: "item")
     return app
+
+
+def test_the_same_environ_called_again_or_copied_in_a_view_is_guarded_again() -> None:
+    """A retry middleware outside the app calls it again with the same environ dict, a view
+    calls its app with a copy of its own: each call goes through the stack."""
+    from flask import current_app, request
+    from werkzeug.test import EnvironBuilder
+
+    app = Flask("zltest_environ_again")
+
+    @app.get("/detail/<value>")
+    def detail(value: str) -> tuple[str, int]:
+        return f"detail {value}", 500
+
+    @app.get("/relay/<value>")
+    def relay(value: str) -> str:
+        statuses: list[str] = []
+        environ = {**request.environ, "PATH_INFO": f"/detail/{value}"}
+        inner = current_app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        body = b"".join(inner).decode()  # a replaced body starts as it is read
+        return f"{statuses[0]}: {body}"
+
+    ZeroLog(app, metrics=())
+    canary = new_canary()
+    environ = EnvironBuilder(path=f"/detail/{canary}").get_environ()
+    for _ in range(2):
+        body = b"".join(app(environ, lambda status, headers, exc_info=None: None))
+        assert body == GENERIC_500 and canary.encode() not in body
+    with Client(app).get(f"/relay/{canary}") as response:
+        assert response.get_data() == b"500 INTERNAL SERVER ERROR: " + GENERIC_500
+
+
+def test_sentry_set_up_between_two_apps_sees_both_and_each_stack_runs_once() -> None:
+    """Sentry patches ``Flask.__call__`` over the first app's dispatcher, which its patch does
+    not name: the second app's set-up puts a dispatcher over Sentry's. The first app's stack
+    skipped Sentry then (its transactions were lost). In a process of its own: Sentry's patch
+    cannot be undone."""
+    canary = new_canary()
+    out = subprocess.run(
+        [sys.executable, str(APPS / "sentry_flask_after.py"), canary],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "PYTHONPATH": str(APPS)},
+    )  # fmt: skip
+    assert json.loads(out.stdout) == {"first": 3, "second": 3, "transactions": ["item"] * 6}
+    assert canary not in out.stdout + out.stderr
 
 
 def test_responses_closed_out_of_order_leave_the_right_request_in_context(

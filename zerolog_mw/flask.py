@@ -170,7 +170,10 @@ def middleware(app: Flask) -> wsgi.ZeroLogMiddleware | None:
 
 
 _STACK = "_zerolog_mw_stack"  # a set-up app's stack, an attribute of the app
-_ENTERED = "zerolog_mw.flask.stack"  # in a request's environ: the stack it is in
+# In the environ of a call on its way through a stack: (that stack, that environ, the __call__
+# below the dispatcher that started it), taken out when the call returns. A copy of the environ
+# (a sub-request) or the same dict called again after (a retry) is another call.
+_IN_STACK = "zerolog_mw.flask.in_stack"
 _DISPATCHES = "_zerolog_mw_dispatches"  # marks a class's __call__ as the dispatcher below
 _PATCHING = threading.Lock()
 
@@ -181,22 +184,29 @@ def _run_around(app: Flask, **options: Any) -> wsgi.ZeroLogMiddleware:
     after set-up (ProxyFix, DispatcherMiddleware) runs inside it too.
 
     The class that defines the app's ``__call__`` (``Flask``, or a subclass overriding it) gets
-    a ``__call__`` that runs the stack of a set-up app and is the old one for any other app;
-    the app itself is left as it is (a class of its own would cost every attribute lookup
-    Flask makes on it its fast path). Sentry's ``Flask.__call__``, patched before this, runs
-    inside the stack; patched after, around it. A ``__call__`` put back by someone else (a test's
-    patch undone) is found missing and replaced again at the next set-up.
+    a dispatcher as ``__call__``, found through the wrappers put over it later (``__wrapped__``)
+    or put there again if it was removed (a test's patch undone). For a set-up app, the first
+    dispatcher a call reaches runs the stack, which goes on with the ``__call__`` below that
+    dispatcher: a subclass's ``super().__call__`` or a dispatcher reached again through a
+    wrapper (Sentry's patch over another) passes the call on. The app itself is left as it is
+    (a class of its own would cost every attribute lookup Flask makes on it its fast path).
+    Sentry's ``Flask.__call__`` runs inside the stack.
     """
     owner = next(cls for cls in type(app).__mro__ if "__call__" in cls.__dict__)
     with _PATCHING:  # two apps set up at once in two threads: one dispatcher
-        dispatcher = _dispatcher_in(owner.__dict__["__call__"])
-        if dispatcher is None:
-            dispatcher = _dispatching(owner.__dict__["__call__"])
-            owner.__call__ = dispatcher  # type: ignore[method-assign]
-    stack = wsgi.ZeroLogMiddleware(functools.partial(dispatcher.__wrapped__, app), **options)
+        if _dispatcher_in(owner.__dict__["__call__"]) is None:
+            owner.__call__ = _dispatching(owner.__dict__["__call__"])  # type: ignore[method-assign]
+    stack = wsgi.ZeroLogMiddleware(functools.partial(_below_the_stack, app), **options)
     stack.routes = app  # an app mounted inside counts as unmatched, not by its rules
     setattr(app, _STACK, stack)
     return stack
+
+
+def _below_the_stack(
+    app: Flask, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """What the stack runs: the ``__call__`` below the dispatcher that started it."""
+    return environ[_IN_STACK][2](app, environ, start_response)  # type: ignore[no-any-return]
 
 
 def _dispatcher_in(call: Any) -> Any:
@@ -209,20 +219,28 @@ def _dispatcher_in(call: Any) -> Any:
 
 
 def _dispatching(original: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-    """A class's ``__call__``: a set-up app's stack, unless the request is in it already (a
-    subclass's ``__call__`` calling ``super().__call__``, a dispatcher put over another), else
+    """A class's ``__call__``: a set-up app's stack, unless this call is in it already; else
     ``original``."""
 
     def __call__(  # noqa: N807
         self: Flask, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         stack = getattr(self, _STACK, None)
-        if stack is None or environ.get(_ENTERED) is stack:
+        if stack is None:
             return original(self, environ, start_response)
-        environ[_ENTERED] = stack
-        return stack(environ, start_response)  # type: ignore[no-any-return]
+        outer = environ.get(_IN_STACK)
+        if outer is not None and outer[0] is stack and outer[1] is environ:
+            return original(self, environ, start_response)  # this call is in its stack
+        environ[_IN_STACK] = (stack, environ, original)
+        try:
+            return stack(environ, start_response)  # type: ignore[no-any-return]
+        finally:  # the call is through: this environ called again is another call
+            if outer is None:
+                environ.pop(_IN_STACK, None)
+            else:
+                environ[_IN_STACK] = outer
 
-    functools.update_wrapper(__call__, original)  # also __wrapped__: what the stack calls
+    functools.update_wrapper(__call__, original)
     setattr(__call__, _DISPATCHES, True)
     return __call__
 
