@@ -194,7 +194,7 @@ def _run_around(app: Flask, **options: Any) -> wsgi.ZeroLogMiddleware:
     """
     owner = next(cls for cls in type(app).__mro__ if "__call__" in cls.__dict__)
     with _PATCHING:  # two apps set up at once in two threads: one dispatcher
-        if _dispatcher_in(owner.__dict__["__call__"]) is None:
+        if not _has_dispatcher(owner.__dict__["__call__"]):
             owner.__call__ = _dispatching(owner.__dict__["__call__"])  # type: ignore[method-assign]
     stack = wsgi.ZeroLogMiddleware(functools.partial(_below_the_stack, app), **options)
     stack.routes = app  # an app mounted inside counts as unmatched, not by its rules
@@ -209,13 +209,15 @@ def _below_the_stack(
     return environ[_IN_STACK][2](app, environ, start_response)  # type: ignore[no-any-return]
 
 
-def _dispatcher_in(call: Any) -> Any:
-    """The dispatcher ``call`` is, or wraps (Sentry's patch over it), or None."""
+def _has_dispatcher(call: Any) -> bool:
+    """Whether ``call`` is the dispatcher, or wraps it (Sentry's patch over it)."""
     for _ in range(32):  # a chain of wrappers, each naming the one it wraps
-        if call is None or getattr(call, _DISPATCHES, False) is True:
-            return call
+        if call is None:
+            return False
+        if getattr(call, _DISPATCHES, False) is True:
+            return True
         call = getattr(call, "__wrapped__", None)
-    return None
+    return False
 
 
 def _dispatching(original: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:

@@ -30,6 +30,7 @@ Channels that bypass logging are closed here too: ``logging.lastResort``,
 from __future__ import annotations
 
 import copy
+import functools
 import http.server
 import logging
 import socketserver
@@ -228,27 +229,22 @@ def _gunicorn_error_pages() -> list[Patch]:
     ASGI worker's (``-k asgi``) body: sent without that message, status and reason kept. None
     before gunicorn is imported (both modules are watched for)."""
     patches = []
+    # write_error(sock, status_int, reason, mesg); _send_error_response(self, status, message)
     util = sys.modules.get("gunicorn.util")
-    if util is not None and callable(getattr(util, "write_error", None)):
-
-        def page_without_message(original: Any) -> Callable[..., object]:
-            def write_error(sock: object, status_int: int, reason: str, mesg: str) -> object:
-                return original(sock, status_int, reason, "")
-
-            return write_error
-
-        patches.append(Patch(util, "write_error", page_without_message))
     protocol = getattr(sys.modules.get("gunicorn.asgi.protocol"), "ASGIProtocol", None)
-    if protocol is not None and callable(getattr(protocol, "_send_error_response", None)):
-
-        def body_without_message(original: Any) -> Callable[..., object]:
-            def send_error(self: object, status: int, message: str, *args: Any) -> object:
-                return original(self, status, "", *args)
-
-            return send_error
-
-        patches.append(Patch(protocol, "_send_error_response", body_without_message))
+    for owner, name, position in ((util, "write_error", 3), (protocol, "_send_error_response", 2)):
+        if owner is not None and callable(getattr(owner, name, None)):
+            patches.append(Patch(owner, name, functools.partial(_without_message, position)))
     return patches
+
+
+def _without_message(position: int, original: Any) -> Callable[..., object]:
+    """``original`` called with an empty message as its argument at ``position``."""
+
+    def call(*args: Any, **kwargs: Any) -> object:
+        return original(*args[:position], "", *args[position + 1 :], **kwargs)
+
+    return call
 
 
 def _patches() -> list[Patch]:
