@@ -103,19 +103,26 @@ def test_recorder_survives_a_malformed_status_and_counts_crashes_as_500() -> Non
     assert all(batch.inflight >= 0 for batch in sink.batches)
 
 
-def test_flush_thread_keeps_running_after_a_bad_event() -> None:
+def test_flush_thread_keeps_running_after_a_bad_label() -> None:
+    """An integration reporting a template that is no string (here unhashable): counted, the
+    request counted in the overflow series, and the next request recorded as usual."""
+    from zerolog_mw.metrics import RequestMeter
+
     sink = ListSink()
     app = asgi.MetricsEmitter(lambda s, r, w: asyncio.sleep(0), metrics=[sink])
     recorder = app.recorder
     assert recorder is not None
-    recorder.begin()
-    recorder.end(("GET", "/x", 200, 0.1, None, None, 0, None, False))  # type: ignore[arg-type]
+    meter = RequestMeter(recorder, "GET")
+    meter.template = ["/x"]  # type: ignore[assignment]
+    meter.finish()
     recorder.flush()
-    recorder.begin()
-    recorder.end(("GET", "/x", 200, 0.1, None, 0, 0, None, False))
+    meter = RequestMeter(recorder, "GET")
+    meter.template, meter.status = "/x", 200
+    meter.finish()
     recorder.flush()
+    assert any(("OTHER", "__overflow__", 0) in batch.series for batch in sink.batches)
     assert any(("GET", "/x", 200) in batch.series for batch in sink.batches)
-    assert sink.batches[-1].sink_errors == 1  # the malformed event was counted, not raised
+    assert sink.batches[-1].sink_errors == 1  # the bad label was counted, not raised
 
 
 async def _start_then_body(status: Any, send: Any) -> None:

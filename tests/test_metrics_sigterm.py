@@ -89,7 +89,7 @@ class Sink:  # as PrometheusSink: emit() takes a lock a scrape on the main threa
             pass
 
 recorder = Recorder([Sink()], flush_interval=60, max_series=10)
-recorder.begin()
+recorder.start()
 with lock:  # the main thread is writing an exposition when SIGTERM comes
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(30)

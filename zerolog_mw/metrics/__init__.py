@@ -7,15 +7,16 @@ taken from the request's content can reach a field.
 
 from __future__ import annotations
 
-from .event import OVERFLOW, UNMATCHED, Event, method_label, status_label
+from .event import OVERFLOW, UNMATCHED, method_label, status_label
+from .meter import RequestMeter
 from .recorder import Batch, Recorder, SeriesWindow, Sink
 
 __all__ = [
     "OVERFLOW",
     "UNMATCHED",
     "Batch",
-    "Event",
     "Recorder",
+    "RequestMeter",
     "SeriesWindow",
     "Sink",
     "method_label",

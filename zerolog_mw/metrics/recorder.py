@@ -1,17 +1,15 @@
 """In-process aggregation: each request appends its numbers to its label set's lists; a
 background thread drains them into windows and hands those to the sinks.
 
-A finished request finds its label set's :class:`_Series` (one dict lookup once the set has
-been seen; a request overflowing ``max_series``, or with a status the app invented, takes a
-locked slow path each time, so what is kept stays bounded) and appends its duration, time to
-first byte and byte counts to four lists. Each append is atomic, so there is no lock on the
-request path, and nothing per request is kept as an object for the garbage collector to
-visit. A flush drains each list up to its length at that moment (what is appended meanwhile
-stays for the next one: nothing is lost), so it costs a few C-level list operations per label
-set, not Python code per request. Exceptions and disconnects, rare, go through one queue.
-Formatting and network sends happen in the flush thread, every ``flush_interval`` seconds or
-sooner when a label set holds :data:`FLUSH_SIZE` requests, and once more at exit. A sink that
-raises is counted and ignored: metrics never fail a request.
+A finished request (:meth:`~zerolog_mw.metrics.meter.RequestMeter.finish`) finds its label
+set's :class:`_Series` in :attr:`Recorder.series` and appends its duration, time to first byte
+and byte counts to four lists, with no lock: each append is atomic. A flush drains each list up
+to its length at that moment (what is appended meanwhile stays for the next one: nothing is
+lost), so it costs a few C-level list operations per label set, not Python code per request.
+Exceptions and disconnects, rare, go through one queue. Formatting and network sends happen in
+the flush thread, every ``flush_interval`` seconds or sooner when a label set holds
+:data:`FLUSH_SIZE` requests, and once more at exit. A sink that raises is counted and ignored:
+metrics never fail a request.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
-from .event import OVERFLOW, Event, method_label, status_label
+from .event import OVERFLOW, method_label, status_label
 
 __all__ = [
     "FLUSH_SIZE",
@@ -139,13 +137,11 @@ class Recorder:
         # In flight = begun - ended: ``next()`` on a count is atomic; a request has ended when
         # its duration is appended, and a flush subtracts its own reads of ``begun``.
         # By label set (bounded); requests look their key up here: a key that is no label set
-        # (an invented status, a foreign type) is not found and takes _open() each time.
+        # (an invented status, a foreign type) is not found and takes open_series() each time.
         self.series: dict[SeriesKey, _Series] = {}
-        self._rare: deque[tuple[_Series, str | None, bool]] = deque()  # errors, disconnects
+        self.rare: deque[tuple[_Series, str | None, bool]] = deque()  # errors, disconnects
         self.begun = itertools.count()
         self._begun_reads = 0
-        self._discarded = itertools.count()  # requests ended without a sample (bad events)
-        self._discarded_reads = 0
         self._drained = 0
         self._open_lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -154,63 +150,15 @@ class Recorder:
         self.thread: threading.Thread | None = None  # the flush thread, from the first request
         self._closed = False
 
-    def begin(self) -> None:
-        """A request started (call :meth:`end` exactly once for it)."""
-        if self.thread is None:
-            self.start()
-        next(self.begun)
+    def wake(self, series: _Series) -> None:
+        """``series`` holds :data:`FLUSH_SIZE` requests: flush before the interval is up."""
+        series.woken = True
+        self._wake.set()
 
-    def end(self, event: Event) -> None:
-        """A request finished. An event of the wrong shape, or whose times or sizes are no
-        numbers, is counted in ``sink_errors`` and ends its request without a sample."""
-        try:
-            method, route, status, duration, ttfb, received, sent, error, gone = event
-            numbers = (duration, 0.0 if ttfb is None else ttfb, received, sent)
-            valid = all(type(n) in (int, float) for n in numbers)
-        except (TypeError, ValueError):  # not a 9-field sequence
-            valid = False
-        if not valid:
-            self.sink_errors += 1
-            next(self._discarded)  # ended all the same: the in-flight gauge stays right
-            return
-        self.add((method, route, status), duration, ttfb, received, sent, error, bool(gone))
-
-    def add(
-        self,
-        key: SeriesKey,
-        duration: float,
-        ttfb: float | None,
-        received: int,
-        sent: int,
-        error: str | None,
-        disconnected: bool,
-    ) -> None:
-        """Add one finished request to the label set ``key`` (method, route template, status
-        as the app sent it). Never raises: labels of the wrong type count in the overflow
-        series, an exception name that is no ``str`` as ``__overflow__``."""
-        try:
-            series = self.series.get(key) or self._open(key)
-        except TypeError:  # an unhashable label
-            series = self._open(None)
-        if received:
-            series.received.append(received)
-        if sent:
-            series.sent.append(sent)
-        if ttfb is not None:
-            series.ttfbs.append(ttfb)
-        if error is not None or disconnected:
-            self._rare.append((series, error, disconnected))
-        durations = series.durations
-        durations.append(duration)  # last: the request has ended
-        # ">=": two threads appending at once can both see a length past FLUSH_SIZE. Once per
-        # flush: waking the thread on every later request costs more.
-        if len(durations) >= FLUSH_SIZE and not series.woken:
-            series.woken = True
-            self._wake.set()
-
-    def _open(self, key: object) -> _Series:
-        """The series of a key not found: its label set while under ``max_series`` label sets,
-        else the overflow series (and for labels of the wrong type, counted)."""
+    def open_series(self, key: object) -> _Series:
+        """The series of a key not in :attr:`series`: its label set while under
+        ``max_series`` label sets, else the overflow series (and for labels of the wrong type,
+        counted). Never raises."""
         with self._open_lock:
             try:
                 label = _label_set(key)
@@ -282,8 +230,8 @@ class Recorder:
                 window.request_bytes = received
                 window.response_bytes = sent
                 self._drained += len(durations)
-        for _ in range(len(self._rare)):
-            series, error, gone = self._rare.popleft()
+        for _ in range(len(self.rare)):
+            series, error, gone = self.rare.popleft()
             window = windows.get(series.key) or windows.setdefault(series.key, SeriesWindow())
             if error is not None:
                 error = self._error_label(error)
@@ -291,8 +239,6 @@ class Recorder:
             window.disconnects += gone
         # Ended first, then begun: a request ending in between counts as in flight.
         ended = self._drained + sum(len(series.durations) for series in every)
-        ended += next(self._discarded) - self._discarded_reads
-        self._discarded_reads += 1
         begun = next(self.begun) - self._begun_reads
         self._begun_reads += 1
         overflow = windows.get(_OVERFLOW_KEY)
