@@ -1,7 +1,7 @@
 """Requests per second under real servers and a real load generator: bare app vs zerolog_mw.
 
     python benchmarks/load_bench.py [--rounds 9] [--duration 5] [--connections 50]
-                                    [--servers uvicorn,gunicorn]
+                                    [--servers uvicorn,uvicorn-httptools,gunicorn]
 
 Serves ``load_apps.py`` (one route, ``GET /items/{id}`` answering ``ok``) on 127.0.0.1, free
 ports, in subprocesses:
@@ -14,6 +14,11 @@ ports, in subprocesses:
   behind starlette-exporter's ``PrometheusMiddleware`` (an anchor). The wrapped app silences
   uvicorn's access log, so the default bare app pays for a log line the wrapped one does not
   write; the ``--no-access-log`` baseline is the comparison without it.
+* **uvicorn-httptools** (only when asked for, ``--servers uvicorn-httptools``; needs
+  ``pip install httptools``): uvicorn with ``--http httptools``, the parser ``uvicorn[standard]``
+  installs and ``--http auto`` picks when it is there, serving the Starlette app bare, bare
+  with ``--no-access-log`` and wrapped. Its HTTP handling costs about a third of h11's, so
+  the stack weighs more next to it.
 * **gunicorn** (``-w 2``, sync workers, no access log: its default) with the Flask app bare and
   wrapped.
 
@@ -60,12 +65,14 @@ from callgrind import zerolog_fingerprint  # this directory is sys.path[0]
 from load_apps import NO_STORE_VARIANTS
 
 __all__ = [
+    "SERVERS",
     "Target",
     "WrkResult",
     "add_servers_option",
     "chosen_servers",
     "free_port",
     "main",
+    "missing_modules",
     "parse_wrk",
     "server_argv",
     "server_env",
@@ -76,6 +83,13 @@ __all__ = [
 HERE = Path(__file__).resolve().parent
 PATH = "/items/42"
 SKIPPED = 3
+# Each server --servers takes, and the modules it needs. uvicorn runs with its defaults
+# (``--http auto``: httptools when installed, else h11); uvicorn-httptools asks for httptools.
+SERVERS = {
+    "uvicorn": ("uvicorn", "starlette"),
+    "uvicorn-httptools": ("uvicorn", "starlette", "httptools"),
+    "gunicorn": ("gunicorn", "flask"),
+}
 WARMUP_SECONDS = 2
 INSTALL_WRK = (
     "wrk is not installed: Debian/Ubuntu `apt-get install -y wrk`, macOS `brew install wrk`, "
@@ -96,7 +110,7 @@ class WrkResult:
 
 @dataclass
 class Target:
-    server: str  # "uvicorn" | "gunicorn"
+    server: str  # one of SERVERS
     variant: str  # LOAD_VARIANT
     label: str
     extra: list[str] = field(default_factory=list)
@@ -113,11 +127,12 @@ class Target:
 
 
 def server_argv(server: str, port: int, extra: Sequence[str]) -> list[str]:
-    """The command serving ``load_apps.py`` with ``server`` ("uvicorn" or "gunicorn")."""
-    if server == "uvicorn":
+    """The command serving ``load_apps.py`` with ``server`` (one of :data:`SERVERS`)."""
+    if server in ("uvicorn", "uvicorn-httptools"):
         return [
             *f"{sys.executable} -m uvicorn --factory load_apps:make_asgi".split(),
             *f"--app-dir {HERE} --host 127.0.0.1 --port {port}".split(),
+            *(["--http", "httptools"] if server == "uvicorn-httptools" else []),
             *extra,
         ]
     return [
@@ -318,6 +333,14 @@ def _targets(servers: list[str]) -> tuple[list[list[Target]], list[str]]:
         else:
             group.append(Target("uvicorn", "exporter", "starlette-exporter"))
         groups.append(group)
+    if "uvicorn-httptools" in servers:
+        groups.append(
+            [
+                Target("uvicorn-httptools", "bare", "bare"),
+                Target("uvicorn-httptools", "bare", "bare --no-access-log", ["--no-access-log"]),
+                Target("uvicorn-httptools", "zerolog", "zerolog"),
+            ]
+        )
     if "gunicorn" in servers:
         sync = ["-w", "2", "-k", "sync"]
         groups.append(
@@ -456,16 +479,23 @@ def _versions() -> str:
 
 def add_servers_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--servers", default="uvicorn,gunicorn", help="comma-separated (default uvicorn,gunicorn)"
+        "--servers",
+        default="uvicorn,gunicorn",
+        help=f"comma-separated, of {', '.join(SERVERS)} (default uvicorn,gunicorn)",
     )
 
 
 def chosen_servers(parser: argparse.ArgumentParser, value: str) -> list[str]:
-    """The servers ``--servers`` names; a usage error for anything but uvicorn/gunicorn."""
+    """The servers ``--servers`` names; a usage error for anything not in :data:`SERVERS`."""
     servers = [s for s in value.split(",") if s]
-    if not servers or set(servers) - {"uvicorn", "gunicorn"}:
-        parser.error("--servers takes uvicorn and/or gunicorn")
+    if not servers or set(servers) - set(SERVERS):
+        parser.error(f"--servers takes {', '.join(SERVERS)}")
     return servers
+
+
+def missing_modules(servers: Sequence[str]) -> list[str]:
+    """What ``servers`` need that is not installed."""
+    return [m for s in servers for m in SERVERS[s] if importlib.util.find_spec(m) is None]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -482,8 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print(INSTALL_WRK, file=sys.stderr)
         return SKIPPED
-    needed = {"uvicorn": ["uvicorn", "starlette"], "gunicorn": ["gunicorn", "flask"]}
-    missing = [m for s in servers for m in needed[s] if importlib.util.find_spec(m) is None]
+    missing = missing_modules(servers)
     if missing:
         print(f"missing: {', '.join(missing)} (pip install {' '.join(missing)})", file=sys.stderr)
         return SKIPPED
@@ -523,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         line = f"{group[0].server}: zerolog keeps {_ratio(wrapped, bare):.1%} of bare req/s"
         if quiet is not None:
             line += f" ({_ratio(wrapped, quiet):.1%} of bare with --no-access-log)"
-        print(line + (" (target for uvicorn: >= 90 %)" if group[0].server == "uvicorn" else ""))
+        goal = " (target for uvicorn: >= 90 %)" if group[0].server.startswith("uvicorn") else ""
+        print(line + goal)
     return 0
 
 

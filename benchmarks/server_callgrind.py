@@ -1,6 +1,7 @@
 """Instructions per request of a real server process, counted by valgrind's callgrind.
 
-    python benchmarks/server_callgrind.py [--requests 1000] [--jobs 2] [--servers uvicorn,gunicorn]
+    python benchmarks/server_callgrind.py [--requests 1000] [--jobs 2]
+                                          [--servers uvicorn,uvicorn-httptools,gunicorn]
 
 Where ``callgrind.py`` counts a request driven in-process, this counts what the *server* spends
 on one: its HTTP parsing and writing, the ASGI/WSGI glue, and whatever of that a middleware
@@ -17,6 +18,8 @@ counting, over the requests: deterministic to a few tenths of a percent, unlike 
   baseline), the same answering with ``Cache-Control: no-store`` itself,
   ``zerolog_mw.wrap(app)``, and the same with ``cache_control=None`` and with ``metrics=()``,
   to tell the ``Cache-Control: no-store`` header and the metrics apart.
+* **uvicorn-httptools** (``--servers uvicorn-httptools``, needs ``pip install httptools``):
+  uvicorn with ``--http httptools``, bare with ``--no-access-log`` and wrapped.
 * **gunicorn** (``-w 1 -k sync``; a new connection per request, as sync workers close it)
   serving the Flask app: bare, wrapped, and wrapped with ``cache_control=None``.
 
@@ -43,6 +46,7 @@ from load_bench import (
     add_servers_option,
     chosen_servers,
     free_port,
+    missing_modules,
     server_argv,
     server_env,
     server_pids,
@@ -54,7 +58,7 @@ __all__ = ["ServerTarget", "main"]
 
 @dataclass(frozen=True)
 class ServerTarget:
-    server: str  # "uvicorn" | "gunicorn"
+    server: str  # one of load_bench.SERVERS
     variant: str  # LOAD_VARIANT of load_apps.py
     label: str
     extra: tuple[str, ...] = ()
@@ -75,6 +79,10 @@ TARGETS = {
         ServerTarget("uvicorn", "zerolog", "zerolog"),
         ServerTarget("uvicorn", "zerolog-no-cache-control", "zerolog cache_control=None"),
         ServerTarget("uvicorn", "zerolog-no-metrics", "zerolog metrics=()"),
+    ],
+    "uvicorn-httptools": [
+        ServerTarget("uvicorn-httptools", "bare", "bare --no-access-log", ("--no-access-log",)),
+        ServerTarget("uvicorn-httptools", "zerolog", "zerolog"),
     ],
     "gunicorn": [
         ServerTarget("gunicorn", "bare", "bare"),
@@ -168,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind not found on PATH", file=sys.stderr)
         return SKIPPED
+    missing = missing_modules(servers)
+    if missing:
+        print(f"missing: {', '.join(missing)} (pip install {' '.join(missing)})", file=sys.stderr)
+        return SKIPPED
     fingerprint = zerolog_fingerprint()
     print(f"zerolog_mw: {fingerprint}")
     print(f"{args.requests} requests counted after {args.warmup}, PYTHONHASHSEED=0")
@@ -183,13 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     if zerolog_fingerprint() != fingerprint:
         print("zerolog_mw changed on disk during the run; measure again", file=sys.stderr)
         return 1
-    print(f"{'server':9} {'variant':28} {'instructions/request':>21} {'vs bare':>8} {'over':>10}")
+    print(f"{'server':17} {'variant':28} {'instructions/request':>21} {'vs bare':>8} {'over':>10}")
     for server in servers:
         rows = [(t, c) for t, c in zip(targets, counts, strict=True) if t.server == server]
         base = rows[0][1]
         for target, count in rows:
             print(
-                f"{server:9} {target.label:28} {count:21,.0f} {count / base:7.3f}x "
+                f"{server:17} {target.label:28} {count:21,.0f} {count / base:7.3f}x "
                 f"{count - base:+10,.0f}"
             )
     print(f"({time.perf_counter() - start:.0f} s)")
