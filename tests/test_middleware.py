@@ -20,6 +20,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from werkzeug.test import Client
 
+import zerolog_mw
 from zerolog_mw import asgi, wsgi
 from zerolog_mw.canary import new_canary
 from zerolog_mw.request_values import PLACEHOLDER
@@ -57,6 +58,28 @@ def test_a_bad_option_value_is_named_with_what_was_given(
 ) -> None:
     with pytest.raises(TypeError, match=error):
         asgi.ZeroLogMiddleware(lambda *a: None, **options)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"statsd_host": "stats"},
+        {"statsd_port": 9125},
+        {"statsd_prefix": "x"},
+        {"statsd_tags": True},
+    ],
+)
+@pytest.mark.parametrize("metrics", [[], ["prometheus"]])
+def test_a_statsd_option_without_the_statsd_sink_is_refused(
+    option: dict[str, Any], metrics: list[str]
+) -> None:
+    """It would have no effect: a host or port meant for metrics that are not sent."""
+    (name,) = option
+    with pytest.raises(ValueError, match=f"'{name}' is set but 'statsd' is not in 'metrics'"):
+        wsgi.ZeroLogMiddleware(lambda *a: None, metrics=metrics, **option)
+    with pytest.raises(ValueError, match=f"'{name}' is set but 'statsd'"):
+        zerolog_mw.Options(metrics=tuple(metrics), **option)
+    zerolog_mw.Options(metrics=("statsd", *metrics), **option)  # with it: accepted
 
 
 def starlette_app() -> Starlette:

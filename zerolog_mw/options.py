@@ -174,6 +174,13 @@ class Options:
                 "zerolog_mw option 'prometheus_registry' is set but 'prometheus' is not in "
                 "'metrics'; add it, e.g. metrics=['statsd', 'prometheus']"
             )
+        if "statsd" not in sinks:  # as the registry above: set for a sink that is not there
+            for name in ("statsd_host", "statsd_port", "statsd_prefix", "statsd_tags"):
+                if getattr(self, name) not in (None, False):
+                    raise ValueError(
+                        f"zerolog_mw option {name!r} is set but 'statsd' is not in 'metrics'; "
+                        "add it, e.g. metrics=['statsd', 'prometheus'], or leave the option out"
+                    )
         if self.metrics_path is not None and (not prometheus or self.metrics_path[:1] != "/"):
             raise ValueError(
                 "zerolog_mw option 'metrics_path' needs 'prometheus' in 'metrics' and must "
