@@ -86,7 +86,7 @@ def test_recorder_survives_a_malformed_status_and_counts_crashes_as_500() -> Non
         if scope["type"] != "http":
             return
         if scope["path"] == "/bad-status":
-            await send({"type": "http.response.start", "status": "200", "headers": []})
+            await send({"type": "http.response.start", "status": "2oo", "headers": []})
             await send({"type": "http.response.body", "body": b"x"})
             return
         raise RuntimeError("before any response")
@@ -145,23 +145,38 @@ def _drive(app: Any) -> list[dict[str, Any]]:
     return sent
 
 
-def test_asgi_statuses_that_are_no_plain_int() -> None:
+@pytest.mark.parametrize("bad", ["2oo", "²00", b"20", None, 200.0])
+def test_asgi_statuses_that_are_no_plain_int(bad: Any) -> None:
     from http import HTTPStatus
 
     # The stream wrapper alone passes a status it does not understand on untouched.
-    sent = _drive(asgi.StreamWrapper(lambda s, r, w: _start_then_body("200", w)))
-    assert sent[0]["status"] == "200"
-    # The guard answers it with a fixed 500; the metrics count an HTTPStatus as its code.
-    sent = _drive(asgi.RedactionGuard(lambda s, r, w: _start_then_body("200", w)))
+    sent = _drive(asgi.StreamWrapper(lambda s, r, w: _start_then_body(bad, w)))
+    assert sent[0]["status"] == bad
+    # The guard answers it with a fixed 500, without raising into the app.
+    sent = _drive(asgi.RedactionGuard(lambda s, r, w: _start_then_body(bad, w)))
     assert sent[0]["status"] == 500 and b"x" not in sent[-1]["body"]
+    # The metrics count an HTTPStatus, and three digits as str or bytes, as their number.
     sink = ListSink()
-    metered = asgi.MetricsEmitter(
-        lambda s, r, w: _start_then_body(HTTPStatus.NOT_FOUND, w), metrics=[sink]
-    )
-    _drive(metered)
-    assert metered.recorder is not None
-    metered.recorder.flush()
-    assert [key[2] for batch in sink.batches for key in batch.series] == [404]
+    for status in (HTTPStatus.NOT_FOUND, "201", b"202"):
+        metered = asgi.MetricsEmitter(
+            lambda s, r, w, status=status: _start_then_body(status, w), metrics=[sink]
+        )
+        _drive(metered)
+        assert metered.recorder is not None
+        metered.recorder.flush()
+    assert sorted(key[2] for batch in sink.batches for key in batch.series) == [201, 202, 404]
+
+
+@pytest.mark.parametrize("status", ["200", b"200", "500"])
+def test_asgi_status_of_three_digits_as_text_is_its_number(status: str | bytes) -> None:
+    """Some servers take a status sent as text (hypercorn serves "200"): the guard reads its
+    number, so a 200 passes as the bare app's would (the app's message as it sent it) and a
+    500 is still replaced."""
+    sent = _drive(asgi.RedactionGuard(lambda s, r, w: _start_then_body(status, w)))
+    if status == "500":
+        assert sent[0]["status"] == 500 and b"x" not in sent[-1]["body"]
+    else:
+        assert sent[0]["status"] == status and sent[-1]["body"] == b"x"
 
 
 def test_in_flight_gauge_is_flushed_while_the_first_request_is_still_open() -> None:
@@ -272,3 +287,69 @@ def test_asgi_4xx_stream_the_app_abandons_stays_unfinished(stack: Any) -> None:
     sent = _drive_messages(stack, [start, *body])
     assert all(m.get("more_body") is True for m in sent[1:])
     assert b"".join(m["body"] for m in sent[1:]) == b"".join(chunks)
+
+
+def test_asgi_file_bodies_the_server_sends_are_counted(tmp_path: Any) -> None:
+    """``pathsend`` (Starlette's FileResponse on a server offering it) and ``zerocopysend``:
+    the server sends the file, and the metrics count its bytes and first byte, and the
+    request as complete (not a client that went away)."""
+    path = tmp_path / "report.bin"
+    path.write_bytes(b"z" * 3000)
+    start = {"type": "http.response.start", "status": 200, "headers": []}
+    sink = ListSink()
+    with path.open("rb") as file:
+        for body in (
+            {"type": "http.response.pathsend", "path": str(path)},
+            {"type": "http.response.zerocopysend", "file": file.fileno(), "offset": 1000},
+            {"type": "http.response.zerocopysend", "file": file, "count": 10},
+        ):
+            stack = asgi.ZeroLogMiddleware(lambda *a, b=body: _send_all(a[2], [start, b]),
+                                           metrics=[sink])  # fmt: skip
+            sent = _drive(stack)
+            assert sent[-1] == body  # the server's to send, untouched
+            assert stack.metrics.recorder is not None
+            stack.metrics.recorder.flush()
+    windows = [w for batch in sink.batches for w in batch.series.values()]
+    assert [w.response_bytes for w in windows] == [3000, 2000, 10]
+    assert [len(w.ttfbs) for w in windows] == [1, 1, 1]
+    assert [w.disconnects for w in windows] == [0, 0, 0]
+
+
+async def _send_all(send: Any, messages: list[dict[str, Any]]) -> None:
+    for message in messages:
+        await send(message)
+
+
+@pytest.mark.parametrize("status", [500, 422])
+def test_asgi_replaced_body_promises_no_trailers(status: int) -> None:
+    """The app's body went with its ``Trailer`` header and the trailers it announced: the
+    guard's body has neither (nor the app's ETag or digests, which describe the app's)."""
+    headers = [(b"content-type", b"application/json"), (b"trailer", b"x-checksum"),
+               (b"etag", b'"abc"'), (b"content-digest", b"sha-256=:x:"),
+               (b"x-kept", b"1")]  # fmt: skip
+    start = {"type": "http.response.start", "status": status, "headers": headers,
+             "trailers": True}  # fmt: skip
+    body = {"type": "http.response.body", "body": b'{"detail": []}'}
+    trailers = {"type": "http.response.trailers", "headers": [(b"x-checksum", b"1")]}
+    sent = _drive_messages(asgi.ZeroLogMiddleware, [start, body, trailers])
+    names = [name for name, _ in sent[0]["headers"]]
+    assert sent[0]["trailers"] is False and b"x-kept" in names
+    assert not {b"trailer", b"etag", b"content-digest"} & set(names)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+def test_wsgi_status_of_unicode_digits_is_no_status_and_raises_nothing() -> None:
+    """``"²00"`` passes ``str.isdigit()`` but not ``int()``: the metrics read it as no status
+    (0) rather than raising into the app; the response goes on as the app sent it."""
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("²00 OK", [("Content-Type", "text/plain")])
+        return [b"x"]
+
+    sink = ListSink()
+    metered = wsgi.MetricsEmitter(app, metrics=[sink])
+    with Client(metered).get("/") as response:
+        assert response.data == b"x"
+    assert metered.recorder is not None
+    metered.recorder.flush()
+    assert [key[2] for batch in sink.batches for key in batch.series] == [0]

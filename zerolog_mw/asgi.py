@@ -15,6 +15,7 @@ parts in one such object — one ``send`` layer, not four — since this is the 
 from __future__ import annotations
 
 import asyncio
+import os
 import warnings
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
@@ -372,6 +373,35 @@ def _flush_at_shutdown(send: Send, recorder: Recorder) -> Send:
 _DONE = STREAM + 1  # the guard's own body went out: the app's is dropped
 # Messages carrying body bytes (``zerocopysend``: the zero-copy send extension's file).
 _BODIES = ("http.response.body", "http.response.zerocopysend")
+_PATHSEND = "http.response.pathsend"
+_FILE_BODIES = (_PATHSEND, "http.response.zerocopysend")  # a file the server sends itself
+
+
+def _status_code(status: object) -> int:
+    """The number of a response start's status that is no ``int``: an ``HTTPStatus`` (any int
+    subclass), or three ASCII digits as ``str``/``bytes``, which some servers take
+    (hypercorn); anything else 0, an error to the guard."""
+    if isinstance(status, int):
+        return int(status)
+    if not isinstance(status, (str, bytes)) or len(status) != 3 or not status.isascii():
+        return 0
+    return int(status) if status.isdigit() else 0
+
+
+def _file_size(message: Message) -> int:
+    """The bytes a ``pathsend`` or ``zerocopysend`` message has the server send: the file's
+    size, or the ``count`` asked for; 0 if that cannot be told."""
+    try:
+        if message["type"] == _PATHSEND:
+            return os.stat(message["path"]).st_size
+        count = message.get("count")
+        if count is not None:
+            return int(count)
+        file = message["file"]
+        size = os.fstat(file if isinstance(file, int) else file.fileno()).st_size
+        return max(0, size - int(message.get("offset") or 0))
+    except (OSError, KeyError, TypeError, ValueError, AttributeError):
+        return 0
 
 
 async def _nothing() -> None:
@@ -439,8 +469,8 @@ class _Request(RequestMeter):
         elif kind == "http.response.start":
             self.started = message
             status = message["status"]
-            if type(status) is not int:  # an HTTPStatus counts as its code; no number as 0
-                status = int(status) if isinstance(status, int) else 0
+            if type(status) is not int:
+                status = _status_code(status)
             code = self.status = status
             policy = self.stack._policy
             if policy is not None:
@@ -462,6 +492,8 @@ class _Request(RequestMeter):
                     message = {**message, "headers": headers}
             return self._send(message)
         elif self.mode == PASS:
+            if kind in _FILE_BODIES and self.recorder is not None:
+                self._counted(message)
             return self._send(message)
         return self._guarded(kind, message)
 
@@ -485,9 +517,7 @@ class _Request(RequestMeter):
         if self.mode == STREAM:
             await self._send(self._counted(self._redacted(message)))
             return
-        last = kind == "http.response.pathsend" or (
-            kind in _BODIES and not message.get("more_body", False)
-        )
+        last = kind == _PATHSEND or (kind in _BODIES and not message.get("more_body", False))
         if self.mode == SCRUB and kind == "http.response.body" and self._holding():
             self.held += message.get("body", b"")
         if last:
@@ -519,10 +549,16 @@ class _Request(RequestMeter):
         await self._send(self._counted({"type": "http.response.body", "body": body}))
 
     def _counted(self, message: Message) -> Message:
-        """A body message the guard sends for the app's: counted when metered (the client's
-        bytes and first byte, not the app's)."""
-        if self.recorder is not None and message["type"] == "http.response.body":
-            self.body(len(message.get("body", b"")))
+        """A body message the guard sends for the app's, or a file the server sends: counted
+        when metered (the client's bytes and first byte, not the app's)."""
+        if self.recorder is not None:
+            kind = message["type"]
+            if kind == "http.response.body":
+                self.body(len(message.get("body", b"")))
+            elif kind in _FILE_BODIES:
+                self.body(_file_size(message))
+                if kind == _PATHSEND or not message.get("more_body", False):
+                    self.complete = True
         return message
 
     def _redacted(self, message: Message) -> Message:

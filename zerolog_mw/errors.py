@@ -31,7 +31,11 @@ DEBUG_REFUSED = (
     "Turn debug off, or pass allow_debug=True to accept that (local development only)"
 )
 MAX_VALIDATION_BODY = 64 * 1024  # a larger 422 body is replaced whole, never held longer
-_DROPPED = frozenset({"content-length", "content-type", "content-encoding", "transfer-encoding"})
+# The app's headers that describe its body, or promise trailers: not true of the guard's body.
+_DROPPED = frozenset(
+    {"content-length", "content-type", "content-encoding", "transfer-encoding", "trailer",
+     "etag", "content-md5", "digest", "content-digest", "repr-digest"}
+)  # fmt: skip
 
 
 def wants_json(accept: str) -> bool:

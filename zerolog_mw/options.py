@@ -19,7 +19,7 @@ _PREFIX = re.compile(r"[A-Za-z0-9_.\-]*")
 def statsd_port_from_env() -> int:
     """``$STATSD_PORT``, or 8125; a value that is no port raises ``ValueError`` naming it."""
     raw = os.environ.get("STATSD_PORT", "8125")
-    port = int(raw) if raw.strip().isdigit() else 0
+    port = int(raw) if raw.strip().isdecimal() else 0
     if not 0 < port < 65536:
         raise ValueError("environment variable STATSD_PORT must be an int from 1 to 65535")
     return port

@@ -380,7 +380,7 @@ class _Response(RequestMeter):
                 raise RuntimeError("start_response() called again without exc_info")
             raise error  # with the traceback it carries (exc_info's)
         head = status[:3]
-        code = int(head) if head.isdigit() else 0
+        code = int(head) if head.isdecimal() else 0
         metered = self.recorder is not None
         if metered:
             self.status = code
@@ -416,7 +416,7 @@ class _Response(RequestMeter):
         before any of it went out (a keep-alive connection then stays open on every server:
         waitress closes it after a body of no length)."""
         headers = self.headers
-        code = int(self.status_line[:3]) if self.status_line[:3].isdigit() else 500
+        code = int(self.status_line[:3]) if self.status_line[:3].isdecimal() else 500
         if length is not None and takes_length(code, self.environ.get("REQUEST_METHOD", "")):
             headers = [*headers, ("Content-Length", str(length))]
         self.passed = True
@@ -503,7 +503,7 @@ class _Response(RequestMeter):
 
     def _own_body(self) -> bytes:
         """Send the headers for the guard's own body and return that body."""
-        code = int(self.status_line[:3]) if self.status_line[:3].isdigit() else 500
+        code = int(self.status_line[:3]) if self.status_line[:3].isdecimal() else 500
         held = self.held if self.mode == SCRUB else None
         control = None if self.policy is None else self.policy.cache_control
         accept = self.environ.get("HTTP_ACCEPT", "")

@@ -234,7 +234,7 @@ def drive_wsgi(app: Any, requests: list[Request], errors: Any) -> list[Exchange]
             ex: Exchange = exchange,
         ) -> Callable[[bytes], None]:
             code = status[:3]
-            ex.status = int(code) if code.isdigit() else 0
+            ex.status = int(code) if code.isdecimal() else 0
             ex.headers = list(headers)
 
             def write(data: bytes) -> None:
