@@ -238,6 +238,35 @@ def test_a_redacted_4xx_body_gets_its_length_and_the_connection_stays_open(
     assert canary.encode() not in whole + streamed
 
 
+ASGI_SERVERS = {
+    "uvicorn": lambda port: [*f"{sys.executable} -m uvicorn --port {port}".split()],
+    "hypercorn": lambda port: [*f"{sys.executable} -m hypercorn -b 127.0.0.1:{port}".split()],
+}
+
+
+@pytest.mark.parametrize("server", list(ASGI_SERVERS))
+def test_a_redacted_asgi_4xx_body_sent_whole_gets_its_length(server: str, tmp_path: Path) -> None:
+    """A 4xx the app sends in one message goes out redacted with the redacted body's length,
+    as the bare app's would (not chunked); a HEAD gets no length (that of no body); a body
+    released as it streams is framed as the server frames a body of no length."""
+    canary, port = new_canary(), free_port()
+    argv = [*ASGI_SERVERS[server](port), "keepalive_starlette:app"]
+    with ServerProcess(argv, port=port, workdir=tmp_path, env={"PYTHONPATH": str(APPS)}):
+        whole = pipelined(port, [f"/bad/{canary}", "/ok"])
+        streamed = pipelined(port, [f"/bad-stream/{canary}", "/ok"])
+        head_only = httpx.head(f"http://127.0.0.1:{port}/bad/{canary}")
+    head, _, rest = whole.partition(b"\r\n\r\n")
+    body = f"cannot use {PLACEHOLDER}".encode()
+    assert head.startswith(b"HTTP/1.1 400 ") and b"transfer-encoding" not in head.lower()
+    assert f"content-length: {len(body)}".encode() in head.lower()
+    assert rest.startswith(body)
+    assert rest.count(b"HTTP/1.1 200 ") == 1 and rest.endswith(b"ok")  # the connection lives
+    streamed_head = streamed.partition(b"\r\n\r\n")[0].lower()
+    assert streamed_head.startswith(b"http/1.1 400 ") and b"content-length" not in streamed_head
+    assert head_only.status_code == 400 and "content-length" not in head_only.headers
+    assert canary.encode() not in whole + streamed
+
+
 def test_a_django_form_error_keeps_the_field_names_on_a_real_server(tmp_path: Path) -> None:
     """A 400 naming the fields the client sent stays usable for API clients; the value its
     message echoes does not pass."""

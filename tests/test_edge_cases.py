@@ -353,3 +353,33 @@ def test_wsgi_status_of_unicode_digits_is_no_status_and_raises_nothing() -> None
     assert metered.recorder is not None
     metered.recorder.flush()
     assert [key[2] for batch in sink.batches for key in batch.series] == [0]
+
+
+def test_asgi_4xx_app_raising_before_its_first_body_message_gets_the_fixed_500() -> None:
+    """A redacted body's start waits for its first message: an app raising before it sends
+    any gives the client the fixed 500 (nothing of the 404 went out), counted as a 500."""
+    sent: list[dict[str, Any]] = []
+    sink = ListSink()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        start = {"type": "http.response.start", "status": 404,
+                 "headers": [(b"content-type", b"text/plain")]}  # fmt: skip
+        await send(start)
+        raise RuntimeError("lookup failed")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    stack = asgi.ZeroLogMiddleware(app, metrics=[sink])
+    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "headers": [],
+             "query_string": b"", "root_path": ""}  # fmt: skip
+    with pytest.raises(RuntimeError):
+        asyncio.run(stack(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 500 and sent[1]["body"] == b"Internal Server Error\n"
+    assert stack.metrics.recorder is not None
+    stack.metrics.recorder.flush()
+    assert [key[2] for batch in sink.batches for key in batch.series] == [500]

@@ -31,7 +31,7 @@ from .metrics.starlette_routes import RouteTemplates
 from .redaction import redact_window
 from .request_values import CURRENT as REQUEST_VALUES
 from .request_values import RequestValues, adopt_slot, metered_context
-from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy
+from .response_headers import PASS, REPLACE, SCRUB, STREAM, StartPolicy, takes_length
 from .stream_redaction import StreamRedactor, body_redactor
 
 if TYPE_CHECKING:
@@ -419,9 +419,10 @@ class _Request(RequestMeter):
     """
 
     __slots__ = ("_send", "_receive", "scope", "stack", "values", "mode", "started", "held",
-                 "redactor")  # fmt: skip
+                 "redactor", "unsent")  # fmt: skip
     held: bytearray  # a 422 body being scrubbed (set with that mode)
     redactor: StreamRedactor | None  # a 4xx body's redactor (set with that mode)
+    unsent: Message | None  # a redacted body's start, until its first message (that mode)
 
     def __init__(
         self,
@@ -485,8 +486,8 @@ class _Request(RequestMeter):
                     started = self._unusual_start(message, mode, headers, event_stream)
                     if started is None:  # sent with the guard's own body: a replaced one at
                         if mode == REPLACE:  # once (the app's is dropped as it comes), a
-                            return self._send_own_body()  # scrubbed one at the end
-                        return _nothing()
+                            return self._send_own_body()  # scrubbed one at the end; a
+                        return _nothing()  # redacted one's with its first message
                     message = started
                 elif headers is not None:
                     message = {**message, "headers": headers}
@@ -508,14 +509,20 @@ class _Request(RequestMeter):
         if mode in (REPLACE, SCRUB):
             self.held = bytearray()
             return None  # sent with the fixed body
+        started = message if headers is None else {**message, "headers": headers}
         if mode == STREAM:
             self.redactor = body_redactor(self.status)
-        return message if headers is None else {**message, "headers": headers}
+            self.unsent = started  # sent with the first message: with the body's length if
+            return None  # that is the whole body
+        return started
 
     async def _guarded(self, kind: str, message: Message) -> None:
         """A message of a body the guard replaces, scrubs or redacts (or has replaced)."""
         if self.mode == STREAM:
-            await self._send(self._counted(self._redacted(message)))
+            message = self._counted(self._redacted(message))
+            if self.unsent is not None:
+                await self._send(self._redacted_start(message))
+            await self._send(message)
             return
         last = kind == _PATHSEND or (kind in _BODIES and not message.get("more_body", False))
         if self.mode == SCRUB and kind == "http.response.body" and self._holding():
@@ -572,6 +579,18 @@ class _Request(RequestMeter):
             self.redactor = None
         return {**message, "body": body}
 
+    def _redacted_start(self, first: Message) -> Message:
+        """The held start of a redacted body, sent before its ``first`` message: with the
+        length of the body when that message is all of it (one that may carry one), so the
+        client gets a length as from the bare app rather than a chunked body."""
+        start, self.unsent = self.unsent, None
+        assert start is not None
+        whole = first["type"] == "http.response.body" and not first.get("more_body", False)
+        if whole and takes_length(self.status, self.scope.get("method", "")):
+            length = str(len(first.get("body", b""))).encode()
+            return {**start, "headers": [*start.get("headers", ()), (b"content-length", length)]}
+        return start
+
     def _holding(self) -> bool:
         return len(self.held) <= MAX_VALIDATION_BODY  # past it: replaced whole, not held
 
@@ -584,6 +603,9 @@ class _Request(RequestMeter):
     async def app_returned(self) -> None:
         """The app returned: send what it left unfinished (a held body, a redactor's window)."""
         if self.mode == STREAM:
+            if self.unsent is not None:  # not a message of the body: the start as the app's
+                start, self.unsent = self.unsent, None
+                await self._send(start)
             if self.redactor is not None:  # the app never sent its last chunk
                 rest, self.redactor = self.redactor.close(), None
                 if rest:  # still unfinished: the client sees a cut response, as without us
@@ -594,9 +616,10 @@ class _Request(RequestMeter):
 
     async def app_raised(self) -> None:
         """The app raised: finish what was started, or answer a fixed 500 if nothing was."""
-        if self.started is None:
+        if self.started is None or (self.mode == STREAM and self.unsent is not None):
+            # Nothing went out yet (a redacted body's start waits for its first message).
             self.started = {"type": "http.response.start", "status": 500, "headers": []}
-            self.mode, self.held = REPLACE, bytearray()
+            self.mode, self.held, self.status = REPLACE, bytearray(), 500
         await self._send_own_body()
 
 
