@@ -127,6 +127,35 @@ def test_timer_and_executor_jobs_started_in_a_request_are_dropped(
     assert "submitted outside a request" in out
 
 
+def test_done_callbacks_and_executor_map_of_a_request_are_dropped(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A done-callback the app adds runs on the pool's thread when the job ends (after the
+    request, here); ``pool.map(sys.stdout.write, ...)`` submits from the standard library's
+    ``Executor.map``. Both printed the request's data outside it; outside a request, as is."""
+    secret = new_canary()
+    release = threading.Event()
+
+    def leak(pool: concurrent.futures.ThreadPoolExecutor) -> concurrent.futures.Future[str]:
+        job = pool.submit(lambda: release.wait(5) and secret)
+        job.add_done_callback(lambda done: print(f"callback {done.result()}"))
+        list(pool.map(sys.stdout.write, [f"map {secret}\n"]))
+        return job
+
+    with guarded(), concurrent.futures.ThreadPoolExecutor(2) as pool:
+        jobs: list[concurrent.futures.Future[str]] = []
+        in_a_request(lambda: jobs.append(leak(pool)))
+        release.set()  # the job ends, and its callback runs, after the request
+        concurrent.futures.wait(jobs)
+        outside = pool.submit(lambda: "done outside")
+        outside.add_done_callback(lambda done: print(done.result()))
+        concurrent.futures.wait([outside])
+    time.sleep(0.1)  # the callbacks have run by the time wait() returns: margin only
+    out, err = capfd.readouterr()
+    assert secret not in out + err
+    assert "done outside" in out
+
+
 def test_thread_pool_jobs_submitted_in_a_request_are_dropped(
     capfd: pytest.CaptureFixture[str],
 ) -> None:

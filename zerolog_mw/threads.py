@@ -10,7 +10,9 @@ call as is:
 - ``asyncio.BaseEventLoop.run_in_executor`` runs the job in ``contextvars.copy_context()``,
   as ``asyncio.to_thread`` does already (a job that is already a ``Context.run`` is left).
 - ``ThreadPoolExecutor.submit`` runs a job in a copy when the job, or the code submitting
-  it, is the app's own (see below); so do ``multiprocessing.pool.ThreadPool``'s
+  it (or calling ``Executor.map``, which submits for it), is the app's own (see below); a
+  ``concurrent.futures.Future``'s done-callback the app adds runs in a copy too (the pool's
+  thread calls it when the job ends); so do ``multiprocessing.pool.ThreadPool``'s
   ``apply_async``, ``map``/``starmap`` and ``imap``, each call of the function in a copy of
   its own (a map runs it on several threads at once).
 - ``threading.Thread.start`` runs the thread's ``target`` (a ``Timer``'s function, or a
@@ -32,6 +34,7 @@ what it logs is redacted fail-closed once the request's values are forgotten.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures._base
 import contextvars
 import functools
 import os
@@ -40,9 +43,9 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.pool import ThreadPool
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any
 
 from . import request_values
@@ -162,8 +165,8 @@ def _patched_run_in_executor(original: Any) -> Callable[..., Any]:
     def run_in_executor(
         self: asyncio.AbstractEventLoop, executor: Any, func: Callable[..., Any], *args: Any
     ) -> Any:
-        if in_request() and not _already_in_a_context(func):
-            func = functools.partial(contextvars.copy_context().run, func)
+        if in_request():
+            func = _in_this_context(func)
         return original(self, executor, func, *args)
 
     return run_in_executor
@@ -180,23 +183,28 @@ def _patched_start(original: Any) -> Callable[[threading.Thread], None]:
 
 
 def _called_by_app() -> bool:
-    """Whether the code calling the patched function (two frames up) is the app's."""
-    return _is_app_file(sys._getframe(2).f_code.co_filename)
+    """Whether the code calling the patched function (two frames up) is the app's, past the
+    frames of ``concurrent.futures`` (``Executor.map`` submits for the app)."""
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename == _FUTURES:
+        frame = frame.f_back
+    return frame is not None and _is_app_file(frame.f_code.co_filename)
+
+
+_FUTURES = concurrent.futures._base.__file__
 
 
 def _bind_to_context(thread: threading.Thread, by_app: bool) -> None:
     """Make ``thread`` run its app code (any code, if the app started it: ``by_app``) in a
     copy of the current (request's) context."""
     if isinstance(thread, threading.Timer):  # its run() is the stdlib's; the app's is function
-        if (by_app or is_app_code(thread.function)) and not _already_in_a_context(thread.function):
-            thread.function = functools.partial(contextvars.copy_context().run, thread.function)
+        if by_app or is_app_code(thread.function):
+            thread.function = _in_this_context(thread.function)
         return
     target = getattr(thread, "_target", None)
     if target is not None:
-        if (by_app or is_app_code(target)) and not _already_in_a_context(target):
-            thread._target = functools.partial(  # type: ignore[attr-defined]
-                contextvars.copy_context().run, target
-            )
+        if by_app or is_app_code(target):
+            thread._target = _in_this_context(target)  # type: ignore[attr-defined]
         return
     run = type(thread).run
     if (
@@ -204,9 +212,7 @@ def _bind_to_context(thread: threading.Thread, by_app: bool) -> None:
         and "run" not in vars(thread)
         and (by_app or is_app_code(run))
     ):
-        thread.run = functools.partial(  # type: ignore[method-assign]
-            contextvars.copy_context().run, thread.run
-        )
+        thread.run = _in_this_context(thread.run)  # type: ignore[method-assign]
 
 
 def _patched_submit(original: Any) -> Callable[..., Any]:
@@ -214,11 +220,28 @@ def _patched_submit(original: Any) -> Callable[..., Any]:
     def submit(
         self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> Any:
-        if in_request() and (_called_by_app() or is_app_code(fn)) and not _already_in_a_context(fn):
-            fn = functools.partial(contextvars.copy_context().run, fn)
+        if in_request() and (_called_by_app() or is_app_code(fn)):
+            fn = _in_this_context(fn)
         return original(self, fn, *args, **kwargs)
 
     return submit
+
+
+def _patched_add_done_callback(original: Any) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def add_done_callback(self: Future[Any], fn: Callable[..., Any]) -> Any:
+        if in_request() and (_called_by_app() or is_app_code(fn)):
+            fn = _in_this_context(fn)
+        return original(self, fn)
+
+    return add_done_callback
+
+
+def _in_this_context(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run in a copy of the current (request's) context, unless it is one already."""
+    if _already_in_a_context(fn):
+        return fn
+    return functools.partial(contextvars.copy_context().run, fn)
 
 
 class _InContext:
@@ -267,6 +290,7 @@ def patches() -> list[Patch]:
         Patch(asyncio.BaseEventLoop, "run_in_executor", _patched_run_in_executor),
         Patch(threading.Thread, "start", _patched_start),
         Patch(ThreadPoolExecutor, "submit", _patched_submit),
+        Patch(Future, "add_done_callback", _patched_add_done_callback),
         # On ThreadPool itself: a process Pool pickles its functions.
         *(Patch(ThreadPool, name, _patched_pool_method) for name in pool_methods),
     ]
