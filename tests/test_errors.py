@@ -136,7 +136,7 @@ _NAMES = st.sampled_from(
 ) | st.text(min_size=0, max_size=16)  # fmt: skip
 _VALUES = st.sampled_from(
     ["text/plain", "Text/Event-Stream", "TEXT/EVENT-STREAM; charset=utf-8", "text/event-strea",
-     "max-age=60", "2"]
+     "text/event-stream", "text/x-c++-src", "max-age=60", "2"]
 )  # fmt: skip
 
 

@@ -56,8 +56,9 @@ _STR_NAMES = _Names(
 _BYTES_NAMES = _Names(*(name.encode() for name in _STR_NAMES))
 # plan() lowers only names of these lengths: lowering changes a name's length only by adding
 # non-ASCII characters, so no name of another length lowers to one of them.
-_CONTENT_TYPE_LEN, _CONTROL_LEN = len(_STR_NAMES.content_type), len(_STR_NAMES.cache_control)
+_LOWERED = frozenset({len(_STR_NAMES.content_type), len(_STR_NAMES.cache_control)})
 _EVENT_STREAM_LEN = len(_STR_NAMES.event_stream)
+_DASH = _STR_NAMES.event_stream.index("-")  # "text/event-stream": a dash there, in no usual type
 
 
 Plan = tuple[int, "list[Any] | None", bool]
@@ -76,7 +77,7 @@ class StartPolicy:
     """
 
     __slots__ = ("guard", "unbuffer", "cache_control", "inspect_from", "names", "accel_header",
-                 "_content_type", "_control", "_event_stream")  # fmt: skip
+                 "_content_type", "_control", "_usual", "_event_stream", "_dash")  # fmt: skip
 
     def __init__(
         self,
@@ -94,7 +95,11 @@ class StartPolicy:
         self.names = names = _BYTES_NAMES if raw else _STR_NAMES
         # What plan() reads for every response, as plain attributes.
         self._content_type, self._control = names.content_type, names.cache_control
+        self._usual = (
+            (names.content_type, names.cache_control) if raw else ("Content-Type", "Cache-Control")
+        )
         self._event_stream = names.event_stream if unbuffer else None
+        self._dash = names.event_stream[_DASH : _DASH + 1]
         self.cache_control: tuple[Any, Any] | None = None
         if raw:
             if cache_control is not None:
@@ -114,18 +119,28 @@ class StartPolicy:
         content_type = None
         control = False
         content_type_name, control_name = self._content_type, self._control
+        usual_type, usual_control = self._usual
         for name, value in headers:
-            size = len(name)
-            if size == _CONTENT_TYPE_LEN:
-                if name.lower() == content_type_name:
-                    content_type = value
-            elif size == _CONTROL_LEN and name.lower() == control_name:
+            # Names spelt as usual (ASGI: lowercase; WSGI: "Content-Type") match at once.
+            if name == usual_type:
+                content_type = value
+            elif name == usual_control:
                 control = True
+            elif len(name) in _LOWERED:
+                lowered = name.lower()
+                if lowered == content_type_name:
+                    content_type = value
+                elif lowered == control_name:
+                    control = True
         event_stream = self._event_stream
-        if status >= self.inspect_from or (
-            event_stream is not None
-            and content_type is not None
-            and content_type[:_EVENT_STREAM_LEN].lower() == event_stream
+        if (
+            status >= self.inspect_from
+            or (
+                event_stream is not None
+                and content_type is not None
+                and content_type[_DASH : _DASH + 1] == self._dash  # a cheap look first
+                and content_type[:_EVENT_STREAM_LEN].lower() == event_stream
+            )
         ):
             found = {_key(name): value for name, value in headers}
             return self._plan(status, headers, found)
