@@ -167,14 +167,14 @@ def test_asgi_statuses_that_are_no_plain_int(bad: Any) -> None:
     assert sorted(key[2] for batch in sink.batches for key in batch.series) == [201, 202, 404]
 
 
-@pytest.mark.parametrize("status", ["200", b"200", "500"])
+@pytest.mark.parametrize("status", ["200", b"200", "503"])
 def test_asgi_status_of_three_digits_as_text_is_its_number(status: str | bytes) -> None:
     """Some servers take a status sent as text (hypercorn serves "200"): the guard reads its
     number, so a 200 passes as the bare app's would (the app's message as it sent it) and a
-    500 is still replaced."""
+    503 is replaced by the fixed body, with its status as a number."""
     sent = _drive(asgi.RedactionGuard(lambda s, r, w: _start_then_body(status, w)))
-    if status == "500":
-        assert sent[0]["status"] == 500 and b"x" not in sent[-1]["body"]
+    if status == "503":
+        assert sent[0]["status"] == 503 and b"x" not in sent[-1]["body"]
     else:
         assert sent[0]["status"] == status and sent[-1]["body"] == b"x"
 
@@ -356,15 +356,15 @@ def test_wsgi_status_of_unicode_digits_is_no_status_and_raises_nothing() -> None
 
 
 def test_asgi_4xx_app_raising_before_its_first_body_message_gets_the_fixed_500() -> None:
-    """A redacted body's start waits for its first message: an app raising before it sends
-    any gives the client the fixed 500 (nothing of the 404 went out), counted as a 500."""
+    """A redacted body of declared length has its start wait for its first message: an app
+    raising before it sends any gives the client the fixed 500 (nothing of the 404 went
+    out), counted as a 500."""
     sent: list[dict[str, Any]] = []
     sink = ListSink()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        start = {"type": "http.response.start", "status": 404,
-                 "headers": [(b"content-type", b"text/plain")]}  # fmt: skip
-        await send(start)
+        headers = [(b"content-type", b"text/plain"), (b"content-length", b"9")]
+        await send({"type": "http.response.start", "status": 404, "headers": headers})
         raise RuntimeError("lookup failed")
 
     async def send(message: dict[str, Any]) -> None:
@@ -383,3 +383,48 @@ def test_asgi_4xx_app_raising_before_its_first_body_message_gets_the_fixed_500()
     assert stack.metrics.recorder is not None
     stack.metrics.recorder.flush()
     assert [key[2] for batch in sink.batches for key in batch.series] == [500]
+
+
+@pytest.mark.parametrize("redact_streams", [False, True])
+def test_asgi_redacted_stream_start_goes_out_before_its_first_chunk(redact_streams: bool) -> None:
+    """A redacted stream (no declared length: a 4xx StreamingResponse, an event stream under
+    ``redact_streams``) gets its status and headers at once: its first chunk may be long in
+    coming, and a client may act on the status alone."""
+    status = 200 if redact_streams else 404
+    seen_before_body: list[list[str]] = []
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
+        seen_before_body.append([m["type"] for m in sent])
+        await send({"type": "http.response.body", "body": b"data: 1\n\n"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    stack = asgi.ZeroLogMiddleware(app, metrics=[], redact_streams=redact_streams)
+    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "headers": [],
+             "query_string": b"", "root_path": ""}  # fmt: skip
+    asyncio.run(stack(scope, receive, send))
+    assert seen_before_body == [["http.response.start"]]
+    assert sent[0]["status"] == status and sent[-1]["body"] == b"data: 1\n\n"
+
+
+def test_asgi_redacted_body_drops_the_tag_and_digests_of_the_apps_body() -> None:
+    """``ETag`` and digests were computed over the body the app sent: a redacted one differs,
+    and a client checking them would reject it (or a cache keep it under the app's tag)."""
+    body = b"no account for jane.doe@example.com"  # a pattern: the scope here carries nothing
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode()),
+               (b"etag", b'"v1"'), (b"content-digest", b"sha-256=:abc=:"),
+               (b"x-kept", b"1")]  # fmt: skip
+    start = {"type": "http.response.start", "status": 404, "headers": headers}
+    sent = _drive_messages(asgi.ZeroLogMiddleware, [start, {"type": "http.response.body",
+                                                           "body": body}])  # fmt: skip
+    names = dict(sent[0]["headers"])
+    assert b"etag" not in names and b"content-digest" not in names and b"x-kept" in names
+    assert b"jane.doe" not in sent[-1]["body"]
+    assert names[b"content-length"] == str(len(sent[-1]["body"])).encode()

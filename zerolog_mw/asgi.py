@@ -388,6 +388,11 @@ def _status_code(status: object) -> int:
     return int(status) if status.isdigit() else 0
 
 
+def _declares_length(start: Message) -> bool:
+    """Whether a response start gives its body's length (``Content-Length``)."""
+    return any(bytes(name).lower() == b"content-length" for name, _ in start.get("headers", ()))
+
+
 def _file_size(message: Message) -> int:
     """The bytes a ``pathsend`` or ``zerocopysend`` message has the server send: the file's
     size, or the ``count`` asked for; 0 if that cannot be told."""
@@ -512,8 +517,11 @@ class _Request(RequestMeter):
         started = message if headers is None else {**message, "headers": headers}
         if mode == STREAM:
             self.redactor = body_redactor(self.status)
-            self.unsent = started  # sent with the first message: with the body's length if
-            return None  # that is the whole body
+            # A body of declared length (a whole one: JSONResponse, PlainTextResponse) gets its
+            # start with its first message, which may be all of it: then with the redacted
+            # length. A stream's start goes at once: its first chunk may be long in coming.
+            self.unsent = started if _declares_length(message) else None
+            return None if self.unsent is not None else started
         return started
 
     async def _guarded(self, kind: str, message: Message) -> None:
@@ -537,7 +545,7 @@ class _Request(RequestMeter):
         if start is None or self.mode not in (REPLACE, SCRUB):
             return  # the body passed or streamed, or ours went out already
         held = self.held if self.mode == SCRUB else None
-        status = start["status"] if isinstance(start["status"], int) else 500
+        status = self.status or 500  # the start's, as a number (0: none to be read)
         policy = self.stack._policy
         cache_control = None if policy is None else policy.cache_control
         body, headers = own_response(

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
+from .response_headers import BODY_HEADERS
+
 __all__ = [
     "DEBUG_REFUSED",
     "MAX_VALIDATION_BODY",
@@ -32,10 +34,7 @@ DEBUG_REFUSED = (
 )
 MAX_VALIDATION_BODY = 64 * 1024  # a larger 422 body is replaced whole, never held longer
 # The app's headers that describe its body, or promise trailers: not true of the guard's body.
-_DROPPED = frozenset(
-    {"content-length", "content-type", "content-encoding", "transfer-encoding", "trailer",
-     "etag", "content-md5", "digest", "content-digest", "repr-digest"}
-)  # fmt: skip
+_DROPPED = BODY_HEADERS | {"content-type", "content-encoding", "transfer-encoding", "trailer"}
 
 
 def wants_json(accept: str) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 __all__ = [
+    "BODY_HEADERS",
     "EVENT_STREAM_HEADER",
     "PASS",
     "REPLACE",
@@ -25,6 +26,11 @@ __all__ = [
 
 PASS, REPLACE, SCRUB, STREAM = range(4)
 """What happens to a body: passes, replaced by a fixed one, 422 scrubbed, redacted as it streams."""
+
+# Headers that describe a body's bytes: not true of a body the guard redacts or replaces.
+BODY_HEADERS = frozenset({"content-length", "etag", "content-md5", "digest", "content-digest",
+                          "repr-digest"})  # fmt: skip
+_BODY_HEADERS_RAW = frozenset(name.encode() for name in BODY_HEADERS)
 
 # Reverse proxies (nginx and others honouring it) must not hold event-stream chunks back.
 EVENT_STREAM_HEADER = ("x-accel-buffering", "no")
@@ -169,8 +175,9 @@ class StartPolicy:
             )
             if event_stream:
                 added.append(self.accel_header)
-        if mode == STREAM:  # a redacted body has its own length
-            kept = [pair for pair in headers if pair[0].lower() != names.length]
+        if mode == STREAM:  # a redacted body has its own length, tag and digests
+            described = _BODY_HEADERS_RAW if names is _BYTES_NAMES else BODY_HEADERS
+            kept = [pair for pair in headers if _key(pair[0]) not in described]
             return mode, kept + added, event_stream
         return mode, [*headers, *added] if added else None, event_stream
 
