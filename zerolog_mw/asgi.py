@@ -390,7 +390,10 @@ def _status_code(status: object) -> int:
 
 def _declares_length(start: Message) -> bool:
     """Whether a response start gives its body's length (``Content-Length``)."""
-    return any(bytes(name).lower() == b"content-length" for name, _ in start.get("headers", ()))
+    return any(
+        isinstance(name, (bytes, bytearray)) and name.lower() == b"content-length"
+        for name, _ in start.get("headers", ())
+    )
 
 
 def _file_size(message: Message) -> int:
