@@ -34,6 +34,13 @@ def uvicorn(target: str, *extra: str) -> Callable[[int], list[str]]:
     ]
 
 
+def granian(target: str, interface: str) -> Callable[[int], list[str]]:
+    return lambda port: [
+        *f"{PY} -m granian --interface {interface} --host 127.0.0.1 --port {port}".split(),
+        *["--log-level", "debug", "--access-log", target],
+    ]
+
+
 # stack name -> (argv for a port, a line the wrapped run must still print: lifecycle_logs)
 STACKS: dict[str, tuple[Callable[[int], list[str]], str]] = {
     "flask-werkzeug": (
@@ -65,6 +72,12 @@ STACKS: dict[str, tuple[Callable[[int], list[str]], str]] = {
         ],
         "Running on",
     ),
+    "fastapi-daphne": (
+        lambda port: [*f"{PY} -m daphne -b 127.0.0.1 -p {port} -v 2 careless_fastapi:app".split()],
+        "Listening on TCP address",
+    ),
+    "fastapi-granian": (granian("careless_fastapi:app", "asgi"), "Listening at"),
+    "flask-granian": (granian("careless_flask:app", "wsgi"), "Listening at"),
     "django-runserver": (
         lambda port: [
             *f"{PY} -m django runserver 127.0.0.1:{port}".split(),

@@ -32,6 +32,14 @@ _TEMPLATES: dict[str, frozenset[str]] = {
             "Uvicorn running on %s://[%s]:%d (Press CTRL+C to quit)",
         }
     ),
+    "daphne.server": frozenset(
+        {
+            "HTTP/2 support enabled",
+            "HTTP/2 support not enabled (install the http2 and tls Twisted extras)",
+            "Configuring endpoint %s",
+            "Listening on TCP address %s:%s",
+        }
+    ),
     "gunicorn.error": frozenset(
         {
             "Starting gunicorn %s",
@@ -58,6 +66,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         rf"(?:{_WERKZEUG_LINE})(?:\n(?:{_WERKZEUG_LINE}))*|{_ANSI}Press CTRL\+C to quit{_ANSI}"
     ),
     "waitress": re.compile(rf"Serving on {_ADDRESS}"),
+    # daphne's endpoint strings: tcp:port=8000:interface=127.0.0.1, unix:/run/x.sock, fd:...
+    "daphne.cli": re.compile(r"Starting server at [\w.\-:=\[\]/%]+(?:, [\w.\-:=\[\]/%]+)*"),
 }
 
 LIFECYCLE_LOGGERS = frozenset(_TEMPLATES) | frozenset(_PATTERNS)

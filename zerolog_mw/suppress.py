@@ -247,6 +247,17 @@ def _without_message(position: int, original: Any) -> Callable[..., object]:
     return call
 
 
+def _daphne_access_log() -> list[Patch]:
+    """daphne writes its access log — client address, method, path and query — straight to
+    a stream it took before importing the app (``sys.stdout``, or ``--access-log FILE``),
+    past logging and after the response: its lines are dropped. None before daphne is
+    imported (watched for)."""
+    log = getattr(sys.modules.get("daphne.access"), "AccessLogGenerator", None)
+    if log is None or not callable(getattr(log, "write_entry", None)):
+        return []
+    return [Patch(log, "write_entry", lambda _current: hooks.silent)]
+
+
 def _patches() -> list[Patch]:
     def const(value: object) -> Callable[[object], object]:
         return lambda _current: value
@@ -268,11 +279,13 @@ def _patches() -> list[Patch]:
         *loguru_gate.patches(lambda: _policy, handed_on),  # once the app imports loguru
         *trackers.patches(),  # Sentry or OpenTelemetry set up later, in a view
         *_gunicorn_error_pages(),
+        *_daphne_access_log(),
     ]
 
 
-_GUNICORN = ("gunicorn.util", "gunicorn.asgi.protocol")  # whose error pages quote requests
-_patchset = PatchSet(_patches, watch=(*loguru_gate.WATCH, *trackers.WATCH, *_GUNICORN))
+# Servers' modules that quote requests outside logging: gunicorn's error pages, daphne's log.
+_SERVERS = ("gunicorn.util", "gunicorn.asgi.protocol", "daphne.access")
+_patchset = PatchSet(_patches, watch=(*loguru_gate.WATCH, *trackers.WATCH, *_SERVERS))
 
 
 class SuppressionHandle:

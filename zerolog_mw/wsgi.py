@@ -338,7 +338,7 @@ class _Response(RequestMeter):
 
     __slots__ = ("_start", "environ", "policy", "values", "outer", "input", "mode", "passed",
                  "status_line", "headers", "exc_info", "held", "redactor", "app_iter", "_chunks",
-                 "_write", "routes")  # fmt: skip
+                 "_write", "routes", "early")  # fmt: skip
     routes: Any  # a metered request's: the Flask app its route templates come from, or None
 
     def __init__(
@@ -406,6 +406,9 @@ class _Response(RequestMeter):
                     self.redactor = body_redactor(code)
                 else:
                     self.held = bytearray()
+                self.early = self.environ.get("SERVER_SOFTWARE") in _EARLY_READERS
+                if self.early:
+                    self._start_early()
                 return self.write
         self.passed = True
         write = self._write = self._start(status, headers if sent is None else sent, exc_info)
@@ -502,23 +505,42 @@ class _Response(RequestMeter):
             self.held += chunk
 
     def _own_body(self) -> bytes:
-        """Send the headers for the guard's own body and return that body."""
+        """Send the headers for the guard's own body (unless they went early) and return
+        that body."""
+        body, headers = self._own_response()
+        self.held = bytearray()
+        if not self.early:
+            self._start(self.status_line, headers, self.exc_info)
+        return body
+
+    def _own_response(self) -> tuple[bytes, list[tuple[str, str]]]:
+        """The guard's own body and headers, for the start and the body held so far."""
         code = int(self.status_line[:3]) if self.status_line[:3].isdecimal() else 500
         held = self.held if self.mode == SCRUB else None
         control = None if self.policy is None else self.policy.cache_control
         accept = self.environ.get("HTTP_ACCEPT", "")
         method = self.environ.get("REQUEST_METHOD", "")
-        body, headers = own_response(
-            code, held, accept, self.headers, control and control[1], method
-        )
-        self.held = bytearray()
+        return own_response(code, held, accept, self.headers, control and control[1], method)
+
+    def _start_early(self) -> None:
+        """The start, at once, for a server that reads it as the app returns, before it
+        iterates the body (granian; PEP 3333 lets an app start its response as late as its
+        first chunk): a redacted body's without its length, and the guard's own body's —
+        a 422's without the length of the scrubbed body, which is not read yet."""
+        if self.mode == STREAM:
+            self.passed = True
+            self._write = self._start(self.status_line, self.headers, self.exc_info)
+            return
+        _, headers = self._own_response()
+        if self.mode == SCRUB:
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         self._start(self.status_line, headers, self.exc_info)
-        return body
 
     def fixed_500(self, exc_info: OptExcInfo | None = None) -> bytes:
         """The app raised before its response started: a fixed 500 instead (``exc_info``
         when the server has the app's start already: PEP 3333 lets it be replaced then)."""
         self.mode, self.status_line, self.headers = REPLACE, "500 Internal Server Error", []
+        self.early = False
         self.exc_info, self.held = exc_info, bytearray()
         return self._own_body()
 
@@ -537,6 +559,10 @@ class _Response(RequestMeter):
             values, self.values = self.values, None  # a second close() leaves nothing
             if values is not None:
                 _leave_request(values, self.outer)
+
+
+# SERVER_SOFTWARE of servers that read the status and headers as soon as the app returns.
+_EARLY_READERS = frozenset({"Granian"})
 
 
 def _metered(chunks: Iterator[bytes], response: _Response) -> Iterator[bytes]:
