@@ -238,6 +238,43 @@ def test_a_redacted_4xx_body_gets_its_length_and_the_connection_stays_open(
     assert canary.encode() not in whole + streamed
 
 
+EARLY_START_SERVERS = {
+    "granian": lambda port: [
+        *f"{sys.executable} -m granian --interface wsgi --host 127.0.0.1 --port {port}".split()
+    ],
+    "waitress": KEEPALIVE_SERVERS["waitress"],
+}
+
+
+@pytest.mark.parametrize("server", list(EARLY_START_SERVERS))
+def test_guarded_wsgi_errors_keep_their_status_on_a_server_reading_it_early(
+    server: str, tmp_path: Path
+) -> None:
+    """granian reads the status and headers as the app returns, before iterating the body: a
+    replaced, redacted or scrubbed response went out as 200 with no headers. Now each keeps
+    its status there; a body raising before its first byte ends short under the status
+    already taken (granian), or gets the fixed 500 when nothing was taken yet (waitress)."""
+    canary, port = new_canary(), free_port()
+    argv = [*EARLY_START_SERVERS[server](port), "early_start_wsgi:wrapped"]
+    got: dict[str, httpx.Response] = {}
+    with ServerProcess(argv, port=port, workdir=tmp_path, env={"PYTHONPATH": str(APPS)}):
+        for path in ("404", "500", "404-then-raise", "404-raise", "422-raise"):
+            got[path] = httpx.get(f"http://127.0.0.1:{port}/{path}?{canary}")
+    fixed = (500, "Internal Server Error\n")
+    assert (got["404"].status_code, got["404"].text) == (404, f"no item {PLACEHOLDER}")
+    assert (got["500"].status_code, got["500"].text) == fixed
+    assert (got["404-then-raise"].status_code, got["404-then-raise"].text) == fixed
+    if server == "granian":
+        assert (got["404-raise"].status_code, got["404-raise"].text) == (404, "")
+        assert got["422-raise"].status_code == 422
+        assert got["422-raise"].json() == {"detail": "Unprocessable Entity"}
+    else:
+        assert (got["404-raise"].status_code, got["404-raise"].text) == fixed
+        assert (got["422-raise"].status_code, got["422-raise"].text) == fixed
+    assert all(r.headers["cache-control"] == "no-store" for r in got.values())
+    assert all(canary not in r.text for r in got.values())
+
+
 ASGI_SERVERS = {
     "uvicorn": lambda port: [*f"{sys.executable} -m uvicorn --port {port}".split()],
     "hypercorn": lambda port: [*f"{sys.executable} -m hypercorn -b 127.0.0.1:{port}".split()],

@@ -156,6 +156,21 @@ def test_done_callbacks_and_executor_map_of_a_request_are_dropped(
     assert "done outside" in out
 
 
+def test_run_in_executor_on_a_process_pool_still_works_in_a_request() -> None:
+    """A process pool pickles its jobs: a job wrapped in the request's context cannot be
+    pickled (the app got a TypeError, and a 500). It runs as handed over."""
+
+    async def request() -> int:
+        loop = asyncio.get_running_loop()
+        with concurrent.futures.ProcessPoolExecutor(1) as pool:
+            return await loop.run_in_executor(pool, pow, 2, 10)
+
+    with guarded():
+        results: list[int] = []
+        in_a_request(lambda: results.append(asyncio.run(request())))
+    assert results == [1024]
+
+
 def test_thread_pool_jobs_submitted_in_a_request_are_dropped(
     capfd: pytest.CaptureFixture[str],
 ) -> None:

@@ -67,7 +67,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "waitress": re.compile(rf"Serving on {_ADDRESS}"),
     # daphne's endpoint strings: tcp:port=8000:interface=127.0.0.1, unix:/run/x.sock, fd:...
-    "daphne.cli": re.compile(r"Starting server at [\w.\-:=\[\]/%]+(?:, [\w.\-:=\[\]/%]+)*"),
+    # (an IPv6 interface escaped: interface=\:\:1)
+    "daphne.cli": re.compile(r"Starting server at [\w.\-:=\[\]/%\\]+(?:, [\w.\-:=\[\]/%\\]+)*"),
 }
 
 LIFECYCLE_LOGGERS = frozenset(_TEMPLATES) | frozenset(_PATTERNS)

@@ -43,7 +43,7 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing.pool import ThreadPool
 from types import CodeType, FrameType
 from typing import Any
@@ -165,7 +165,8 @@ def _patched_run_in_executor(original: Any) -> Callable[..., Any]:
     def run_in_executor(
         self: asyncio.AbstractEventLoop, executor: Any, func: Callable[..., Any], *args: Any
     ) -> Any:
-        if in_request():
+        # A process pool pickles the job (a context cannot be), and runs it elsewhere.
+        if in_request() and not isinstance(executor, ProcessPoolExecutor):
             func = _in_this_context(func)
         return original(self, executor, func, *args)
 

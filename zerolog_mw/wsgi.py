@@ -418,6 +418,9 @@ class _Response(RequestMeter):
         """Send the start of a redacted body: with its ``length`` when its whole is known
         before any of it went out (a keep-alive connection then stays open on every server:
         waitress closes it after a body of no length)."""
+        if self.early:  # its start went as the app returned
+            self.passed = True
+            return
         headers = self.headers
         code = int(self.status_line[:3]) if self.status_line[:3].isdecimal() else 500
         if length is not None and takes_length(code, self.environ.get("REQUEST_METHOD", "")):
@@ -457,7 +460,15 @@ class _Response(RequestMeter):
         """The fixed 500 for a guarded response whose body raised before any byte of it went
         out: nothing is on the wire yet (a server would answer with its own page: waitress's
         ``--expose-tracebacks`` with the exception's message). Call it handling ``exc``."""
-        self.status, self.error = 500, type(exc).__name__  # for the metrics
+        self.error = type(exc).__name__  # for the metrics
+        if getattr(self, "early", False):
+            # The server took the app's status and headers as the app returned (granian):
+            # the body ends here, as little as fits them (a scrubbed 422: of nothing).
+            if self.mode != SCRUB:
+                return b""
+            self.held = bytearray()
+            return self._own_response()[0]
+        self.status = 500
         return self.fixed_500(sys.exc_info() if self.passed else None)
 
     def _guarded_chunks(self) -> Iterator[bytes]:
@@ -527,8 +538,7 @@ class _Response(RequestMeter):
         iterates the body (granian; PEP 3333 lets an app start its response as late as its
         first chunk): a redacted body's without its length, and the guard's own body's —
         a 422's without the length of the scrubbed body, which is not read yet."""
-        if self.mode == STREAM:
-            self.passed = True
+        if self.mode == STREAM:  # passed at its first output (_pass_redacted), as elsewhere
             self._write = self._start(self.status_line, self.headers, self.exc_info)
             return
         _, headers = self._own_response()
