@@ -375,6 +375,49 @@ def test_secured_otel_spans_are_content_free() -> None:
     assert internal <= {"GET http send", "POST http send", "POST http receive"}, internal
 
 
+def _otel_metrics_run(wrapped: bool) -> str:
+    """What an SDK meter provider's reader collects from OpenTelemetry's ASGI instrumentation
+    (inside the stack when ``wrapped``) for a request whose Host, path and query are the
+    canary's."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: str) -> dict[str, str]:
+        counter = provider.get_meter("app").create_counter("app.lookups")
+        counter.add(1, {"url.full": f"http://h/{item_id}", "app.kind": "item"})
+        return {"ok": "yes"}
+
+    instrumented = OpenTelemetryMiddleware(app, meter_provider=provider)
+    served = zerolog_mw.wrap(instrumented, metrics=[]) if wrapped else instrumented
+    with TestClient(served) as client:
+        got = client.get(f"/items/{CANARY}?q={CANARY}", headers={"Host": f"{CANARY}.example"})
+    assert got.status_code == 200
+    data = reader.get_metrics_data()
+    provider.shutdown()
+    assert data is not None
+    return data.to_json()
+
+
+def test_control_otel_metrics_carry_the_content() -> None:
+    pytest.importorskip("opentelemetry.instrumentation.asgi")
+    assert CANARY in _otel_metrics_run(wrapped=False)
+
+
+def test_otel_metrics_recorded_in_a_request_are_content_free() -> None:
+    """The instrumentation's ``http.server.*`` metrics lose the Host and the raw path; the
+    app's own instrument keeps its own attributes, not the URL it was handed."""
+    pytest.importorskip("opentelemetry.instrumentation.asgi")
+    dumped = _otel_metrics_run(wrapped=True)
+    assert CANARY not in dumped
+    assert "http.server" in dumped and '"app.kind": "item"' in dumped
+
+
 def test_secure_trackers_finds_the_global_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     from opentelemetry import trace
 

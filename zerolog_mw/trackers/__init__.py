@@ -2,8 +2,9 @@
 
 :func:`secure_trackers` is what the middleware calls when it is built. It secures the Sentry
 client bound at that moment (:mod:`zerolog_mw.trackers.sentry`) and the global OpenTelemetry
-SDK ``TracerProvider`` (:mod:`zerolog_mw.trackers.otel`). It imports neither SDK: an SDK the
-application has not imported is not in use, and is left alone.
+SDK ``TracerProvider`` (:mod:`zerolog_mw.trackers.otel`); :func:`patches` also scrubs every
+SDK ``MeterProvider``'s measurements (:mod:`zerolog_mw.trackers.otel_metrics`). It imports
+neither SDK: an SDK the application has not imported is not in use, and is left alone.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..patches import Patch
+from . import otel_metrics
 
 __all__ = ["WATCH", "patches", "secure_trackers"]
 
-WATCH = ("sentry_sdk", "opentelemetry.trace")
+WATCH = ("sentry_sdk", "opentelemetry.trace", otel_metrics.MODULE)
 """Modules whose import puts :func:`patches` in place (:class:`~zerolog_mw.patches.PatchSet`)."""
 
 
@@ -34,7 +36,7 @@ def patches() -> list[Patch]:
     trace = sys.modules.get("opentelemetry.trace")
     if trace is not None and callable(getattr(trace, "_set_tracer_provider", None)):
         found.append(Patch(trace, "_set_tracer_provider", _securing))
-    return found
+    return [*found, *otel_metrics.patches()]  # every SDK meter provider's measurements
 
 
 def _securing(original: Any) -> Callable[..., Any]:
