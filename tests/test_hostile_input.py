@@ -466,4 +466,24 @@ def test_gunicorns_own_400_page_does_not_quote_the_request(
     assert scan(workdir, canary) == {}
 
 
+@pytest.mark.parametrize("server", ["werkzeug", "runserver"])
+def test_http_servers_own_400_page_does_not_quote_the_request(server: str, tmp_path: Path) -> None:
+    """``http.server`` (under Werkzeug's and Django's development servers) answers a request
+    line it cannot parse with a page quoting it (``Bad request version ('<value>')``): sent
+    with the status's own words."""
+    port, canary = free_port(), new_canary()
+    if server == "werkzeug":
+        argv = [PY, "-c", f"import careless_flask as m; m.app.run(port={port})"]
+    else:
+        argv = [PY, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload",
+                "--settings", "careless_django"]  # fmt: skip
+    env = {"PYTHONPATH": str(APPS), "PYTHONUNBUFFERED": "1", "ZEROLOG_TEST_WRAP": "1"}
+    with ServerProcess(argv, port=port, workdir=tmp_path, env=env):
+        _, response, _ = send_raw(port, f"GET /x HTTP/9.{canary}\r\n\r\n".encode())
+    # an unknown version is answered as HTTP/0.9: the page alone, without a status line
+    assert b"Error code: 400" in response
+    assert canary.encode() not in response
+    assert scan(tmp_path, canary) == {}
+
+
 pytestmark = pytest.mark.timeout(120)

@@ -247,6 +247,17 @@ def _without_message(position: int, original: Any) -> Callable[..., object]:
     return call
 
 
+def _generic_error_page(original: Any) -> Callable[..., None]:
+    """``http.server``'s error page (Django's runserver, Werkzeug's and wsgiref's servers)
+    with the status's own phrase and explanation: the message a server passes quotes what it
+    could not parse (``Bad request version ('<value>')``)."""
+
+    def send_error(self: Any, code: int, message: object = None, explain: object = None) -> None:
+        original(self, code)
+
+    return send_error
+
+
 def _daphne_access_log() -> list[Patch]:
     """daphne writes its access log — client address, method, path and query — straight to
     a stream it took before importing the app (``sys.stdout``, or ``--access-log FILE``),
@@ -273,6 +284,7 @@ def _patches() -> list[Patch]:
         Patch(threading, "excepthook", const(hooks.threading_excepthook)),
         Patch(warnings, "showwarning", const(hooks.showwarning)),
         Patch(http.server.BaseHTTPRequestHandler, "log_message", const(hooks.silent)),
+        Patch(http.server.BaseHTTPRequestHandler, "send_error", _generic_error_page),
         Patch(wsgiref.handlers.BaseHandler, "log_exception", const(hooks.silent)),
         Patch(socketserver.BaseServer, "handle_error", const(hooks.silent)),
         *threads.patches(),  # threads and executor jobs started in a request: its context
