@@ -614,7 +614,7 @@ class _Request(RequestMeter):
     async def app_returned(self) -> None:
         """The app returned: send what it left unfinished (a held body, a redactor's window)."""
         if self.mode == STREAM:
-            if self.unsent is not None:  # not a message of the body: the start as the app's
+            if self.unsent is not None:  # no body message came: the start goes as it is
                 start, self.unsent = self.unsent, None
                 await self._send(start)
             if self.redactor is not None:  # the app never sent its last chunk

@@ -8,7 +8,8 @@ set) and otherwise the original
 call as is:
 
 - ``asyncio.BaseEventLoop.run_in_executor`` runs the job in ``contextvars.copy_context()``,
-  as ``asyncio.to_thread`` does already (a job that is already a ``Context.run`` is left).
+  as ``asyncio.to_thread`` does already (a job that is already a ``Context.run`` is left, and
+  a process pool's, which is pickled, is handed over as it is).
 - ``ThreadPoolExecutor.submit`` runs a job in a copy when the job, or the code submitting
   it (or calling ``Executor.map``, which submits for it), is the app's own (see below); a
   ``concurrent.futures.Future``'s done-callback the app adds runs in a copy too (the pool's

@@ -457,9 +457,11 @@ class _Response(RequestMeter):
         return chunks  # the stream wrapper alone: the server iterates the app's chunks
 
     def replace_unsent(self, exc: BaseException) -> bytes:
-        """The fixed 500 for a guarded response whose body raised before any byte of it went
-        out: nothing is on the wire yet (a server would answer with its own page: waitress's
-        ``--expose-tracebacks`` with the exception's message). Call it handling ``exc``."""
+        """What a guarded response whose body raised before any byte of it went out sends
+        instead: the fixed 500, as nothing is on the wire yet (a server would answer with its
+        own page: waitress's ``--expose-tracebacks`` with the exception's message); under a
+        server that took the status already (granian), the least body that fits it. Call it
+        handling ``exc``."""
         self.error = type(exc).__name__  # for the metrics
         if getattr(self, "early", False):
             # The server took the app's status and headers as the app returned (granian):
