@@ -585,3 +585,22 @@ def test_a_sub_request_made_in_a_view_leaves_the_outer_request_covered(
     response.close()
     out, err = capfd.readouterr()
     assert canary not in out + err
+
+
+def test_under_testing_a_views_exception_reaches_the_test_as_flask_lets_it() -> None:
+    """Flask re-raises a view's exception under ``TESTING`` (``PROPAGATE_EXCEPTIONS``) so a
+    test sees it: it still does set up, where it became the fixed 500; without ``TESTING``
+    the client gets that 500, whatever the app's ``TESTING`` was at set-up."""
+    app = Flask(__name__)
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise ValueError("bad input")
+
+    ZeroLog(app, metrics=[])
+    app.config["TESTING"] = True  # as a test fixture sets it, after the factory
+    with pytest.raises(ValueError, match="bad input"):
+        app.test_client().get("/boom")
+    app.config["TESTING"] = False
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500 and response.text == "Internal Server Error\n"
