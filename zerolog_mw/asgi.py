@@ -602,6 +602,14 @@ class _Request(RequestMeter):
             return {**start, "headers": [*start.get("headers", ()), (b"content-length", length)]}
         return start
 
+    def known_template(self) -> str | None:
+        """An integration's template, else the one of the route Starlette matched so far
+        (what the metrics look up when the response ends)."""
+        metrics = self.stack._metrics
+        if self.template is not None or metrics is None or self.recorder is None:
+            return self.template
+        return metrics.templates.lookup(self.scope, metrics.app)
+
     def _holding(self) -> bool:
         return len(self.held) <= MAX_VALIDATION_BODY  # past it: replaced whole, not held
 

@@ -26,6 +26,11 @@ class RouteSlot:
         self.template: str | None = None
         self.error: str | None = None
 
+    def known_template(self) -> str | None:
+        """The request's route template as far as it is known now (before the response
+        ends: for another library's telemetry recorded meanwhile)."""
+        return self.template
+
 
 def current_slot() -> RouteSlot | None:
     """The slot of the request being handled in this context, if one is metered."""

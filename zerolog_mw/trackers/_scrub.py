@@ -69,7 +69,7 @@ def pick(source: object, keys: frozenset[str]) -> dict[str, Any]:
 def route_template() -> str | None:
     """The route template zerolog_mw's middleware recorded for the current request, if any."""
     slot = current_slot()
-    return None if slot is None else slot.template
+    return None if slot is None else slot.known_template()
 
 
 def scrub_sql(statement: str) -> str:
