@@ -604,3 +604,42 @@ def test_under_testing_a_views_exception_reaches_the_test_as_flask_lets_it() -> 
     app.config["TESTING"] = False
     response = app.test_client().get("/boom")
     assert response.status_code == 500 and response.text == "Internal Server Error\n"
+
+
+_ALLOWED_LOGGERS_APP = """
+import logging, sys
+from flask import Flask
+from zerolog_mw.flask import ZeroLog
+
+canary = sys.argv[1]
+app = Flask("audited")
+
+@app.get("/<value>")
+def view(value):
+    app.logger.warning("flask saw %s", value)  # Flask's default handler: wsgi.errors
+    logging.getLogger("audit").warning("audit saw %s", value)
+    print(f"print saw {value}")
+    return "ok"
+
+ZeroLog(app, allow_loggers=["audited", "audit"], metrics=[])
+logging.getLogger("audit").addHandler(logging.StreamHandler())  # the guarded sys.stderr
+with app.test_client().get(f"/{canary}") as response:
+    assert response.status_code == 200
+"""
+
+
+def test_an_allowed_loggers_lines_in_a_request_reach_stderr_redacted() -> None:
+    """Flask's own handler writes ``app.logger`` to ``wsgi.errors`` (in a process whose
+    logging has no handler yet: not pytest's), and a handler made after set-up holds the
+    guarded stderr: an allowed logger's record written either way in a request reaches
+    stderr, redacted; a print of the same request is still dropped."""
+    canary = new_canary()
+    done = subprocess.run(
+        [sys.executable, "-c", _ALLOWED_LOGGERS_APP, canary],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert canary not in done.stdout + done.stderr
+    assert "flask saw [REDACTED:request]" in done.stderr
+    assert "audit saw [REDACTED:request]" in done.stderr
+    assert "print saw" not in done.stdout

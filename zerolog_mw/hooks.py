@@ -24,6 +24,7 @@ import contextlib
 import sys
 import threading
 import traceback
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -295,15 +296,19 @@ def silent(*args: object, **kwargs: object) -> None:
 
 
 class _NullErrors:
-    """An ``environ["wsgi.errors"]`` that accepts and discards everything."""
+    """An ``environ["wsgi.errors"]`` that discards every write but an allowed log record's
+    (Flask's default handler writes to it), which goes to stderr."""
 
     __slots__ = ()
 
     def write(self, s: str) -> int:
+        if stdio.handing_on():  # redacted by the suppressor, which let it through
+            sys.stderr.write(s)
         return len(s)
 
-    def writelines(self, lines: object) -> None:
-        pass
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
 
     def flush(self) -> None:
         pass

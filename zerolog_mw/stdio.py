@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 from .patches import Patch, PatchSet
@@ -53,14 +54,26 @@ def _redacted(data: Any) -> Any:
     return redact(str(data))
 
 
+# The message of a record the logger suppressor let through, in a cell emptied when its
+# handlers return (a task or thread that copied the context meanwhile sees it emptied too).
+HANDED_ON: ContextVar[list[str | None] | None] = ContextVar("zerolog_mw.handed_on", default=None)
+
+
 def filtered(data: Any) -> Any:
-    """What a write made in this context becomes: None (dropped), redacted, or ``data``."""
+    """What a write made in this context becomes: None (dropped), redacted, or ``data`` —
+    as it is when an allowed record's handlers write it (the suppressor redacted it)."""
     values = CURRENT.get()
-    if values is None or values.stdio == "pass":
+    if values is None or values.stdio == "pass" or handing_on():
         return data
     if values.stdio == "drop":
         return None
     return _redacted(data)
+
+
+def handing_on() -> bool:
+    """Whether an allowed log record's handlers are running in this context."""
+    cell = HANDED_ON.get()
+    return cell is not None and cell[0] is not None
 
 
 class GuardedStream:
