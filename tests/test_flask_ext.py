@@ -622,7 +622,15 @@ def view(value):
     return "ok"
 
 ZeroLog(app, allow_loggers=["audited", "audit"], metrics=[])
-logging.getLogger("audit").addHandler(logging.StreamHandler())  # the guarded sys.stderr
+audit = logging.StreamHandler()  # the guarded sys.stderr
+# Flask's documented way to put the request in log lines: a formatter adding its URL
+from flask import has_request_context, request
+class RequestFormatter(logging.Formatter):
+    def format(self, record):
+        record.url = request.url if has_request_context() else "-"
+        return super().format(record)
+audit.setFormatter(RequestFormatter("%(url)s %(message)s"))
+logging.getLogger("audit").addHandler(audit)
 with app.test_client().get(f"/{canary}") as response:
     assert response.status_code == 200
 """
@@ -642,4 +650,5 @@ def test_an_allowed_loggers_lines_in_a_request_reach_stderr_redacted() -> None:
     assert canary not in done.stdout + done.stderr
     assert "flask saw [REDACTED:request]" in done.stderr
     assert "audit saw [REDACTED:request]" in done.stderr
+    assert "http://[REDACTED:request]/[REDACTED:request] audit saw" in done.stderr  # formatter
     assert "print saw" not in done.stdout

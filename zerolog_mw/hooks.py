@@ -302,7 +302,7 @@ class _NullErrors:
     __slots__ = ()
 
     def write(self, s: str) -> int:
-        if stdio.handing_on():  # redacted by the suppressor, which let it through
+        if stdio.handing_on():  # through the guarded stderr: redacted there
             sys.stderr.write(s)
         return len(s)
 

@@ -60,12 +60,15 @@ HANDED_ON: ContextVar[list[str | None] | None] = ContextVar("zerolog_mw.handed_o
 
 
 def filtered(data: Any) -> Any:
-    """What a write made in this context becomes: None (dropped), redacted, or ``data`` —
-    as it is when an allowed record's handlers write it (the suppressor redacted it)."""
+    """What a write made in this context becomes: None (dropped), redacted, or ``data``.
+
+    An allowed log record's handlers are not dropped but redacted: the suppressor redacted
+    the record, and a formatter may still add the request's URL or address to it (Flask's
+    documented ``RequestFormatter``)."""
     values = CURRENT.get()
-    if values is None or values.stdio == "pass" or handing_on():
+    if values is None or values.stdio == "pass":
         return data
-    if values.stdio == "drop":
+    if values.stdio == "drop" and not handing_on():
         return None
     return _redacted(data)
 
