@@ -144,9 +144,6 @@ class ZeroLog:
             # app.debug is app.config["DEBUG"]: read in C, no Python call per request.
             debug = functools.partial(dict.get, app.config, "DEBUG")
             stack.guard.refuse_while(debug, refused)
-        # A view's exception reaches the test that made the request under TESTING, as with
-        # Flask's PROPAGATE_EXCEPTIONS (which TESTING turns on), rather than a fixed 500.
-        stack.guard.propagate_while(functools.partial(dict.get, app.config, "TESTING"))
         # The route template needs no hook: the metrics read Werkzeug's request.url_rule.
         got_request_exception.connect(_report_exception, app)
         threads.count_as_app(app.import_name)  # its threads are the app's, wherever installed

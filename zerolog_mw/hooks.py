@@ -24,7 +24,6 @@ import contextlib
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -296,19 +295,15 @@ def silent(*args: object, **kwargs: object) -> None:
 
 
 class _NullErrors:
-    """An ``environ["wsgi.errors"]`` that discards every write but an allowed log record's
-    (Flask's default handler writes to it), which goes to stderr."""
+    """An ``environ["wsgi.errors"]`` that accepts and discards everything."""
 
     __slots__ = ()
 
     def write(self, s: str) -> int:
-        if stdio.handing_on():  # through the guarded stderr: redacted there
-            sys.stderr.write(s)
         return len(s)
 
-    def writelines(self, lines: Iterable[str]) -> None:
-        for line in lines:
-            self.write(line)
+    def writelines(self, lines: object) -> None:
+        pass
 
     def flush(self) -> None:
         pass

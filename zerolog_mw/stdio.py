@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from contextvars import ContextVar
 from typing import Any
 
 from .patches import Patch, PatchSet
@@ -54,29 +53,14 @@ def _redacted(data: Any) -> Any:
     return redact(str(data))
 
 
-# The message of a record the logger suppressor let through, in a cell emptied when its
-# handlers return (a task or thread that copied the context meanwhile sees it emptied too).
-HANDED_ON: ContextVar[list[str | None] | None] = ContextVar("zerolog_mw.handed_on", default=None)
-
-
 def filtered(data: Any) -> Any:
-    """What a write made in this context becomes: None (dropped), redacted, or ``data``.
-
-    An allowed log record's handlers are not dropped but redacted: the suppressor redacted
-    the record, and a formatter may still add the request's URL or address to it (Flask's
-    documented ``RequestFormatter``)."""
+    """What a write made in this context becomes: None (dropped), redacted, or ``data``."""
     values = CURRENT.get()
     if values is None or values.stdio == "pass":
         return data
-    if values.stdio == "drop" and not handing_on():
+    if values.stdio == "drop":
         return None
     return _redacted(data)
-
-
-def handing_on() -> bool:
-    """Whether an allowed log record's handlers are running in this context."""
-    cell = HANDED_ON.get()
-    return cell is not None and cell[0] is not None
 
 
 class GuardedStream:

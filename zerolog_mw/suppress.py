@@ -39,6 +39,7 @@ import threading
 import warnings
 import wsgiref.handlers
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from . import hooks, loguru_gate, request_values, stdio, threads, trackers
@@ -154,11 +155,16 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
     return clone
 
 
+# The message of a record the gate let through, in a cell emptied when its handlers return:
+# a task or thread that copied the context meanwhile sees it emptied too.
+_HANDED_ON: ContextVar[list[str | None] | None] = ContextVar("zerolog_mw.handed_on", default=None)
+
+
 def handed_on(message: str) -> bool:
     """True if ``message`` is that of a record the gate let through and whose handlers are
     running: one of them hands it to loguru (loguru's ``InterceptHandler``), whose gate then
     lets that message through too — and nothing else logged meanwhile."""
-    cell = stdio.HANDED_ON.get()
+    cell = _HANDED_ON.get()
     return cell is not None and cell[0] == message
 
 
@@ -168,12 +174,12 @@ def _hand_on(original: Any, logger: logging.Logger, record: logging.LogRecord) -
     except Exception:
         message = None  # a handler will fail on it as well: nothing to hand on
     cell = [message]
-    token = stdio.HANDED_ON.set(cell)
+    token = _HANDED_ON.set(cell)
     try:
         original(logger, record)
     finally:
         cell[0] = None
-        stdio.HANDED_ON.reset(token)
+        _HANDED_ON.reset(token)
 
 
 def _gate_handle(original: Any) -> Callable[[logging.Logger, logging.LogRecord], None]:

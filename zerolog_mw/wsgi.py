@@ -171,11 +171,7 @@ class _Stack:
         except Exception as exc:
             # Without a guard, or once the app's own headers are with the server, the server
             # answers or aborts; else the client gets the fixed 500 (counted: its bytes).
-            fixed = None
-            if guard is not None and not response.passed:
-                propagating = guard.propagating
-                if propagating is None or not propagating():
-                    fixed = response.fixed_500()
+            fixed = None if guard is None or response.passed else response.fixed_500()
             if fixed is not None and response.recorder is not None:
                 response.body(len(fixed))
             response.end(exc)
@@ -278,7 +274,6 @@ class RedactionGuard(_Stack):
         self.stdio = opts.stdio
         self.refusal: tuple[Callable[[], object], str] | None = None
         self._refusal_told = False
-        self.propagating: Callable[[], object] | None = None
         self._assemble(self, False, None, opts.cache_control, opts.redact_streams)
         if opts.stdio != "pass":
             stdio.patchset.claim()
@@ -290,15 +285,6 @@ class RedactionGuard(_Stack):
         How the Flask extension refuses debug mode turned on after it was set up.
         """
         self.refusal = (condition, reason)
-
-    def propagate_while(self, condition: Callable[[], object]) -> None:
-        """Let an exception the app raises before its response started reach the caller,
-        rather than answer the fixed 500, while ``condition()`` holds.
-
-        How the Flask extension lets a test see the view's exception under ``TESTING``, as
-        Flask's own ``PROPAGATE_EXCEPTIONS`` does (a server still logs only its class).
-        """
-        self.propagating = condition
 
     def refuse(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         """The fixed 500 of a refused request."""
