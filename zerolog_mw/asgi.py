@@ -396,6 +396,17 @@ def _declares_length(start: Message) -> bool:
     )
 
 
+def _with_length(start: Message, first: Message, status: int, scope: Scope) -> Message:
+    """The held ``start`` of a redacted body, sent before its ``first`` message: with the
+    length of the body when that message is all of it (one that may carry one), so the
+    client gets a length as from the bare app rather than a chunked body."""
+    whole = first["type"] == "http.response.body" and not first.get("more_body", False)
+    if whole and takes_length(status, scope.get("method", "")):
+        length = str(len(first.get("body", b""))).encode()
+        return {**start, "headers": [*start.get("headers", ()), (b"content-length", length)]}
+    return start
+
+
 def _file_size(message: Message) -> int:
     """The bytes a ``pathsend`` or ``zerocopysend`` message has the server send: the file's
     size, or the ``count`` asked for; 0 if that cannot be told."""
@@ -531,8 +542,9 @@ class _Request(RequestMeter):
         """A message of a body the guard replaces, scrubs or redacts (or has replaced)."""
         if self.mode == STREAM:
             message = self._counted(self._redacted(message))
-            if self.unsent is not None:
-                await self._send(self._redacted_start(message))
+            start, self.unsent = self.unsent, None
+            if start is not None:
+                await self._send(_with_length(start, message, self.status, self.scope))
             await self._send(message)
             return
         last = kind == _PATHSEND or (kind in _BODIES and not message.get("more_body", False))
@@ -589,18 +601,6 @@ class _Request(RequestMeter):
             body += redactor.close()
             self.redactor = None
         return {**message, "body": body}
-
-    def _redacted_start(self, first: Message) -> Message:
-        """The held start of a redacted body, sent before its ``first`` message: with the
-        length of the body when that message is all of it (one that may carry one), so the
-        client gets a length as from the bare app rather than a chunked body."""
-        start, self.unsent = self.unsent, None
-        assert start is not None
-        whole = first["type"] == "http.response.body" and not first.get("more_body", False)
-        if whole and takes_length(self.status, self.scope.get("method", "")):
-            length = str(len(first.get("body", b""))).encode()
-            return {**start, "headers": [*start.get("headers", ()), (b"content-length", length)]}
-        return start
 
     def known_template(self) -> str | None:
         """An integration's template, else the one of the route Starlette matched so far
