@@ -123,3 +123,6 @@ def test_canary_leaks_bare_and_not_wrapped(stack: str, tmp_path: Path) -> None:
     # Operators still see the server start (lifecycle_logs).
     output = "".join(p.read_text(errors="replace") for p in (tmp_path / "wrapped").glob("*.log"))
     assert STACKS[stack][1] in output
+    # The allowlisted audit logger's lines are still written, to stderr and through a queue
+    # to a file, with what its filter added from the request redacted (scanned above).
+    assert output.count("audit seen=") >= 2, f"{stack}: the allowed logger's lines are missing"

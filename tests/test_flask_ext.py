@@ -585,3 +585,67 @@ def test_a_sub_request_made_in_a_view_leaves_the_outer_request_covered(
     response.close()
     out, err = capfd.readouterr()
     assert canary not in out + err
+
+
+_ALLOWED_LOGGERS_APP = """
+import logging, sys
+from flask import Flask
+from zerolog_mw.flask import ZeroLog
+
+canary, stdio = sys.argv[1:]
+app = Flask("audited")
+
+
+class CharByChar(logging.Handler):
+    def emit(self, record):
+        for char in self.format(record):  # no write is the line: none passes the guard
+            sys.stderr.write(char)
+        print("handler saw", canary, file=sys.stderr)
+
+
+@app.get("/<value>")
+def view(value):
+    app.logger.warning("flask saw %s", value)  # Flask's default handler: wsgi.errors
+    logging.getLogger("audit").warning("audit saw %s", value)
+    logging.getLogger("audit.chars").warning("chars saw %s", value)
+    print(f"print saw {value}")
+    return "ok"
+
+
+ZeroLog(app, allow_loggers=["audited", "audit"], stdio=stdio, metrics=[])
+logging.getLogger("audit").addHandler(logging.StreamHandler())  # the guarded sys.stderr
+chars = logging.getLogger("audit.chars")
+chars.addHandler(CharByChar())
+chars.propagate = False
+with app.test_client().get(f"/{canary}") as response:
+    assert response.status_code == 200
+"""
+
+
+@pytest.mark.parametrize("stdio", ["drop", "redact", "pass"])
+def test_an_allowed_loggers_lines_in_a_request_reach_stderr_redacted(stdio: str) -> None:
+    """Flask's own handler writes ``app.logger`` to ``wsgi.errors`` (in a process whose
+    logging has no handler yet: not pytest's), and a handler made after set-up holds the
+    guarded stderr: the line either formats from an allowed record in a request reaches
+    stderr, redacted, whatever ``stdio``; a print of the same request follows ``stdio``, and
+    a handler writing anything but that line (its characters one by one, a print of its own)
+    gets no more than a print would."""
+    canary = new_canary()
+    done = subprocess.run(
+        [sys.executable, "-c", _ALLOWED_LOGGERS_APP, canary, stdio],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "flask saw [REDACTED:request]" in done.stderr
+    assert "audit saw [REDACTED:request]" in done.stderr
+    if stdio == "pass":  # the app's own choice for its prints
+        assert f"print saw {canary}" in done.stdout
+        assert "chars saw [REDACTED:request]" in done.stderr
+    elif stdio == "redact":  # every write redacted on its own, the handler's too
+        assert canary not in done.stdout + done.stderr
+        assert "print saw [REDACTED:request]" in done.stdout
+        assert "handler saw [REDACTED:request]" in done.stderr
+    else:
+        assert canary not in done.stdout + done.stderr
+        assert "print saw" not in done.stdout
+        assert "handler saw" not in done.stderr and "chars saw" not in done.stderr

@@ -8,7 +8,10 @@ pass as they are.
 
 from __future__ import annotations
 
+import json
 import logging
+import logging.handlers
+import queue
 import re
 import uuid
 from collections.abc import Iterator
@@ -317,3 +320,113 @@ def test_names_a_request_chose_are_redacted_in_allowlisted_records(
     assert recorder.text == f"zlrec.tenant.{PLACEHOLDER}|job-{PLACEHOLDER}|tenant request"
     assert record.__dict__.get(PLACEHOLDER) == "v"
     assert token not in repr(record.__dict__)
+
+
+class _Adds(logging.Filter):
+    """The logging cookbook's ``ContextFilter``: adds what the request holds to each record."""
+
+    def __init__(self, value: str, msg: str | None = None) -> None:
+        super().__init__()
+        self.value, self.msg = value, msg
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.seen = self.value
+        if self.msg is not None:
+            record.msg = f"{self.msg} {record.msg}"
+        return True
+
+
+@pytest.mark.parametrize("on", ["logger", "handler"])
+def test_what_a_filter_adds_to_an_allowlisted_record_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str], on: str
+) -> None:
+    """Filters run after the suppressor made its copy: what a logger's or a handler's filter
+    adds (an attribute, a prefix to ``msg``) is redacted before the handler sees the record,
+    formatter or not (a queue or a socket handler ships the attributes)."""
+    loggers.append("zlrec.filtered")
+    recorder = attach("zlrec.filtered")
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.filtered"])
+    owner = logging.getLogger("zlrec.filtered") if on == "logger" else recorder
+    owner.addFilter(_Adds(token, msg=f"[{token}]"))
+    try:
+        logging.getLogger("zlrec.filtered").info("viewed %s", token)
+    finally:
+        owner.filters.clear()
+    [record] = recorder.records
+    assert record.seen == PLACEHOLDER  # type: ignore[attr-defined]
+    assert record.getMessage() == f"[{PLACEHOLDER}] viewed {PLACEHOLDER}"
+    assert token not in str(vars(record))
+
+
+def test_a_filter_that_breaks_the_message_drops_the_record(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    class Breaks(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg, record.args = f"{token} %s %s", (token,)
+            return True
+
+    loggers.append("zlrec.broken")
+    recorder = attach("zlrec.broken")
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.broken"])
+    recorder.addFilter(Breaks())
+    logging.getLogger("zlrec.broken").info("viewed")
+    assert recorder.records == [] and recorder.errors == 0
+
+
+class _RequestFormatter(logging.Formatter):
+    """Flask's documented ``RequestFormatter``: sets the request's URL on the record it formats."""
+
+    url = ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.url = self.url
+        return super().format(record)
+
+
+class _JsonFormatter(logging.Formatter):
+    """A JSON formatter of its own: never calls ``Formatter.format``."""
+
+    url = ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"message": record.getMessage(), "url": self.url})
+
+
+@pytest.mark.parametrize("kind", [_RequestFormatter, _JsonFormatter])
+def test_what_a_formatter_adds_to_an_allowlisted_record_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str], kind: type[logging.Formatter]
+) -> None:
+    formatter = kind("%(url)s %(message)s")
+    formatter.url = f"http://localhost/items?v={token}"  # type: ignore[attr-defined]
+    loggers.append("zlrec.formatted")
+    recorder = attach("zlrec.formatted", formatter)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.formatted"])
+    logging.getLogger("zlrec.formatted").info("viewed")
+    [line] = recorder.lines
+    assert token not in line
+    assert PLACEHOLDER in line and "viewed" in line
+
+
+def test_a_queue_listener_formats_an_allowlisted_record_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """``QueueHandler`` ships the record, filters' attributes and all, to a listener thread
+    that formats it outside the request: nothing of the request is left in it by then."""
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    loggers.append("zlrec.queued")
+    logger = logging.getLogger("zlrec.queued")
+    logger.addHandler(logging.handlers.QueueHandler(records))
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addFilter(_Adds(token))
+    recorder = Recorder(logging.Formatter("%(seen)s %(message)s"))
+    listener = logging.handlers.QueueListener(records, recorder)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.queued"])
+    listener.start()
+    try:
+        logger.info("viewed %s", token)
+    finally:
+        listener.stop()
+        logger.filters.clear()
+    assert recorder.lines == [f"{PLACEHOLDER} viewed {PLACEHOLDER}"]

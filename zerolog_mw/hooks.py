@@ -24,10 +24,11 @@ import contextlib
 import sys
 import threading
 import traceback
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TextIO
 
-from . import request_values, stdio
+from . import handing, request_values, stdio
 from .diagnostics import ZeroLogWarning
 from .redaction import redact
 from .request_values import RequestValues
@@ -295,15 +296,20 @@ def silent(*args: object, **kwargs: object) -> None:
 
 
 class _NullErrors:
-    """An ``environ["wsgi.errors"]`` that accepts and discards everything."""
+    """An ``environ["wsgi.errors"]`` that discards every write but the line a handler
+    formatted from an allowed log record (Flask's default handler writes there), which goes
+    to stderr."""
 
     __slots__ = ()
 
     def write(self, s: str) -> int:
+        if handing.is_output(s):
+            sys.stderr.write(s)
         return len(s)
 
-    def writelines(self, lines: object) -> None:
-        pass
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
 
     def flush(self) -> None:
         pass

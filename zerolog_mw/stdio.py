@@ -26,6 +26,7 @@ import functools
 import sys
 from typing import Any
 
+from . import handing
 from .patches import Patch, PatchSet
 from .redaction import redact
 from .request_values import CURRENT
@@ -54,9 +55,10 @@ def _redacted(data: Any) -> Any:
 
 
 def filtered(data: Any) -> Any:
-    """What a write made in this context becomes: None (dropped), redacted, or ``data``."""
+    """What a write made in this context becomes: None (dropped), redacted, or ``data`` —
+    as the line a handler formatted from an allowed log record is (redacted already)."""
     values = CURRENT.get()
-    if values is None or values.stdio == "pass":
+    if values is None or values.stdio == "pass" or handing.is_output(data):
         return data
     if values.stdio == "drop":
         return None

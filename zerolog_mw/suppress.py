@@ -29,7 +29,6 @@ Channels that bypass logging are closed here too: ``logging.lastResort``,
 
 from __future__ import annotations
 
-import copy
 import functools
 import http.server
 import logging
@@ -39,17 +38,17 @@ import threading
 import warnings
 import wsgiref.handlers
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
 from typing import Any
 
-from . import hooks, loguru_gate, request_values, stdio, threads, trackers
+from . import allowed_records, hooks, loguru_gate, request_values, stdio, threads, trackers
+from .allowed_records import ARGS_UNPACKED_BY_FORMATTER, always_dropped, redacted_record
 from .diagnostics import tell_operator
+from .handing import hand_on, handed_on
 from .hooks import EXTRA_PLACEHOLDER
 from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
 from .metrics.build import environment_error
 from .options import Options
 from .patches import Patch, PatchSet
-from .redaction import redact
 from .trackers import secure_trackers
 
 __all__ = [
@@ -62,19 +61,6 @@ __all__ = [
     "restore_all",
     "suppress_logging",
 ]
-
-ARGS_UNPACKED_BY_FORMATTER = frozenset({"uvicorn.access"})
-"""Loggers whose records a known formatter unpacks by position: dropped even if allowlisted."""
-
-_STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message",
-    "asctime",
-    "taskName",
-}
-# Extras meaningless once args are gone: uvicorn's coloured copy of msg, formatted with args.
-_DROPPED_EXTRAS = frozenset({"color_message"})
-# Standard attributes holding names the code chose, which may be made of request values.
-_NAMED_BY_CODE = ("threadName", "processName", "taskName")
 
 
 class Policy:
@@ -112,76 +98,6 @@ _handles: list[SuppressionHandle] = []
 _policy = Policy(())
 
 
-def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
-    """The copy of an allowlisted ``record`` that handlers see, or None to drop it.
-
-    See the module docstring for the rule; the original record is left as it was.
-    """
-    args = record.args
-    name = record.name
-    if isinstance(args, Mapping) and args:
-        return None
-    if _always_dropped(name):
-        return None
-    try:
-        message = record.getMessage()
-    except Exception:
-        return None  # it would have failed in the handler: handleError, never the raw args
-    clone = copy.copy(record)
-    clone.msg = redact(message)
-    clone.args = ()
-    exc_info = record.exc_info
-    if isinstance(exc_info, tuple) and exc_info[1] is not None:
-        clone.exc_text = hooks.redacted_traceback(exc_info[1])
-    elif record.exc_text:
-        clone.exc_text = redact(record.exc_text)
-    clone.exc_info = None
-    if record.stack_info:
-        clone.stack_info = redact(record.stack_info)
-    # Names a request can choose: a logger named after a header value (below an allowed
-    # prefix), a thread named after one.
-    clone.name = redact(name)
-    for attribute in _NAMED_BY_CODE:
-        named = getattr(record, attribute, None)
-        if isinstance(named, str):
-            setattr(clone, attribute, redact(named))
-    attributes = clone.__dict__
-    for key, value in record.__dict__.items():
-        if key in _STANDARD_ATTRIBUTES:
-            continue
-        del attributes[key]
-        if key not in _DROPPED_EXTRAS:  # extra={**request.query_params}: keys are values too
-            attributes[redact(key)] = hooks.redacted_extra(value)
-    return clone
-
-
-# The message of a record the gate let through, in a cell emptied when its handlers return:
-# a task or thread that copied the context meanwhile sees it emptied too.
-_HANDED_ON: ContextVar[list[str | None] | None] = ContextVar("zerolog_mw.handed_on", default=None)
-
-
-def handed_on(message: str) -> bool:
-    """True if ``message`` is that of a record the gate let through and whose handlers are
-    running: one of them hands it to loguru (loguru's ``InterceptHandler``), whose gate then
-    lets that message through too — and nothing else logged meanwhile."""
-    cell = _HANDED_ON.get()
-    return cell is not None and cell[0] == message
-
-
-def _hand_on(original: Any, logger: logging.Logger, record: logging.LogRecord) -> None:
-    try:
-        message: str | None = record.getMessage()
-    except Exception:
-        message = None  # a handler will fail on it as well: nothing to hand on
-    cell = [message]
-    token = _HANDED_ON.set(cell)
-    try:
-        original(logger, record)
-    finally:
-        cell[0] = None
-        _HANDED_ON.reset(token)
-
-
 def _gate_handle(original: Any) -> Callable[[logging.Logger, logging.LogRecord], None]:
     def handle(self: logging.Logger, record: logging.LogRecord) -> None:
         policy = _policy
@@ -189,11 +105,12 @@ def _gate_handle(original: Any) -> Callable[[logging.Logger, logging.LogRecord],
         if not policy.active:  # a gate kept after restore() is inert
             original(self, record)
         elif policy.lifecycle and name in LIFECYCLE_LOGGERS and is_lifecycle_record(record):
-            _hand_on(original, self, record)  # content-free by construction: passes as it is
+            # Content-free by construction: passes as it is.
+            hand_on(functools.partial(original, self), record, redacting=False)
         elif policy.name_allowed(name):
             redacted = redacted_record(record)
             if redacted is not None:
-                _hand_on(original, self, redacted)
+                hand_on(functools.partial(original, self), redacted, redacting=True)
 
     return handle
 
@@ -205,18 +122,11 @@ def _gate_is_enabled_for(original: Any) -> Callable[[logging.Logger, int], bool]
     return is_enabled_for
 
 
-def _always_dropped(name: str) -> bool:
-    """Records of this logger are dropped whatever the allowlist (see redacted_record)."""
-    return name in ARGS_UNPACKED_BY_FORMATTER or any(
-        name.startswith(f"{n}.") for n in ARGS_UNPACKED_BY_FORMATTER
-    )
-
-
 def _gate_has_handlers(original: Any) -> Callable[[logging.Logger], bool]:
     def has_handlers(self: logging.Logger) -> bool:
         # uvicorn asks once per connection and, told no, skips building its access-log
         # arguments and calling info() on every request: those records are dropped anyway.
-        if _policy.active and _always_dropped(self.name):
+        if _policy.active and always_dropped(self.name):
             return False
         return bool(original(self))
 
@@ -289,6 +199,7 @@ def _patches() -> list[Patch]:
         Patch(socketserver.BaseServer, "handle_error", const(hooks.silent)),
         *threads.patches(),  # threads and executor jobs started in a request: its context
         *loguru_gate.patches(lambda: _policy, handed_on),  # once the app imports loguru
+        *allowed_records.patches(),  # filters and formatters: what they add, redacted
         *trackers.patches(),  # Sentry or OpenTelemetry set up later, in a view
         *_gunicorn_error_pages(),
         *_daphne_access_log(),

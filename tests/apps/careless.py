@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.handlers
+import queue
 import sys
 import threading
 import traceback
@@ -23,6 +25,37 @@ loguru_logger.add("loguru.log", serialize=True, backtrace=True, diagnose=True)
 # writes to its file whatever sys.stdout becomes.
 slog = structlog.get_logger()
 slog_file = structlog.WriteLogger(open("structlog.log", "a"))  # noqa: SIM115
+
+
+# An audit logger the wrapped apps allowlist, set up as logging's cookbook and Flask's docs
+# show: a filter adds what the request holds to each record and formatters print it; one
+# handler on stderr, one through a queue to a file, formatted on the listener's thread (outside
+# the request). Its lines must still be written, with nothing of the request in them.
+AUDIT = "careless.audit"
+AUDIT_FORMAT = "audit seen=%(seen)s said=%(message)s"
+audit = logging.getLogger(AUDIT)
+_seen = ["-"]
+
+
+class _SeenFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.seen = _seen[0]
+        return True
+
+
+def _audit_handlers() -> None:
+    audit.addFilter(_SeenFilter())
+    audit.setLevel(logging.INFO)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    to_stderr, to_file = logging.StreamHandler(sys.stderr), logging.FileHandler("audit.log")
+    for handler in (to_stderr, to_file):
+        handler.setFormatter(logging.Formatter(AUDIT_FORMAT))
+    audit.addHandler(to_stderr)
+    audit.addHandler(logging.handlers.QueueHandler(records))
+    logging.handlers.QueueListener(records, to_file).start()
+
+
+_audit_handlers()
 
 
 def _raise_in_finally(value: str):  # type: ignore[no-untyped-def]
@@ -42,6 +75,8 @@ def leak_everything(value: str) -> None:
     print(f"got {value}")
     print(f"dunder {value}", file=sys.__stderr__)
     sys.stderr.write(f"stderr {value}\n")
+    _seen[0] = value
+    audit.info("audited %s", value)
     log.debug(f"debug {value}")
     log.info("info %s", value)
     log.warning(f"warning {value}")

@@ -8,6 +8,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careless_django")
 application = get_asgi_application()
 
 if os.environ.get("ZEROLOG_TEST_WRAP") == "1":
+    import careless
+
     import zerolog_mw
 
-    application = zerolog_mw.wrap(application)
+    application = zerolog_mw.wrap(application, allow_loggers=[careless.AUDIT])

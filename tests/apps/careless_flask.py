@@ -53,4 +53,4 @@ def wsgi_errors() -> str:
 if os.environ.get("ZEROLOG_TEST_WRAP") == "1":
     import zerolog_mw
 
-    zerolog_mw.wrap(app)
+    zerolog_mw.wrap(app, allow_loggers=[careless.AUDIT])

@@ -1,0 +1,77 @@
+"""The log record the suppressor let through, while its handlers run.
+
+The logger suppressor hands an allowlisted (redacted) record or a server's lifecycle record to
+the logger's handlers through :func:`hand_on`, which keeps it in a cell of the context for as
+long as they run. What the handlers make of it is then known by value, so that exactly that —
+and nothing else written meanwhile — passes where request output is otherwise held back:
+
+* loguru's gate lets the record's message through when a handler hands it on to loguru
+  (loguru's ``InterceptHandler``): :func:`handed_on`;
+* the stdio guard and ``environ["wsgi.errors"]`` let through the line a handler formatted from
+  it (``Handler.format``, then one write of that text): :func:`is_output`. A handler made
+  after the guard writes to the guarded ``sys.stderr``; Flask's default handler writes to
+  ``wsgi.errors``.
+
+The cell is emptied when the handlers return: a task or thread that copied the context
+meanwhile sees it emptied too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["Handing", "current", "hand_on", "handed_on", "is_output"]
+
+
+class Handing:
+    """A record whose handlers are running: its message (None once they returned), whether
+    what they format of it is to be redacted, and the text the last one formatted."""
+
+    __slots__ = ("message", "redacting", "formatted")
+
+    def __init__(self, message: str | None, redacting: bool) -> None:
+        self.message = message
+        self.redacting = redacting
+        self.formatted: str | None = None
+
+
+_HANDING: ContextVar[Handing | None] = ContextVar("zerolog_mw.handing", default=None)
+
+
+def current() -> Handing | None:
+    """The record being handed on in this context, if its handlers are running."""
+    handing = _HANDING.get()
+    return handing if handing is not None and handing.message is not None else None
+
+
+def hand_on(handle: Callable[[Any], None], record: Any, *, redacting: bool) -> None:
+    """Call ``handle(record)`` with ``record`` known to this context as handed on."""
+    try:
+        message: str | None = record.getMessage()
+    except Exception:
+        message = None  # a handler will fail on it as well: nothing to hand on
+    handing = Handing(message, redacting)
+    token = _HANDING.set(handing)
+    try:
+        handle(record)
+    finally:
+        handing.message = handing.formatted = None
+        _HANDING.reset(token)
+
+
+def handed_on(message: str) -> bool:
+    """True if ``message`` is that of the record being handed on in this context."""
+    handing = current()
+    return handing is not None and handing.message == message
+
+
+def is_output(data: object) -> bool:
+    """Whether ``data`` is the line a handler formatted from the record being handed on (the
+    text, then nothing but line ends or spaces), as ``StreamHandler`` writes it."""
+    handing = current()
+    if handing is None or handing.formatted is None or not isinstance(data, str):
+        return False
+    text = handing.formatted
+    return data.startswith(text) and not data[len(text) :].strip()
