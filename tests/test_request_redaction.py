@@ -19,6 +19,7 @@ import sys
 import threading
 import tracemalloc
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -960,3 +961,103 @@ def test_a_method_the_client_made_up_is_one_of_its_values() -> None:
         assert response.get_data() == b"unsupported method [REDACTED:request]"
     with wsgi_client.open("/", method="PATCH") as response:
         assert response.get_data() == b"unsupported method PATCH"
+
+
+# --- Signed tokens: JWT claims and cookie sessions ---------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+_JWT_HEADER = json.dumps({"alg": "HS256", "typ": "JWT"}).encode()
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    return f"{_b64(_JWT_HEADER)}.{_b64(json.dumps(claims).encode())}.sig"
+
+
+def _session_cookie(data: dict[str, Any], compressed: bool) -> str:
+    """An itsdangerous/Django signed value: ``payload.timestamp.signature``, the payload
+    zlib-compressed behind a leading dot when that is shorter."""
+    raw = json.dumps(data).encode()
+    payload = f".{_b64(zlib.compress(raw))}" if compressed else _b64(raw)
+    return f"{payload}.Z1Hn0A.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize("protocol", ["asgi", "wsgi"])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_signed_tokens_json_values_are_request_values(protocol: str, compressed: bool) -> None:
+    """What an app reads later from a JWT's claims or a cookie session (Flask's, Django's
+    signed cookies) is what the client sent, encoded: its values are known, its keys (the
+    issuer's words) are not."""
+    user, name, item = (f"zl{uuid.uuid4().hex[:10]}" for _ in range(3))
+    bearer = f"Bearer {_jwt({'sub': user, 'name': f'Ann {name}', 'exp': 1767225600})}"
+    cookie = f"theme=dark; session={_session_cookie({'cart': [item], 'user': user}, compressed)}"
+    if protocol == "asgi":
+        source: dict[str, Any] = {
+            "type": "http",
+            "headers": [(b"authorization", bearer.encode()), (b"cookie", cookie.encode())],
+        }
+    else:
+        source = {"HTTP_AUTHORIZATION": bearer, "HTTP_COOKIE": cookie}
+    values = RequestValues(source)
+    said = f"claims sub={user} name={name} cart={item} exp 1767225600 issued by the IdP"
+    assert values.redact(said) == (
+        f"claims sub={PLACEHOLDER} name={PLACEHOLDER} cart={PLACEHOLDER} exp {PLACEHOLDER} "
+        "issued by the IdP"
+    )
+    assert values.redact("the user and cart and name keys") == "the user and cart and name keys"
+
+
+def test_a_compressed_payload_is_read_to_a_bound() -> None:
+    """A zip bomb in a cookie inflates to at most MAX_PAYLOAD bytes, and only MAX_PAYLOADS
+    tokens are read per request."""
+    bomb = _session_cookie({"pad": "a" * (64 * 1024 * 1024)}, compressed=True)
+    assert len(bomb) < 128 * 1024
+    late = f"zl{uuid.uuid4().hex[:10]}"
+    first = [_jwt({"sub": f"zl{n:08d}"}) for n in range(request_values.MAX_PAYLOADS)]
+    headers = [(b"cookie", f"a={bomb}".encode())] + [
+        (b"x-token", token.encode()) for token in [*first[1:], _jwt({"sub": late})]
+    ]
+    values = RequestValues({"type": "http", "headers": headers})
+    tracemalloc.start()
+    try:
+        assert values.redact(f"{late} zl00000001") == f"{late} {PLACEHOLDER}"
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * request_values.MAX_PAYLOAD + 1024 * 1024, f"peak {peak} bytes"
+
+
+def test_a_flask_session_value_logged_by_an_allowed_logger_is_redacted(
+    audit: io.StringIO,
+) -> None:
+    """Flask's session lives in its cookie: what a view stored there and logs on a later
+    request came from the client then."""
+    secret = f"zl{uuid.uuid4().hex[:12]}"
+    app = Flask(__name__)
+    app.secret_key = "not-a-secret-only-for-tests"
+
+    @app.post("/remember")
+    def remember() -> str:
+        from flask import session
+
+        session["user"] = request.get_data(as_text=True)
+        return "ok"
+
+    @app.get("/me")
+    def me() -> str:
+        from flask import session
+
+        logging.getLogger(AUDIT).info("visible user %s", session["user"])
+        return "ok"
+
+    zerolog_mw.wrap(app, allow_loggers=[AUDIT], metrics=())
+    client = app.test_client()
+    with client.post("/remember", data=secret) as response:
+        assert response.status_code == 200
+    audit.truncate(0)
+    with client.get("/me") as response:
+        assert response.status_code == 200
+    assert audit.getvalue() == f"INFO {AUDIT} visible user {PLACEHOLDER}\n"

@@ -13,7 +13,8 @@ not well known (whole: ``X-Tenant-Zq7`` is found, its words alone are not), the 
 and raw),
 the query string (raw, and decoded into names and values), the client address, and the body
 as the app reads it (raw text, plus its URL-decoded and JSON-unescaped views, which cover form
-fields and JSON string leaves; numbers are tokens like any other word).
+fields and JSON string leaves; numbers are tokens like any other word), and the JSON values
+inside the signed tokens of its headers (JWT claims, Flask's and Django's cookie sessions).
 
 Field names — JSON object keys, form, query and multipart field names, found by the body's
 content type — are collected like values, and also marked as names unless the request sent
@@ -42,6 +43,7 @@ characters are always redacted in a request: they cannot be checked against a bo
 
 from __future__ import annotations
 
+import base64
 import binascii
 import codecs
 import functools
@@ -50,6 +52,7 @@ import os
 import re
 import string
 import threading
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
@@ -91,6 +94,12 @@ MAX_CARRY = 4096
 MAX_PIECE = 16 * 1024
 """Body bytes tokenised at once: a huge chunk is taken in pieces, so memory stays bounded."""
 
+MAX_PAYLOADS = 16
+"""Signed tokens (JWTs, cookie sessions) whose JSON one request's headers are read for."""
+
+MAX_PAYLOAD = 64 * 1024
+"""Bytes of one signed token's JSON read, inflated or not: a zip bomb stays this small."""
+
 PLACEHOLDER = "[REDACTED:request]"
 
 CURRENT: ContextVar[RequestValues | None] = ContextVar("zerolog_mw.request_values", default=None)
@@ -125,6 +134,9 @@ _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.){1,256})"\s*:')
 # (``user[email]`` and ``meta:title`` are names).
 _FORM_KEY = re.compile(r"(?:^|&)([^=&\s\"{}]{1,256})=")
 # Only in a part's header: the same words in a file's content are content.
+# A signed token's JSON segment: base64url of '{"' (a JWT's parts, an itsdangerous or Django
+# signed value), or of a zlib stream after the dot that marks those compressed.
+_SIGNED = re.compile(r"(?<![\w-])eyJ[\w-]{4,}|(?<![\w.-])\.eJ[\w-]{4,}")
 _MULTIPART_NAME = re.compile(r'(?im)^content-disposition:[^\r\n]*?\bname="([^"\r\n]{1,256})"')
 _ESCAPED = re.compile(
     r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([nrtbfv0\\/\"']))"
@@ -372,6 +384,8 @@ class RequestValues:
             for text in _query_views(source):
                 self.add_text(text, _FORM_KEY)
             self._add_tokens(_header_names(source))
+            for payload in _signed_payloads(source):
+                self.add_text(_JSON_KEY.sub(" ", payload))  # keys are the issuer's words
 
     def close(self) -> None:
         """End of the request: forget everything; later lookups fail closed."""
@@ -577,6 +591,41 @@ def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
                     yield from _basic_credentials(text)
                 if "\\" in text:
                     yield _unslashed(text)
+
+
+def _signed_payloads(source: Mapping[str, Any]) -> Iterator[str]:
+    """The JSON inside the signed tokens the request's headers carry: a JWT's header and
+    claims, Flask's (itsdangerous) and Django's signed cookie sessions — what an app later
+    reads from ``session`` or the token's claims, user ids included. Compressed payloads
+    (a leading ``.``) are inflated to :data:`MAX_PAYLOAD` bytes; at most
+    :data:`MAX_PAYLOADS` are read per request."""
+    if "headers" in source or "query_string" in source:  # ASGI
+        values = [bytes(value).decode("latin-1") for _name, value in source.get("headers", ())]
+    else:
+        values = [v for k, v in source.items() if k.startswith("HTTP_") and isinstance(v, str)]
+    found = 0
+    for value in values:
+        if "eyJ" not in value and ".eJ" not in value:  # base64 of '{"', of a zlib stream
+            continue
+        for token in _SIGNED.findall(value):
+            payload = _payload(token)
+            if payload is not None:
+                yield payload
+                found += 1
+                if found == MAX_PAYLOADS:
+                    return
+
+
+def _payload(segment: str) -> str | None:
+    """A signed token's JSON, when ``segment`` (``eyJ…``, or ``.eJ…`` compressed) is one."""
+    compressed = segment.startswith(".")
+    try:
+        raw = base64.urlsafe_b64decode(segment.lstrip(".") + "=" * (-len(segment.lstrip(".")) % 4))
+        if compressed:
+            raw = zlib.decompressobj().decompress(raw, MAX_PAYLOAD)
+        return raw[:MAX_PAYLOAD].decode("utf-8")
+    except (ValueError, zlib.error):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
 
 
 def _query_views(source: Mapping[str, Any]) -> Iterable[str]:
