@@ -23,6 +23,8 @@ routed through logging (``structlog.stdlib.LoggerFactory()``) is gated by ``allo
 from __future__ import annotations
 
 import functools
+import inspect
+import subprocess
 import sys
 from typing import Any
 
@@ -109,12 +111,43 @@ def _filtered_output(original: Any) -> Any:
     return output
 
 
+_POPEN_STREAMS = ("stdout", "stderr")
+_STANDARD_FDS = (1, 2)
+
+
+def _quiet_children(original: Any) -> Any:
+    """``subprocess.Popen`` (``run``, ``check_output``, asyncio's subprocesses) started while
+    a request is handled under ``"drop"`` or ``"redact"``: a child's output that would go to
+    this process's stdout/stderr (inherited, or passed as ``sys.stdout``, the guard, or fd
+    1/2) goes to ``os.devnull`` instead — no line of it can be redacted on its way, and a
+    command given a request's value (an uploaded file's name) prints it in its errors."""
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        if mode() != "pass":
+            bound = signature.bind(self, *args, **kwargs)
+            for name in _POPEN_STREAMS:
+                target = bound.arguments.get(name)
+                if (
+                    target is None
+                    or isinstance(target, GuardedStream)
+                    or (isinstance(target, int) and target in _STANDARD_FDS)
+                ):
+                    bound.arguments[name] = subprocess.DEVNULL
+            args, kwargs = bound.args[1:], bound.kwargs
+        original(self, *args, **kwargs)
+
+    return __init__
+
+
 def _patches() -> list[Patch]:
     # The dunders too: ``print(x, file=sys.__stderr__)``, and ``sys.stdout = sys.__stdout__``
     # after capturing output (the previous stream, ours, not put back) keep the guard.
     patches = [
         Patch(sys, name, _guard) for name in ("stdout", "stderr", "__stdout__", "__stderr__")
     ]
+    patches.append(Patch(subprocess.Popen, "__init__", _quiet_children))
     structlog = sys.modules.get(_STRUCTLOG)  # once the app has imported it
     for logger in (getattr(structlog, name, None) for name in _STRUCTLOG_LOGGERS):
         for method in _STRUCTLOG_METHODS:

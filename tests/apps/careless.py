@@ -9,6 +9,7 @@ import io
 import logging
 import logging.handlers
 import queue
+import subprocess
 import sys
 import threading
 import traceback
@@ -100,6 +101,12 @@ def leak_everything(value: str) -> None:
     thread = threading.Thread(target=_raise, args=(value,))
     thread.start()
     thread.join()
+    # A command given the value prints it (as a converter names the file it failed on): the
+    # child's stdout and stderr are this process's.
+    subprocess.run([sys.executable, "-c", _CHILD, value], check=False)
+
+
+_CHILD = "import sys; print('child', sys.argv[1]); print('child err', sys.argv[1], file=sys.stderr)"
 
 
 def _raise(value: str) -> None:
