@@ -603,11 +603,18 @@ class CharByChar(logging.Handler):
         print("handler saw", canary, file=sys.stderr)
 
 
+class Printing(logging.Handler):
+    def emit(self, record):
+        print(self.format(record), file=sys.stderr)  # the line, then its end: two writes
+
+
 @app.get("/<value>")
 def view(value):
     app.logger.warning("flask saw %s", value)  # Flask's default handler: wsgi.errors
     logging.getLogger("audit").warning("audit saw %s", value)
     logging.getLogger("audit.chars").warning("chars saw %s", value)
+    for _ in range(2):
+        logging.getLogger("audit.printed").warning("printed %s", value)
     print(f"print saw {value}")
     return "ok"
 
@@ -617,6 +624,9 @@ logging.getLogger("audit").addHandler(logging.StreamHandler())  # the guarded sy
 chars = logging.getLogger("audit.chars")
 chars.addHandler(CharByChar())
 chars.propagate = False
+printed = logging.getLogger("audit.printed")
+printed.addHandler(Printing())
+printed.propagate = False
 with app.test_client().get(f"/{canary}") as response:
     assert response.status_code == 200
 """
@@ -638,6 +648,7 @@ def test_an_allowed_loggers_lines_in_a_request_reach_stderr_redacted(stdio: str)
     assert done.returncode == 0, done.stderr
     assert "flask saw [REDACTED:request]" in done.stderr
     assert "audit saw [REDACTED:request]" in done.stderr
+    assert "printed [REDACTED:request]\nprinted [REDACTED:request]\n" in done.stderr
     if stdio == "pass":  # the app's own choice for its prints
         assert f"print saw {canary}" in done.stdout
         assert "chars saw [REDACTED:request]" in done.stderr

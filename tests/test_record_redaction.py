@@ -430,3 +430,116 @@ def test_a_queue_listener_formats_an_allowlisted_record_redacted(
         listener.stop()
         logger.filters.clear()
     assert recorder.lines == [f"{PLACEHOLDER} viewed {PLACEHOLDER}"]
+
+
+def test_what_a_formatter_sets_on_a_record_it_ships_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """A ``QueueHandler`` formats the record, then ships it: the attribute its formatter set
+    (``record.url``) reaches the listener's formatter redacted."""
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    loggers.append("zlrec.shipped")
+    logger = logging.getLogger("zlrec.shipped")
+    sender = logging.handlers.QueueHandler(records)
+    formatter = _RequestFormatter("%(url)s %(message)s")
+    formatter.url = f"http://localhost/items?v={token}"
+    sender.setFormatter(formatter)
+    logger.addHandler(sender)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.shipped"])
+    logger.info("viewed")
+    shipped = records.get_nowait()
+    assert token not in str(vars(shipped))
+    assert Recorder(logging.Formatter("%(url)s")).format(shipped).endswith(PLACEHOLDER)
+
+
+class _Direct(logging.Handler):
+    """A handler calling its formatter itself (python-logstash-async does), in bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[object] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        assert self.formatter is not None
+        self.sent.append(self.formatter.format(record))
+
+
+class _BytesFormatter(_JsonFormatter):
+    def format(self, record: logging.LogRecord) -> bytes:  # type: ignore[override]
+        return super().format(record).encode()
+
+
+def test_a_formatter_called_directly_or_making_bytes_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("zlrec.direct")
+    handler = _Direct()
+    formatter = _BytesFormatter()
+    formatter.url = f"http://localhost/items/{token}"
+    handler.setFormatter(formatter)
+    logging.getLogger("zlrec.direct").addHandler(handler)
+    logging.getLogger("zlrec.direct").setLevel(logging.DEBUG)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.direct"])
+    logging.getLogger("zlrec.direct").info("viewed")
+    [sent] = handler.sent
+    assert isinstance(sent, bytes)
+    assert token.encode() not in sent and b"viewed" in sent and PLACEHOLDER.encode() in sent
+
+
+class _FilteringHandler(Recorder):
+    """A handler whose own ``filter`` adds to the record (no filter objects)."""
+
+    value = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.url = self.value
+        record.funcName = self.value  # a standard attribute, overwritten
+        return bool(super().filter(record))
+
+
+def test_what_a_handlers_own_filter_method_changes_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("zlrec.own")
+    recorder = _FilteringHandler(logging.Formatter("%(url)s %(funcName)s %(message)s"))
+    recorder.value = f"/items/{token}"
+    logging.getLogger("zlrec.own").addHandler(recorder)
+    logging.getLogger("zlrec.own").setLevel(logging.DEBUG)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.own"])
+    logging.getLogger("zlrec.own").info("viewed")
+    assert recorder.lines == [f"/items/{PLACEHOLDER} /items/{PLACEHOLDER} viewed"]
+
+
+def test_outside_a_request_filters_and_formatters_keep_what_they_add(
+    loggers: list[str],
+) -> None:
+    """No request, nothing of one to add: the host's address or an on-call address a filter
+    adds stays (the message itself still loses its patterns)."""
+    loggers.append("zlrec.host")
+    recorder = attach("zlrec.host", logging.Formatter("%(seen)s %(message)s"))
+    logging.getLogger("zlrec.host").addFilter(_Adds("10.20.30.40 ops@example.com"))
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.host"])
+    try:
+        logging.getLogger("zlrec.host").info("started on %s", "10.0.0.9")
+    finally:
+        logging.getLogger("zlrec.host").filters.clear()
+    assert recorder.lines == ["10.20.30.40 ops@example.com started on [REDACTED:ipv4]"]
+
+
+def test_a_long_formatted_line_is_redacted_to_its_end(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """A line longer than one redaction scan (a long message and its traceback) is redacted
+    line by line: its end, the exception the operator needs, is kept."""
+    loggers.append("zlrec.long")
+    recorder = attach("zlrec.long", logging.Formatter("%(message)s\n" + "=" * 3000))
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.long"])
+    try:
+        raise ValueError("the failure the operator needs")
+    except ValueError:
+        logging.getLogger("zlrec.long").exception("%s %s", token, "viewed " * 9000)
+    [line] = recorder.lines
+    assert len(line) > 64 * 1024 and token not in line
+    assert line.endswith("ValueError: the failure the operator needs")

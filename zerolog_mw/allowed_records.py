@@ -17,14 +17,17 @@ A server's lifecycle record is handed on unchanged and its line is not redacted.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import handing, hooks
+from .hooks import EXTRA_PLACEHOLDER
 from .patches import Patch
-from .redaction import redact
+from .redaction import MAX_SCAN_CHARS, redact
+from .request_values import CURRENT
 
 __all__ = ["ARGS_UNPACKED_BY_FORMATTER", "always_dropped", "patches", "redacted_record"]
 
@@ -94,21 +97,54 @@ def _redact_fields(record: logging.LogRecord, message: str) -> None:
             attributes[redact(key)] = hooks.redacted_extra(value)
 
 
+def _redact_changes(record: logging.LogRecord, current: handing.Handing) -> bool:
+    """Redact what a filter or formatter changed on the handed-on ``record`` since it was
+    last seen (:attr:`Handing.seen`) — an attribute added, ``msg`` prefixed, a standard one
+    overwritten (``record.funcName = request.path``); False if its message broke."""
+    seen = current.seen
+    attributes = record.__dict__
+    changed = [
+        (key, value) for key, value in attributes.items() if seen.get(key, seen) is not value
+    ]
+    if not changed:
+        return True
+    for key, value in changed:
+        if key in ("msg", "args", "exc_info", "exc_text", "stack_info"):
+            try:
+                message = record.getMessage()
+            except Exception:
+                return False  # it broke: dropped, never the raw args
+            _redact_fields(record, message)  # all of it again: the rare case
+            current.message = record.msg
+            break
+        if key in _STANDARD_ATTRIBUTES:
+            attributes[key] = hooks.redacted_extra(value) if isinstance(value, str) else value
+        else:
+            del attributes[key]
+            attributes[redact(key)] = hooks.redacted_extra(value)
+    current.seen = dict(attributes)
+    return True
+
+
+def _in_request(current: handing.Handing | None) -> handing.Handing | None:
+    """``current`` if it is a redacted record handed on while a request is handled: outside
+    one, filters and formatters add nothing of a request (the host's address stays)."""
+    if current is None or not current.redacting or CURRENT.get() is None:
+        return None
+    return current
+
+
 def _filter(original: Any) -> Callable[[logging.Filterer, logging.LogRecord], Any]:
     def filter(self: logging.Filterer, record: logging.LogRecord) -> Any:  # noqa: A001
         result = original(self, record)
-        if not result or not self.filters:
-            return result
-        current = handing.current()
-        if current is not None and current.redacting:
+        current = _in_request(handing.current()) if result else None
+        if current is not None:
             # Python 3.12+: a filter may return the record that goes on in its place.
             passed = result if isinstance(result, logging.LogRecord) else record
-            try:
-                message = passed.getMessage()
-            except Exception:
-                return False  # a filter broke it: dropped, never the raw args
-            _redact_fields(passed, message)
-            current.message = passed.msg
+            if not _redact_changes(passed, current):
+                return False
+            if isinstance(self, logging.Handler):  # about to emit: its formatter may be
+                _wrap_formatter(self.formatter)  # called directly (python-logstash-async)
         return result
 
     return filter
@@ -117,14 +153,59 @@ def _filter(original: Any) -> Callable[[logging.Filterer, logging.LogRecord], An
 def _format(original: Any) -> Callable[[logging.Handler, logging.LogRecord], Any]:
     def format(self: logging.Handler, record: logging.LogRecord) -> Any:  # noqa: A001
         text = original(self, record)
-        current = handing.current()
-        if current is not None and isinstance(text, str):
-            if current.redacting:
-                text = redact(text)
-            current.formatted = text
-        return text
+        if _wrapped(self.formatter or logging._defaultFormatter):  # type: ignore[attr-defined]
+            return text  # the formatter's own format did the work
+        return _formatted(text, record)
 
     return format
+
+
+def _wrap_formatter(formatter: logging.Formatter | None) -> None:
+    """Give ``formatter`` (once) a ``format`` of its own that redacts what it makes of a
+    handed-on record, for handlers that call it directly rather than ``Handler.format``."""
+    if formatter is None or _wrapped(formatter):
+        return
+    inner = formatter.format
+
+    def format(record: logging.LogRecord) -> Any:  # noqa: A001
+        return _formatted(inner(record), record)
+
+    format.zerolog_mw = True  # type: ignore[attr-defined]
+    # With __slots__ it cannot be set: Handler.format's patch still applies.
+    with contextlib.suppress(AttributeError, TypeError):
+        formatter.format = format  # type: ignore[method-assign]
+
+
+def _wrapped(formatter: object) -> bool:
+    return getattr(getattr(formatter, "__dict__", {}).get("format"), "zerolog_mw", False) is True
+
+
+def _formatted(text: Any, record: logging.LogRecord) -> Any:
+    """What a handler formatted from ``record``: redacted if it is the handed-on record of a
+    request, with what the formatter set on it (Flask's RequestFormatter: ``record.url``,
+    which travels on: a QueueHandler ships the record it formatted); kept as the line the
+    stdio guard lets through."""
+    current = handing.current()
+    if current is None:
+        return text
+    if _in_request(current) is not None:
+        _redact_changes(record, current)
+        text = _redacted_output(text)
+    if isinstance(text, str):
+        current.formatted = text
+    return text
+
+
+def _redacted_output(text: Any) -> Any:
+    """A formatted line redacted: ``str`` line by line when longer than redaction scans at
+    once (a long traceback keeps its end), ``bytes`` as UTF-8; anything else withheld."""
+    if isinstance(text, str):
+        if len(text) <= MAX_SCAN_CHARS:
+            return redact(text)
+        return "\n".join(redact(line) for line in text.split("\n"))
+    if isinstance(text, (bytes, bytearray)):
+        return _redacted_output(bytes(text).decode("utf-8", "replace")).encode()
+    return EXTRA_PLACEHOLDER
 
 
 def patches() -> list[Patch]:

@@ -27,14 +27,16 @@ __all__ = ["Handing", "current", "hand_on", "handed_on", "is_output"]
 
 class Handing:
     """A record whose handlers are running: its message (None once they returned), whether
-    what they format of it is to be redacted, and the text the last one formatted."""
+    what they format of it is to be redacted, the text the last one formatted, and its
+    attributes as last seen redacted (what a filter or formatter changes is redacted)."""
 
-    __slots__ = ("message", "redacting", "formatted")
+    __slots__ = ("message", "redacting", "formatted", "seen")
 
-    def __init__(self, message: str | None, redacting: bool) -> None:
+    def __init__(self, record: Any, message: str | None, redacting: bool) -> None:
         self.message = message
         self.redacting = redacting
         self.formatted: str | None = None
+        self.seen: dict[str, Any] = dict(record.__dict__) if redacting else {}
 
 
 _HANDING: ContextVar[Handing | None] = ContextVar("zerolog_mw.handing", default=None)
@@ -52,7 +54,7 @@ def hand_on(handle: Callable[[Any], None], record: Any, *, redacting: bool) -> N
         message: str | None = record.getMessage()
     except Exception:
         message = None  # a handler will fail on it as well: nothing to hand on
-    handing = Handing(message, redacting)
+    handing = Handing(record, message, redacting)
     token = _HANDING.set(handing)
     try:
         handle(record)
@@ -69,9 +71,10 @@ def handed_on(message: str) -> bool:
 
 def is_output(data: object) -> bool:
     """Whether ``data`` is the line a handler formatted from the record being handed on (the
-    text, then nothing but line ends or spaces), as ``StreamHandler`` writes it."""
+    text, then nothing but line ends or spaces, as ``StreamHandler`` writes it), or once it
+    has, a write of line ends or spaces alone (``print()`` writes its end apart)."""
     handing = current()
     if handing is None or handing.formatted is None or not isinstance(data, str):
         return False
     text = handing.formatted
-    return data.startswith(text) and not data[len(text) :].strip()
+    return (data.startswith(text) and not data[len(text) :].strip()) or not data.strip()
