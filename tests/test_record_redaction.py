@@ -543,3 +543,33 @@ def test_a_long_formatted_line_is_redacted_to_its_end(
     [line] = recorder.lines
     assert len(line) > 64 * 1024 and token not in line
     assert line.endswith("ValueError: the failure the operator needs")
+
+
+def test_structlogs_event_dict_reaches_its_processor_formatter_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """structlog's documented stdlib set-up hands its formatter the event dict as ``msg``:
+    the copy keeps a dict (each key and value redacted), so ``ProcessorFormatter`` still
+    renders the event instead of failing on a string."""
+    import structlog
+
+    loggers.append("zlrec.structlog")
+    formatter = structlog.stdlib.ProcessorFormatter(processors=[
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        structlog.processors.JSONRenderer(sort_keys=True),
+    ])  # fmt: skip
+    recorder = attach("zlrec.structlog", formatter)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.structlog"])
+    logger = structlog.wrap_logger(
+        logging.getLogger("zlrec.structlog"),
+        processors=[structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+    logger.info("viewed", item=token, count=3, **{token: "named"})
+    assert recorder.errors == 0
+    assert recorder.lines == [
+        json.dumps(
+            {PLACEHOLDER: "named", "count": 3, "event": "viewed", "item": PLACEHOLDER},
+            sort_keys=True,
+        )
+    ]

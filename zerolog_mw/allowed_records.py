@@ -70,8 +70,13 @@ def redacted_record(record: logging.LogRecord) -> logging.LogRecord | None:
 
 
 def _redact_fields(record: logging.LogRecord, message: str) -> None:
-    """Redact ``record`` in place, ``message`` (its own) becoming its ``msg``."""
-    record.msg = redact(message)
+    """Redact ``record`` in place, ``message`` (its own) becoming its ``msg`` — or, for
+    structlog's event dict (``ProcessorFormatter.wrap_for_formatter``), each of its keys and
+    values redacted as extras are, so its formatter still finds a dict."""
+    if isinstance(record.msg, dict) and not record.args:
+        record.msg = {redact(str(k)): hooks.redacted_extra(v) for k, v in record.msg.items()}
+    else:
+        record.msg = redact(message)
     record.args = ()
     exc_info = record.exc_info
     if isinstance(exc_info, tuple) and exc_info[1] is not None:
@@ -94,7 +99,8 @@ def _redact_fields(record: logging.LogRecord, message: str) -> None:
             continue
         del attributes[key]
         if key not in _DROPPED_EXTRAS:  # extra={**request.query_params}: keys are values too
-            attributes[redact(key)] = hooks.redacted_extra(value)
+            kept = isinstance(value, logging.Logger)  # structlog's _logger: its formatter's
+            attributes[redact(key)] = value if kept else hooks.redacted_extra(value)
 
 
 def _redact_changes(record: logging.LogRecord, current: handing.Handing) -> bool:
@@ -115,7 +121,7 @@ def _redact_changes(record: logging.LogRecord, current: handing.Handing) -> bool
             except Exception:
                 return False  # it broke: dropped, never the raw args
             _redact_fields(record, message)  # all of it again: the rare case
-            current.message = record.msg
+            current.message = record.getMessage()
             break
         if key in _STANDARD_ATTRIBUTES:
             attributes[key] = hooks.redacted_extra(value) if isinstance(value, str) else value
