@@ -573,3 +573,26 @@ def test_structlogs_event_dict_reaches_its_processor_formatter_redacted(
             sort_keys=True,
         )
     ]
+
+
+class _EmitAdds(Recorder):
+    """A handler that adds to the record in ``emit``, before its plain formatter runs."""
+
+    value = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.url = self.value
+        super().emit(record)
+
+
+def test_what_a_handlers_emit_adds_before_a_plain_formatter_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("zlrec.emit")
+    recorder = _EmitAdds(logging.Formatter("%(url)s %(message)s"))
+    recorder.value = f"/items/{token}"
+    logging.getLogger("zlrec.emit").addHandler(recorder)
+    logging.getLogger("zlrec.emit").setLevel(logging.DEBUG)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.emit"])
+    logging.getLogger("zlrec.emit").info("viewed %s", token)
+    assert recorder.lines == [f"/items/{PLACEHOLDER} viewed {PLACEHOLDER}"]

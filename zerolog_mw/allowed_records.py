@@ -103,17 +103,26 @@ def _redact_fields(record: logging.LogRecord, message: str) -> None:
             attributes[redact(key)] = value if kept else hooks.redacted_extra(value)
 
 
-def _redact_changes(record: logging.LogRecord, current: handing.Handing) -> bool:
-    """Redact what a filter or formatter changed on the handed-on ``record`` since it was
-    last seen (:attr:`Handing.seen`) — an attribute added, ``msg`` prefixed, a standard one
-    overwritten (``record.funcName = request.path``); False if its message broke."""
-    seen = current.seen
-    attributes = record.__dict__
-    changed = [
-        (key, value) for key, value in attributes.items() if seen.get(key, seen) is not value
+def _changes(record: logging.LogRecord, current: handing.Handing) -> list[tuple[str, Any]]:
+    """What a filter, handler or formatter changed on the handed-on ``record`` since it was
+    last seen (:attr:`Handing.seen`): an attribute added, ``msg`` prefixed, a standard one
+    overwritten (``record.funcName = request.path``) — not what ``Formatter.format`` sets
+    itself (the time, the message it was given)."""
+    seen, msg = current.seen, record.msg
+    return [
+        (key, value)
+        for key, value in record.__dict__.items()
+        if seen.get(key, seen) is not value
+        and key != "asctime"
+        and (key != "message" or value != msg)
     ]
-    if not changed:
-        return True
+
+
+def _redact_changes(
+    record: logging.LogRecord, current: handing.Handing, changed: list[tuple[str, Any]]
+) -> bool:
+    """Redact the ``changed`` attributes of ``record``; False if its message broke."""
+    attributes = record.__dict__
     for key, value in changed:
         if key in ("msg", "args", "exc_info", "exc_text", "stack_info"):
             try:
@@ -147,7 +156,9 @@ def _filter(original: Any) -> Callable[[logging.Filterer, logging.LogRecord], An
         if current is not None:
             # Python 3.12+: a filter may return the record that goes on in its place.
             passed = result if isinstance(result, logging.LogRecord) else record
-            if not _redact_changes(passed, current):
+            changeable = self.filters or type(self).filter is not logging.Filterer.filter
+            changed = _changes(passed, current) if changeable else None
+            if changed and not _redact_changes(passed, current, changed):
                 return False
             if isinstance(self, logging.Handler):  # about to emit: its formatter may be
                 _wrap_formatter(self.formatter)  # called directly (python-logstash-async)
@@ -159,9 +170,10 @@ def _filter(original: Any) -> Callable[[logging.Filterer, logging.LogRecord], An
 def _format(original: Any) -> Callable[[logging.Handler, logging.LogRecord], Any]:
     def format(self: logging.Handler, record: logging.LogRecord) -> Any:  # noqa: A001
         text = original(self, record)
-        if _wrapped(self.formatter or logging._defaultFormatter):  # type: ignore[attr-defined]
+        formatter = self.formatter or logging._defaultFormatter  # type: ignore[attr-defined]
+        if _wrapped(formatter):
             return text  # the formatter's own format did the work
-        return _formatted(text, record)
+        return _formatted(text, record, formatter)
 
     return format
 
@@ -174,7 +186,7 @@ def _wrap_formatter(formatter: logging.Formatter | None) -> None:
     inner = formatter.format
 
     def format(record: logging.LogRecord) -> Any:  # noqa: A001
-        return _formatted(inner(record), record)
+        return _formatted(inner(record), record, formatter)
 
     format.zerolog_mw = True  # type: ignore[attr-defined]
     # With __slots__ it cannot be set: Handler.format's patch still applies.
@@ -186,17 +198,21 @@ def _wrapped(formatter: object) -> bool:
     return getattr(getattr(formatter, "__dict__", {}).get("format"), "zerolog_mw", False) is True
 
 
-def _formatted(text: Any, record: logging.LogRecord) -> Any:
-    """What a handler formatted from ``record``: redacted if it is the handed-on record of a
+def _formatted(text: Any, record: logging.LogRecord, formatter: object) -> Any:
+    """What ``formatter`` made of ``record``: redacted if it is the handed-on record of a
     request, with what the formatter set on it (Flask's RequestFormatter: ``record.url``,
     which travels on: a QueueHandler ships the record it formatted); kept as the line the
-    stdio guard lets through."""
+    stdio guard lets through. ``logging.Formatter`` itself (not a subclass) only arranges
+    the record's attributes, redacted already: its line is kept as it is."""
     current = handing.current()
     if current is None:
         return text
     if _in_request(current) is not None:
-        _redact_changes(record, current)
-        text = _redacted_output(text)
+        changed = _changes(record, current)  # by the formatter, or the handler's emit
+        if changed:
+            _redact_changes(record, current, changed)
+        if changed or type(formatter) is not logging.Formatter:
+            text = _redacted_output(text)
     if isinstance(text, str):
         current.formatted = text
     return text
