@@ -9,6 +9,7 @@ output headed there goes to ``os.devnull``; output the app captures (``capture_o
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import uuid
@@ -130,5 +131,25 @@ def test_an_asyncio_subprocess_in_a_request_goes_nowhere(
     with TestClient(app) as client:
         capfd.readouterr()
         assert client.get(f"/{canary}").text == "0"
+    out, err = capfd.readouterr()
+    assert canary not in out + err
+
+
+@pytest.mark.parametrize(
+    ("command", "status"), [("exit 0", 0), ("exit 3", 3 << 8), ("kill -TERM $$", 15)]
+)
+def test_os_system_in_a_request_goes_nowhere_and_keeps_its_status(
+    capfd: pytest.CaptureFixture[str], canary: str, command: str, status: int
+) -> None:
+    """``os.system`` runs a shell that inherits the server's stdout and stderr: in a request
+    its output goes nowhere, and it returns the wait status it returns without the guard."""
+    assert os.system(command) == status  # as the stdlib does it (no request)
+
+    def run(value: str) -> int:
+        return os.system(f"echo out {value}; echo err {value} >&2; {command}")
+
+    get = flask_view("drop", run)
+    capfd.readouterr()
+    assert get(canary) == str(status)
     out, err = capfd.readouterr()
     assert canary not in out + err

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import subprocess
 import sys
 from typing import Any
@@ -141,6 +142,24 @@ def _quiet_children(original: Any) -> Any:
     return __init__
 
 
+def _quiet_system(original: Any) -> Any:
+    """``os.system`` in a request under ``"drop"`` or ``"redact"``: the command's output goes
+    to ``os.devnull`` (see :func:`_quiet_children`); its wait status is returned as before."""
+
+    @functools.wraps(original)
+    def system(command: Any) -> int:
+        if mode() == "pass":
+            return int(original(command))
+        code = subprocess.call(
+            command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        if os.name != "posix":
+            return code
+        return code << 8 if code >= 0 else -code  # as waitpid() tells exit code and signal
+
+    return system
+
+
 def _patches() -> list[Patch]:
     # The dunders too: ``print(x, file=sys.__stderr__)``, and ``sys.stdout = sys.__stdout__``
     # after capturing output (the previous stream, ours, not put back) keep the guard.
@@ -148,6 +167,7 @@ def _patches() -> list[Patch]:
         Patch(sys, name, _guard) for name in ("stdout", "stderr", "__stdout__", "__stderr__")
     ]
     patches.append(Patch(subprocess.Popen, "__init__", _quiet_children))
+    patches.append(Patch(os, "system", _quiet_system))
     structlog = sys.modules.get(_STRUCTLOG)  # once the app has imported it
     for logger in (getattr(structlog, name, None) for name in _STRUCTLOG_LOGGERS):
         for method in _STRUCTLOG_METHODS:
