@@ -68,8 +68,10 @@ def in_request(token: str) -> Iterator[RequestValues]:
         values.close()
 
 
-def attach(name: str, formatter: logging.Formatter | None = None) -> Recorder:
-    recorder = Recorder(formatter)
+def attach(
+    name: str, formatter: logging.Formatter | None = None, recorder: Recorder | None = None
+) -> Recorder:
+    recorder = Recorder(formatter) if recorder is None else recorder
     logger = logging.getLogger(name)
     logger.addHandler(recorder)
     logger.setLevel(logging.DEBUG)
@@ -503,10 +505,9 @@ def test_what_a_handlers_own_filter_method_changes_is_redacted(
     token: str, in_request: RequestValues, loggers: list[str]
 ) -> None:
     loggers.append("zlrec.own")
-    recorder = _FilteringHandler(logging.Formatter("%(url)s %(funcName)s %(message)s"))
-    recorder.value = f"/items/{token}"
-    logging.getLogger("zlrec.own").addHandler(recorder)
-    logging.getLogger("zlrec.own").setLevel(logging.DEBUG)
+    formatter = logging.Formatter("%(url)s %(funcName)s %(message)s")
+    recorder = attach("zlrec.own", recorder=_FilteringHandler(formatter))
+    recorder.value = f"/items/{token}"  # type: ignore[attr-defined]
     zerolog_mw.suppress_logging(allow_loggers=["zlrec.own"])
     logging.getLogger("zlrec.own").info("viewed")
     assert recorder.lines == [f"/items/{PLACEHOLDER} /items/{PLACEHOLDER} viewed"]
@@ -589,10 +590,8 @@ def test_what_a_handlers_emit_adds_before_a_plain_formatter_is_redacted(
     token: str, in_request: RequestValues, loggers: list[str]
 ) -> None:
     loggers.append("zlrec.emit")
-    recorder = _EmitAdds(logging.Formatter("%(url)s %(message)s"))
-    recorder.value = f"/items/{token}"
-    logging.getLogger("zlrec.emit").addHandler(recorder)
-    logging.getLogger("zlrec.emit").setLevel(logging.DEBUG)
+    recorder = attach("zlrec.emit", recorder=_EmitAdds(logging.Formatter("%(url)s %(message)s")))
+    recorder.value = f"/items/{token}"  # type: ignore[attr-defined]
     zerolog_mw.suppress_logging(allow_loggers=["zlrec.emit"])
     logging.getLogger("zlrec.emit").info("viewed %s", token)
     assert recorder.lines == [f"/items/{PLACEHOLDER} viewed {PLACEHOLDER}"]
