@@ -595,3 +595,46 @@ def test_what_a_handlers_emit_adds_before_a_plain_formatter_is_redacted(
     zerolog_mw.suppress_logging(allow_loggers=["zlrec.emit"])
     logging.getLogger("zlrec.emit").info("viewed %s", token)
     assert recorder.lines == [f"/items/{PLACEHOLDER} viewed {PLACEHOLDER}"]
+
+
+def test_a_container_extra_stays_a_container_with_its_items_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """Filters and handlers read structured extras (``record.ctx.get("svc")``): a dict, list
+    or tuple stays one, each key and item redacted; an object inside is the placeholder."""
+
+    class Reads(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return bool(record.ctx.get("svc") != "healthcheck")  # type: ignore[attr-defined]
+
+    loggers.append("zlrec.ctx")
+    recorder = attach("zlrec.ctx")
+    recorder.addFilter(Reads())
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.ctx"])
+    ctx = {"svc": "billing", token: [token, 3, ("x", object())], "n": {"deep": token}}
+    logging.getLogger("zlrec.ctx").info("viewed", extra={"ctx": ctx})
+    [record] = recorder.records
+    assert record.ctx == {  # type: ignore[attr-defined]
+        "svc": "billing",
+        PLACEHOLDER: [PLACEHOLDER, 3, ("x", EXTRA_PLACEHOLDER)],
+        "n": {"deep": PLACEHOLDER},
+    }
+
+
+def test_a_filter_failing_on_the_redacted_copy_drops_the_record_not_the_request(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """A filter reading what the copy no longer holds (Django's ``record.request.path``,
+    the placeholder now) would raise into the view's ``logger.info()``: the record is
+    dropped instead."""
+
+    class ReadsRequest(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return bool(record.request.path)  # type: ignore[attr-defined]
+
+    loggers.append("zlrec.reads")
+    recorder = attach("zlrec.reads")
+    recorder.addFilter(ReadsRequest())
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.reads"])
+    logging.getLogger("zlrec.reads").info("viewed", extra={"request": object()})
+    assert recorder.records == []

@@ -151,7 +151,13 @@ def _in_request(current: handing.Handing | None) -> handing.Handing | None:
 
 def _filter(original: Any) -> Callable[[logging.Filterer, logging.LogRecord], Any]:
     def filter(self: logging.Filterer, record: logging.LogRecord) -> Any:  # noqa: A001
-        result = original(self, record)
+        try:
+            result = original(self, record)
+        except Exception:
+            handed = handing.current()
+            if handed is None or not handed.redacting:
+                raise
+            return False  # a filter failing on the redacted copy must not fail the request
         current = _in_request(handing.current()) if result else None
         if current is not None:
             # Python 3.12+: a filter may return the record that goes on in its place.

@@ -156,14 +156,34 @@ EXTRA_PLACEHOLDER = "[REDACTED:object]"
 """What an extra value of a log record that is not a str or a number becomes."""
 
 
-def redacted_extra(value: object) -> object:
+_EXTRA_DEPTH = 8  # nested containers redacted item by item, this deep
+_EXTRA_ITEMS = 256  # items of one container redacted one by one, at most
+
+
+def redacted_extra(value: object, depth: int = 0) -> object:
     """An extra value of an allowlisted log record: a ``str`` redacted, ``int``/``float``/
-    ``bool``/``None`` kept, anything else (a request object, a dict) :data:`EXTRA_PLACEHOLDER`."""
+    ``bool``/``None`` kept, a ``dict``, ``list``, ``tuple`` or ``set`` kept as one (handlers
+    and filters read them: ``record.ctx.get("service")``) with each key and item redacted
+    so, up to :data:`_EXTRA_DEPTH` deep and :data:`_EXTRA_ITEMS` items; anything else (a
+    request object) — and a container past those bounds — :data:`EXTRA_PLACEHOLDER`."""
     if isinstance(value, str):
         return redact(value)
     if value is None or isinstance(value, (bool, int, float)):
         return value
-    return EXTRA_PLACEHOLDER
+    kind = type(value)
+    if kind not in _CONTAINERS or depth >= _EXTRA_DEPTH:
+        return EXTRA_PLACEHOLDER
+    items: Any = value
+    if len(items) > _EXTRA_ITEMS:
+        return EXTRA_PLACEHOLDER
+    if kind is dict:
+        return {
+            redacted_extra(k, depth + 1): redacted_extra(v, depth + 1) for k, v in items.items()
+        }
+    return kind(redacted_extra(item, depth + 1) for item in items)
+
+
+_CONTAINERS: frozenset[type[Any]] = frozenset({dict, list, tuple, set, frozenset})
 
 
 def redacted_traceback(exc: BaseException) -> str:

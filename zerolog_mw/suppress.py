@@ -11,6 +11,7 @@ Records of denied loggers are dropped. Records of allowlisted loggers reach hand
 ``args`` is ``()``, whose ``exc_info`` became ``exc_text`` (:func:`hooks.redacted_traceback`:
 frames and types kept, messages redacted), whose ``stack_info`` is redacted, and whose extra
 attributes are redacted when they are ``str``, kept when ``int``/``float``/``bool``/``None``,
+kept as containers when ``dict``/``list``/``tuple``/``set`` (each key and item redacted so),
 and replaced by :data:`EXTRA_PLACEHOLDER` otherwise (Django's ``record.request``); the names
 a request could choose — the logger's, the thread's, the extra attributes' own — are redacted
 too. The rule
