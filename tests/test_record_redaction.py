@@ -8,9 +8,11 @@ pass as they are.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import logging.handlers
+import pickle
 import queue
 import re
 import uuid
@@ -638,3 +640,22 @@ def test_a_filter_failing_on_the_redacted_copy_drops_the_record_not_the_request(
     zerolog_mw.suppress_logging(allow_loggers=["zlrec.reads"])
     logging.getLogger("zlrec.reads").info("viewed", extra={"request": object()})
     assert recorder.records == []
+
+
+def test_a_formatter_that_handled_a_request_record_copies_and_pickles_as_before(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """The redacting ``format`` a handler's formatter gets is its class's, not stored on the
+    instance: a copy formats with its own settings, and the formatter still pickles."""
+    loggers.append("zlrec.copied")
+    handler = _Direct()
+    handler.setFormatter(_RequestFormatter("A %(message)s"))
+    logging.getLogger("zlrec.copied").addHandler(handler)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.copied"])
+    logging.getLogger("zlrec.copied").warning("viewed %s", token)
+    assert handler.sent == [f"A viewed {PLACEHOLDER}"]
+    twin = copy.deepcopy(handler.formatter)
+    twin._style._fmt = "B %(message)s"  # type: ignore[union-attr]
+    record = logging.LogRecord("x", logging.INFO, "", 0, "hello", (), None)
+    assert twin.format(record) == "B hello"  # type: ignore[union-attr]
+    assert pickle.loads(pickle.dumps(handler.formatter)).format(record) == "A hello"

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -184,24 +186,33 @@ def _format(original: Any) -> Callable[[logging.Handler, logging.LogRecord], Any
     return format
 
 
-def _wrap_formatter(formatter: logging.Formatter | None) -> None:
-    """Give ``formatter`` (once) a ``format`` of its own that redacts what it makes of a
-    handed-on record, for handlers that call it directly rather than ``Handler.format``."""
-    if formatter is None or _wrapped(formatter):
-        return
-    inner = formatter.format
-
-    def format(record: logging.LogRecord) -> Any:  # noqa: A001
-        return _formatted(inner(record), record, formatter)
+def _formatter_format(original: Any) -> Callable[[logging.Formatter, logging.LogRecord], Any]:
+    def format(self: logging.Formatter, record: logging.LogRecord) -> Any:  # noqa: A001
+        return _formatted(original(self, record), record, self)
 
     format.zerolog_mw = True  # type: ignore[attr-defined]
-    # With __slots__ it cannot be set: Handler.format's patch still applies.
-    with contextlib.suppress(AttributeError, TypeError):
-        formatter.format = format  # type: ignore[method-assign]
+    return format
+
+
+def _wrap_formatter(formatter: logging.Formatter | None) -> None:
+    """Give the class of ``formatter`` (once) a ``format`` that redacts what it makes of a
+    handed-on record, when it defines its own: for handlers that call their formatter
+    directly rather than ``Handler.format`` (``logging.Formatter.format`` is patched as a
+    whole). Left in place once made: it does nothing but call through outside a request."""
+    if formatter is None or _wrapped(formatter):
+        return
+    owner = next((c for c in type(formatter).__mro__ if "format" in vars(c)), None)
+    original = None if owner is None else vars(owner)["format"]
+    if owner is None or owner is logging.Formatter or not inspect.isfunction(original):
+        return
+    wrapper = functools.wraps(original)(_formatter_format(original))
+    with contextlib.suppress(AttributeError, TypeError):  # a class that takes no attributes
+        setattr(owner, "format", wrapper)  # noqa: B010
 
 
 def _wrapped(formatter: object) -> bool:
-    return getattr(getattr(formatter, "__dict__", {}).get("format"), "zerolog_mw", False) is True
+    """Whether ``formatter``'s ``format`` redacts itself (see :func:`_wrap_formatter`)."""
+    return getattr(getattr(type(formatter), "format", None), "zerolog_mw", False) is True
 
 
 def _formatted(text: Any, record: logging.LogRecord, formatter: object) -> Any:
@@ -238,4 +249,8 @@ def _redacted_output(text: Any) -> Any:
 
 def patches() -> list[Patch]:
     """Filters' and formatters' work on a handed-on record, redacted (see the module)."""
-    return [Patch(logging.Filterer, "filter", _filter), Patch(logging.Handler, "format", _format)]
+    return [
+        Patch(logging.Filterer, "filter", _filter),
+        Patch(logging.Handler, "format", _format),
+        Patch(logging.Formatter, "format", _formatter_format),
+    ]
