@@ -1061,3 +1061,40 @@ def test_a_flask_session_value_logged_by_an_allowed_logger_is_redacted(
     with client.get("/me") as response:
         assert response.status_code == 200
     assert audit.getvalue() == f"INFO {AUDIT} visible user {PLACEHOLDER}\n"
+
+
+def test_signed_tokens_in_the_query_and_body_are_read_too() -> None:
+    """OIDC's ``response_mode=form_post`` posts the ``id_token``; WebSocket clients put a
+    token in the query: their claims are request values as a header's are."""
+    by_query, by_form = (f"zl{uuid.uuid4().hex[:10]}" for _ in range(2))
+    scope = {
+        "type": "http",
+        "headers": [],
+        "query_string": f"access_token={_jwt({'sub': by_query})}".encode(),
+    }
+    values = RequestValues(scope)
+    values.feed(f"state=abc&id_token={_jwt({'sub': by_form})}".encode(), True)
+    assert values.redact(f"{by_query} {by_form}") == f"{PLACEHOLDER} {PLACEHOLDER}"
+
+
+def test_a_jwts_header_and_jsons_literals_are_not_request_values() -> None:
+    """A JWT's own header (``alg``, ``typ``) takes none of the per-request budget, and
+    ``true``/``false``/``null`` (every Flask-Login session has ``"_fresh": true``) stay in
+    the operator's lines."""
+    subs = [f"zl{n:02d}{uuid.uuid4().hex[:8]}" for n in range(request_values.MAX_PAYLOADS)]
+    cookie = "; ".join(
+        f"t{n}={_jwt({'sub': sub, '_fresh': True, 'x': None})}" for n, sub in enumerate(subs)
+    )
+    values = RequestValues({"type": "http", "headers": [(b"cookie", cookie.encode())]})
+    assert (
+        values.redact(f"{subs[-1]} HS256 true false null") == f"{PLACEHOLDER} HS256 true false null"
+    )
+
+
+def test_a_flask_sessions_bytes_are_request_values() -> None:
+    """Flask's tagged JSON keeps ``bytes`` base64-encoded (``{" b": "..."}``)."""
+    raw = f"zl{uuid.uuid4().hex[:10]}"
+    tagged = {"raw": {" b": base64.b64encode(raw.encode()).decode()}}
+    cookie = f"session={_session_cookie(tagged, compressed=False)}"
+    values = RequestValues({"HTTP_COOKIE": cookie})
+    assert values.redact(f"raw={raw}") == f"raw={PLACEHOLDER}"

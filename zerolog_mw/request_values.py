@@ -46,6 +46,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import contextlib
 import functools
 import hashlib
 import os
@@ -137,6 +138,12 @@ _FORM_KEY = re.compile(r"(?:^|&)([^=&\s\"{}]{1,256})=")
 # A signed token's JSON segment: base64url of '{"' (a JWT's parts, an itsdangerous or Django
 # signed value), or of a zlib stream after the dot that marks those compressed.
 _SIGNED = re.compile(r"(?<![\w-])eyJ[\w-]{4,}|(?<![\w.-])\.eJ[\w-]{4,}")
+# What a signed token's JSON holds that is not a value: a JWT's header (``{"alg": ...``), the
+# keys, and the literals every session has (Flask-Login's ``"_fresh": true``).
+_JOSE_HEADER = re.compile(r'\s*\{\s*"(?:alg|typ|kid|cty|enc|zip)"\s*:')
+_JSON_NOISE = re.compile(rf"{_JSON_KEY.pattern}|\b(?:true|false|null)\b")
+# Flask's tagged JSON keeps bytes as {" b": "<base64>"}.
+_TAGGED_BYTES = re.compile(r'"\sb"\s*:\s*"([A-Za-z0-9+/]{4,}={0,2})"')
 _MULTIPART_NAME = re.compile(r'(?im)^content-disposition:[^\r\n]*?\bname="([^"\r\n]{1,256})"')
 _ESCAPED = re.compile(
     r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([nrtbfv0\\/\"']))"
@@ -256,7 +263,7 @@ class RequestValues:
     """
 
     __slots__ = ("_source", "_receive", "_hashes", "_names", "_keys", "_state", "_carry",
-                 "_decoder", "stdio", "slot", "__weakref__")  # fmt: skip
+                 "_decoder", "_signed", "stdio", "slot", "__weakref__")  # fmt: skip
 
     def __init__(
         self,
@@ -275,6 +282,7 @@ class RequestValues:
         self._state = _OPEN
         self._carry = ""
         self._decoder: codecs.IncrementalDecoder | None = None
+        self._signed = 0  # signed tokens read (see _add_signed)
 
     # --- collecting ------------------------------------------------------------------------
 
@@ -359,6 +367,7 @@ class RequestValues:
             if first and keys is _FORM_KEY and text.lstrip()[:1] in ("{", "["):
                 keys = self._keys = _JSON_KEY  # JSON sent as a form: read as what it is
             self.add_text(text, keys)
+            self._add_signed((text,))  # an OIDC form_post's id_token
 
     def _body_keys(self) -> re.Pattern[str]:
         """How the body names its fields, by its content type (JSON keys if unknown)."""
@@ -384,8 +393,31 @@ class RequestValues:
             for text in _query_views(source):
                 self.add_text(text, _FORM_KEY)
             self._add_tokens(_header_names(source))
-            for payload in _signed_payloads(source):
-                self.add_text(_JSON_KEY.sub(" ", payload))  # keys are the issuer's words
+            self._add_signed([*_header_texts(source), *_query_views(source)])
+
+    def _add_signed(self, texts: Iterable[str]) -> None:
+        """Collect the values of the JSON inside the signed tokens ``texts`` carry: a JWT's
+        claims, Flask's (itsdangerous) and Django's signed cookie sessions — what an app later
+        reads from ``session`` or the token's claims, user ids included. Compressed payloads
+        (a leading ``.``) are inflated to :data:`MAX_PAYLOAD` bytes; at most
+        :data:`MAX_PAYLOADS` are read per request. Not collected: a JWT's own header, the
+        JSON's keys (the issuer's words) and its ``true``/``false``/``null``."""
+        for text in texts:
+            if self._signed >= MAX_PAYLOADS:
+                return
+            if "eyJ" not in text and ".eJ" not in text:  # base64 of '{"', of a zlib stream
+                continue
+            for token in dict.fromkeys(_SIGNED.findall(text)):
+                payload = _payload(token)
+                if payload is None or _JOSE_HEADER.match(payload):
+                    continue
+                self._signed += 1
+                self.add_text(_JSON_NOISE.sub(" ", payload))
+                for tagged in _TAGGED_BYTES.findall(payload):  # Flask's session bytes
+                    with contextlib.suppress(binascii.Error):
+                        self.add_text(binascii.a2b_base64(tagged).decode("utf-8", "replace"))
+                if self._signed >= MAX_PAYLOADS:
+                    return
 
     def close(self) -> None:
         """End of the request: forget everything; later lookups fail closed."""
@@ -593,27 +625,11 @@ def _source_texts(source: Mapping[str, Any]) -> Iterator[str]:
                     yield _unslashed(text)
 
 
-def _signed_payloads(source: Mapping[str, Any]) -> Iterator[str]:
-    """The JSON inside the signed tokens the request's headers carry: a JWT's header and
-    claims, Flask's (itsdangerous) and Django's signed cookie sessions — what an app later
-    reads from ``session`` or the token's claims, user ids included. Compressed payloads
-    (a leading ``.``) are inflated to :data:`MAX_PAYLOAD` bytes; at most
-    :data:`MAX_PAYLOADS` are read per request."""
+def _header_texts(source: Mapping[str, Any]) -> list[str]:
+    """The header values of an ASGI scope or a WSGI environ, as ``latin-1`` text."""
     if "headers" in source or "query_string" in source:  # ASGI
-        values = [bytes(value).decode("latin-1") for _name, value in source.get("headers", ())]
-    else:
-        values = [v for k, v in source.items() if k.startswith("HTTP_") and isinstance(v, str)]
-    found = 0
-    for value in values:
-        if "eyJ" not in value and ".eJ" not in value:  # base64 of '{"', of a zlib stream
-            continue
-        for token in _SIGNED.findall(value):
-            payload = _payload(token)
-            if payload is not None:
-                yield payload
-                found += 1
-                if found == MAX_PAYLOADS:
-                    return
+        return [bytes(value).decode("latin-1") for _name, value in source.get("headers", ())]
+    return [v for k, v in source.items() if k.startswith("HTTP_") and isinstance(v, str)]
 
 
 def _payload(segment: str) -> str | None:
