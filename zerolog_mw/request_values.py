@@ -14,7 +14,8 @@ and raw),
 the query string (raw, and decoded into names and values), the client address, and the body
 as the app reads it (raw text, plus its URL-decoded and JSON-unescaped views, which cover form
 fields and JSON string leaves; numbers are tokens like any other word), and the JSON values
-inside the signed tokens of its headers (JWT claims, Flask's and Django's cookie sessions).
+inside the signed tokens of its headers, query and body (JWT claims, Flask's and Django's
+cookie sessions).
 
 Field names — JSON object keys, form, query and multipart field names, found by the body's
 content type — are collected like values, and also marked as names unless the request sent
