@@ -1,18 +1,23 @@
 """What an allowlisted log record becomes on its way through its loggers' and handlers' hands.
 
-The suppressor hands the handlers a redacted copy (:func:`redacted_record`). Filters and
-formatters run after that and may add what the request holds — the logging cookbook's
-``ContextFilter`` sets ``record.ip``, Flask's documented ``RequestFormatter`` sets
-``record.url = request.url`` — so two class-level patches keep the copy redacted to the end:
+The suppressor hands the handlers a redacted copy (:func:`redacted_record`). Filters,
+handlers and formatters run after that and may add what the request holds — the logging
+cookbook's ``ContextFilter`` sets ``record.ip``, Flask's documented ``RequestFormatter`` sets
+``record.url = request.url`` — so, while a request is handled, class-level patches keep the
+copy redacted to the end:
 
-* ``Filterer.filter`` (loggers' and handlers' filters): once filters ran on the copy, it is
-  redacted again, with what they added or changed (a queued record, a socket's pickle, an
-  HTTP handler's form carry those attributes past any formatter);
-* ``Handler.format`` (every formatter a handler calls, JSON ones included): the text it
-  formatted from the copy is redacted, and kept as the line the stdio guard lets through
-  (:func:`zerolog_mw.handing.is_output`).
+* ``Filterer.filter`` (loggers' and handlers' filters): what a filter added or changed on the
+  copy is redacted (a queued record, a socket's pickle, an HTTP handler's form carry those
+  attributes past any formatter); a filter that raises on the copy drops it;
+* ``Handler.format``, ``Formatter.format`` and the ``format`` of a formatter class that
+  defines its own (wrapped on its class the first time one of its instances meets such a
+  record: python-logstash-async's handler calls its formatter itself): what the formatter
+  set on the record is redacted, and so is the text it made — unless ``logging.Formatter``
+  itself made it from a record nothing changed, whose attributes are redacted already. The
+  text is kept as the line the stdio guard lets through (:func:`zerolog_mw.handing.is_output`).
 
-A server's lifecycle record is handed on unchanged and its line is not redacted.
+Outside a request they add nothing of one: what they add stays (the host's address). A
+server's lifecycle record is handed on unchanged and its line is not redacted.
 """
 
 from __future__ import annotations
