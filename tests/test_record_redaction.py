@@ -659,3 +659,82 @@ def test_a_formatter_that_handled_a_request_record_copies_and_pickles_as_before(
     record = logging.LogRecord("x", logging.INFO, "", 0, "hello", (), None)
     assert twin.format(record) == "B hello"  # type: ignore[union-attr]
     assert pickle.loads(pickle.dumps(handler.formatter)).format(record) == "A hello"
+
+
+def test_a_plain_formatters_own_format_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """A ``format`` set on a ``logging.Formatter`` instance stands in front of the class's:
+    what it adds is redacted too."""
+    formatter = logging.Formatter("%(message)s")
+    plain = formatter.format
+    formatter.format = lambda record: f"{plain(record)} client={token}"  # type: ignore[method-assign]
+    loggers.append("zlrec.own_format")
+    recorder = attach("zlrec.own_format", formatter)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.own_format"])
+    logging.getLogger("zlrec.own_format").info("served")
+    assert recorder.lines == [f"served client={PLACEHOLDER}"]
+
+
+class _Colours(logging.Formatter):
+    def format(self, record: logging.LogRecord, *, colour: bool = False) -> str:
+        return ("*" if colour else "") + super().format(record)
+
+
+def test_a_formatter_subclass_keeps_its_own_signature(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("zlrec.colours")
+    handler = _Direct()
+    handler.setFormatter(_Colours("%(message)s"))
+    logging.getLogger("zlrec.colours").addHandler(handler)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.colours"])
+    logging.getLogger("zlrec.colours").warning("viewed %s", token)
+    record = logging.LogRecord("x", logging.INFO, "", 0, "hello", (), None)
+    assert handler.formatter.format(record, colour=True) == "*hello"  # type: ignore[call-arg, union-attr]
+    assert handler.sent == [f"viewed {PLACEHOLDER}"]
+
+
+def test_outside_a_request_a_filter_that_raises_raises_as_without_zerolog(
+    loggers: list[str],
+) -> None:
+    class Raises(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            raise ValueError("a filter's own failure")
+
+    loggers.append("zlrec.raises")
+    recorder = attach("zlrec.raises")
+    recorder.addFilter(Raises())
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.raises"])
+    with pytest.raises(ValueError, match="a filter's own failure"):
+        logging.getLogger("zlrec.raises").info("started")
+
+
+def test_a_container_changed_while_redacted_is_the_placeholder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another thread may change a dict the view logs: iterating it would raise into the
+    view's ``logger.info()`` (logging itself never iterates extras)."""
+    shared = {"a": "x", "b": "y"}
+
+    def redact_and_change(text: str) -> str:
+        shared.pop("b", None)
+        return text
+
+    monkeypatch.setattr(hooks, "redact", redact_and_change)
+    assert hooks.redacted_extra(shared) == EXTRA_PLACEHOLDER
+
+
+def test_shared_nested_containers_are_redacted_to_a_bound() -> None:
+    """The same list nested eight deep, eight wide, names 8**8 items: at most
+    _EXTRA_NODES are redacted, the rest is the placeholder."""
+    level: list[object] = ["x"] * 8
+    for _ in range(7):
+        level = [level] * 8
+    redacted = hooks.redacted_extra(level)
+
+    def count(value: object) -> int:
+        return 1 + sum(map(count, value)) if isinstance(value, list) else 1
+
+    assert EXTRA_PLACEHOLDER in str(redacted)
+    assert count(redacted) <= hooks._EXTRA_NODES + 8 * 8  # type: ignore[attr-defined]

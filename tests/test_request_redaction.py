@@ -1078,17 +1078,40 @@ def test_signed_tokens_in_the_query_and_body_are_read_too() -> None:
 
 
 def test_a_jwts_header_and_jsons_literals_are_not_request_values() -> None:
-    """A JWT's own header (``alg``, ``typ``) takes none of the per-request budget, and
-    ``true``/``false``/``null`` (every Flask-Login session has ``"_fresh": true``) stay in
-    the operator's lines."""
-    subs = [f"zl{n:02d}{uuid.uuid4().hex[:8]}" for n in range(request_values.MAX_PAYLOADS)]
+    """A JWT's own header (``alg``, ``typ``) is decoded, not collected; ``true``/``false``/
+    ``null`` (every Flask-Login session has ``"_fresh": true``) stay in the operator's
+    lines. Each JWT takes two of the request's decodes: half as many JWTs are read."""
+    subs = [f"zl{n:02d}{uuid.uuid4().hex[:8]}" for n in range(request_values.MAX_PAYLOADS // 2)]
     cookie = "; ".join(
         f"t{n}={_jwt({'sub': sub, '_fresh': True, 'x': None})}" for n, sub in enumerate(subs)
     )
     values = RequestValues({"type": "http", "headers": [(b"cookie", cookie.encode())]})
-    assert (
-        values.redact(f"{subs[-1]} HS256 true false null") == f"{PLACEHOLDER} HS256 true false null"
-    )
+    said = "HS256 true false null"
+    assert values.redact(f"{subs[-1]} {said}") == f"{PLACEHOLDER} {said}"
+
+
+def test_a_body_of_inflating_tokens_decodes_a_bounded_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same compressed tokens over and over (each inflating to MAX_PAYLOAD bytes of a
+    JWT header, which adds no value to the set): a request decodes MAX_PAYLOADS tokens in
+    all, not those of every body piece again."""
+    decoded = 0
+    payload = request_values._payload
+
+    def counting(segment: str) -> str | None:
+        nonlocal decoded
+        decoded += 1
+        return payload(segment)
+
+    monkeypatch.setattr(request_values, "_payload", counting)
+    header = '{"alg": "none", "pad": "' + "a" * 60_000 + '"}'
+    tokens = " ".join(f".{_b64(zlib.compress((header + ' ' * n).encode()))}" for n in range(40))
+    values = RequestValues({"type": "http", "headers": []})
+    for _ in range(64):
+        values.feed(tokens.encode(), False)
+    values.feed(b"", True)
+    assert decoded == request_values.MAX_PAYLOADS
 
 
 def test_a_flask_sessions_bytes_are_request_values() -> None:
@@ -1098,3 +1121,12 @@ def test_a_flask_sessions_bytes_are_request_values() -> None:
     cookie = f"session={_session_cookie(tagged, compressed=False)}"
     values = RequestValues({"HTTP_COOKIE": cookie})
     assert values.redact(f"raw={raw}") == f"raw={PLACEHOLDER}"
+
+
+def test_a_token_in_the_held_back_end_of_a_body_read_to_its_length_is_read() -> None:
+    """Werkzeug reads a form to its length: no final chunk comes, the end stays held back
+    until a lookup — an ``id_token`` posted last is read then."""
+    sub = f"zl{uuid.uuid4().hex[:10]}"
+    values = RequestValues({"type": "http", "headers": []})
+    values.feed(f"state=abc&id_token={_jwt({'sub': sub})}".encode(), False)
+    assert values.redact(f"login for {sub}") == f"login for {PLACEHOLDER}"

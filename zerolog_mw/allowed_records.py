@@ -161,8 +161,7 @@ def _filter(original: Any) -> Callable[[logging.Filterer, logging.LogRecord], An
         try:
             result = original(self, record)
         except Exception:
-            handed = handing.current()
-            if handed is None or not handed.redacting:
+            if _in_request(handing.current()) is None:
                 raise
             return False  # a filter failing on the redacted copy must not fail the request
         current = _in_request(handing.current()) if result else None
@@ -191,9 +190,19 @@ def _format(original: Any) -> Callable[[logging.Handler, logging.LogRecord], Any
     return format
 
 
-def _formatter_format(original: Any) -> Callable[[logging.Formatter, logging.LogRecord], Any]:
-    def format(self: logging.Formatter, record: logging.LogRecord) -> Any:  # noqa: A001
-        return _formatted(original(self, record), record, self)
+def _formatter_format(original: Any) -> Callable[..., Any]:
+    def format(self: logging.Formatter, record: logging.LogRecord, *args: Any, **kw: Any) -> Any:  # noqa: A001
+        current = handing.current()
+        if current is None:
+            return original(self, record, *args, **kw)
+        current.formatting += 1
+        try:
+            text = original(self, record, *args, **kw)
+        finally:
+            current.formatting -= 1
+        if current.formatting:
+            return text  # a subclass's format called it: the outermost redacts
+        return _formatted(text, record, self)
 
     format.zerolog_mw = True  # type: ignore[attr-defined]
     return format
@@ -216,8 +225,15 @@ def _wrap_formatter(formatter: logging.Formatter | None) -> None:
 
 
 def _wrapped(formatter: object) -> bool:
-    """Whether ``formatter``'s ``format`` redacts itself (see :func:`_wrap_formatter`)."""
-    return getattr(getattr(type(formatter), "format", None), "zerolog_mw", False) is True
+    """Whether ``formatter``'s ``format`` redacts itself (see :func:`_wrap_formatter`): its
+    class's does, and no ``format`` of the instance's own stands in front of it."""
+    own = _own_format(formatter)
+    return not own and getattr(getattr(type(formatter), "format", None), "zerolog_mw", False)
+
+
+def _own_format(formatter: object) -> bool:
+    """Whether ``formatter`` has a ``format`` of its own, set on the instance."""
+    return "format" in getattr(formatter, "__dict__", ())
 
 
 def _formatted(text: Any, record: logging.LogRecord, formatter: object) -> Any:
@@ -233,7 +249,8 @@ def _formatted(text: Any, record: logging.LogRecord, formatter: object) -> Any:
         changed = _changes(record, current)  # by the formatter, or the handler's emit
         if changed:
             _redact_changes(record, current, changed)
-        if changed or type(formatter) is not logging.Formatter:
+        plain = type(formatter) is logging.Formatter and not _own_format(formatter)
+        if changed or not plain:
             text = _redacted_output(text)
     if isinstance(text, str):
         current.formatted = text

@@ -27,16 +27,18 @@ __all__ = ["Handing", "current", "hand_on", "handed_on", "is_output"]
 
 class Handing:
     """A record whose handlers are running: its message (None once they returned), whether
-    what they format of it is to be redacted, the text the last one formatted, and its
-    attributes as last seen redacted (what a filter or formatter changes is redacted)."""
+    what they format of it is to be redacted, the text the last one formatted, its
+    attributes as last seen redacted (what a filter or formatter changes is redacted), and
+    how many formatters are running (only the outermost redacts what they made)."""
 
-    __slots__ = ("message", "redacting", "formatted", "seen")
+    __slots__ = ("message", "redacting", "formatted", "seen", "formatting")
 
     def __init__(self, record: Any, message: str | None, redacting: bool) -> None:
         self.message = message
         self.redacting = redacting
         self.formatted: str | None = None
         self.seen: dict[str, Any] = dict(record.__dict__) if redacting else {}
+        self.formatting = 0  # formatters running (a subclass's format calling super's)
 
 
 _HANDING: ContextVar[Handing | None] = ContextVar("zerolog_mw.handing", default=None)

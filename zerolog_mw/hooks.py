@@ -158,32 +158,42 @@ EXTRA_PLACEHOLDER = "[REDACTED:object]"
 
 _EXTRA_DEPTH = 8  # nested containers redacted item by item, this deep
 _EXTRA_ITEMS = 256  # items of one container redacted one by one, at most
+_EXTRA_NODES = 4096  # values one extra's containers may hold in all (shared lists included)
+_CONTAINERS: frozenset[type[Any]] = frozenset({dict, list, tuple, set, frozenset})
 
 
-def redacted_extra(value: object, depth: int = 0) -> object:
+def redacted_extra(value: object) -> object:
     """An extra value of an allowlisted log record: a ``str`` redacted, ``int``/``float``/
     ``bool``/``None`` kept, a ``dict``, ``list``, ``tuple`` or ``set`` kept as one (handlers
     and filters read them: ``record.ctx.get("service")``) with each key and item redacted
-    so, up to :data:`_EXTRA_DEPTH` deep and :data:`_EXTRA_ITEMS` items; anything else (a
-    request object) — and a container past those bounds — :data:`EXTRA_PLACEHOLDER`."""
+    so, up to :data:`_EXTRA_DEPTH` deep, :data:`_EXTRA_ITEMS` items each and
+    :data:`_EXTRA_NODES` in all; anything else (a request object), a container past those
+    bounds or one another thread changes meanwhile, :data:`EXTRA_PLACEHOLDER`."""
+    return _redacted_extra(value, 0, [_EXTRA_NODES])
+
+
+def _redacted_extra(value: object, depth: int, budget: list[int]) -> object:
     if isinstance(value, str):
         return redact(value)
     if value is None or isinstance(value, (bool, int, float)):
         return value
-    kind = type(value)
+    kind: Any = type(value)
     if kind not in _CONTAINERS or depth >= _EXTRA_DEPTH:
         return EXTRA_PLACEHOLDER
     items: Any = value
-    if len(items) > _EXTRA_ITEMS:
+    budget[0] -= len(items)
+    if len(items) > _EXTRA_ITEMS or budget[0] < 0:
         return EXTRA_PLACEHOLDER
-    if kind is dict:
-        return {
-            redacted_extra(k, depth + 1): redacted_extra(v, depth + 1) for k, v in items.items()
-        }
-    return kind(redacted_extra(item, depth + 1) for item in items)
-
-
-_CONTAINERS: frozenset[type[Any]] = frozenset({dict, list, tuple, set, frozenset})
+    depth += 1
+    try:
+        if kind is dict:
+            return {
+                _redacted_extra(k, depth, budget): _redacted_extra(v, depth, budget)
+                for k, v in items.items()
+            }
+        return kind(_redacted_extra(item, depth, budget) for item in items)
+    except RuntimeError:  # changed size while read: another thread's, as logged
+        return EXTRA_PLACEHOLDER
 
 
 def redacted_traceback(exc: BaseException) -> str:

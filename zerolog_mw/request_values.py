@@ -96,8 +96,8 @@ MAX_CARRY = 4096
 MAX_PIECE = 16 * 1024
 """Body bytes tokenised at once: a huge chunk is taken in pieces, so memory stays bounded."""
 
-MAX_PAYLOADS = 16
-"""Signed tokens (JWTs, cookie sessions) whose JSON one request's headers are read for."""
+MAX_PAYLOADS = 32
+"""Signed-token segments (a JWT's header and claims, cookie sessions) one request decodes."""
 
 MAX_PAYLOAD = 64 * 1024
 """Bytes of one signed token's JSON read, inflated or not: a zip bomb stays this small."""
@@ -382,6 +382,7 @@ class RequestValues:
         if self._carry:
             # a body read to its length never sees a final chunk
             self.add_text(self._carry, self._body_keys())
+            self._add_signed((self._carry,))
         if self._source is None:
             return
         with _materialise_lock:
@@ -404,21 +405,19 @@ class RequestValues:
         :data:`MAX_PAYLOADS` are read per request. Not collected: a JWT's own header, the
         JSON's keys (the issuer's words) and its ``true``/``false``/``null``."""
         for text in texts:
-            if self._signed >= MAX_PAYLOADS:
-                return
             if "eyJ" not in text and ".eJ" not in text:  # base64 of '{"', of a zlib stream
                 continue
             for token in dict.fromkeys(_SIGNED.findall(text)):
+                if self._signed >= MAX_PAYLOADS or self._state != _OPEN:
+                    return
+                self._signed += 1  # each decoded, whatever it holds: the work is bounded
                 payload = _payload(token)
                 if payload is None or _JOSE_HEADER.match(payload):
                     continue
-                self._signed += 1
                 self.add_text(_JSON_NOISE.sub(" ", payload))
                 for tagged in _TAGGED_BYTES.findall(payload):  # Flask's session bytes
                     with contextlib.suppress(binascii.Error):
                         self.add_text(binascii.a2b_base64(tagged).decode("utf-8", "replace"))
-                if self._signed >= MAX_PAYLOADS:
-                    return
 
     def close(self) -> None:
         """End of the request: forget everything; later lookups fail closed."""
