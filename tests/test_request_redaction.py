@@ -1130,3 +1130,11 @@ def test_a_token_in_the_held_back_end_of_a_body_read_to_its_length_is_read() -> 
     values = RequestValues({"type": "http", "headers": []})
     values.feed(f"state=abc&id_token={_jwt({'sub': sub})}".encode(), False)
     assert values.redact(f"login for {sub}") == f"login for {PLACEHOLDER}"
+
+
+@pytest.mark.parametrize("level", [1, 5, 6, 9])
+def test_a_payload_compressed_at_any_level_is_read(level: int) -> None:
+    user = f"zl{uuid.uuid4().hex[:10]}"
+    payload = f".{_b64(zlib.compress(json.dumps({'user': user}).encode(), level))}"
+    values = RequestValues({"HTTP_COOKIE": f"session={payload}.Z1Hn0A.c2ln"})
+    assert values.redact(user) == PLACEHOLDER

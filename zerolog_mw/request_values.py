@@ -137,8 +137,9 @@ _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.){1,256})"\s*:')
 _FORM_KEY = re.compile(r"(?:^|&)([^=&\s\"{}]{1,256})=")
 # Only in a part's header: the same words in a file's content are content.
 # A signed token's JSON segment: base64url of '{"' (a JWT's parts, an itsdangerous or Django
-# signed value), or of a zlib stream after the dot that marks those compressed.
-_SIGNED = re.compile(r"(?<![\w-])eyJ[\w-]{4,}|(?<![\w.-])\.eJ[\w-]{4,}")
+# signed value), or of a zlib stream (0x78 and a level's flags: eA, eF, eJ, eN) after the dot
+# that marks those compressed.
+_SIGNED = re.compile(r"(?<![\w-])eyJ[\w-]{4,}|(?<![\w.-])\.e[AFJN][\w-]{4,}")
 # What a signed token's JSON holds that is not a value: a JWT's header (``{"alg": ...``), the
 # keys, and the literals every session has (Flask-Login's ``"_fresh": true``).
 _JOSE_HEADER = re.compile(r'\s*\{\s*"(?:alg|typ|kid|cty|enc|zip)"\s*:')
@@ -405,7 +406,7 @@ class RequestValues:
         :data:`MAX_PAYLOADS` are read per request. Not collected: a JWT's own header, the
         JSON's keys (the issuer's words) and its ``true``/``false``/``null``."""
         for text in texts:
-            if "eyJ" not in text and ".eJ" not in text:  # base64 of '{"', of a zlib stream
+            if "eyJ" not in text and ".e" not in text:  # base64 of '{"', of a zlib stream
                 continue
             for token in dict.fromkeys(_SIGNED.findall(text)):
                 if self._signed >= MAX_PAYLOADS or self._state != _OPEN:
