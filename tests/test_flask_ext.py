@@ -660,3 +660,5 @@ def test_an_allowed_loggers_lines_in_a_request_reach_stderr_redacted(stdio: str)
         assert canary not in done.stdout + done.stderr
         assert "print saw" not in done.stdout
         assert "handler saw" not in done.stderr and "chars saw" not in done.stderr
+        # print("handler saw", canary) dropped whole: not even its separator and line end
+        assert not [line for line in done.stderr.splitlines() if line and not line.strip()]

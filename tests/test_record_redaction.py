@@ -738,3 +738,62 @@ def test_shared_nested_containers_are_redacted_to_a_bound() -> None:
 
     assert EXTRA_PLACEHOLDER in str(redacted)
     assert count(redacted) <= hooks._EXTRA_NODES + 8 * 8  # type: ignore[attr-defined]
+
+
+def test_a_container_a_filter_changes_in_place_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    """``record.ctx.update(path=...)`` keeps the same object: changed all the same."""
+
+    class Updates(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.ctx.update(path=f"/items/{token}")  # type: ignore[attr-defined]
+            record.tags.append(token)  # type: ignore[attr-defined]
+            return True
+
+    loggers.append("zlrec.inplace")
+    recorder = attach("zlrec.inplace", logging.Formatter("%(ctx)s %(tags)s"))
+    recorder.addFilter(Updates())
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.inplace"])
+    logging.getLogger("zlrec.inplace").info("viewed", extra={"ctx": {}, "tags": ["t"]})
+    assert recorder.lines == [f"{{'path': '/items/{PLACEHOLDER}'}} ['t', '{PLACEHOLDER}']"]
+
+
+class _Pickles(logging.handlers.DatagramHandler):
+    """Adds to the record in ``emit``, then pickles it (no formatter involved)."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__("127.0.0.1", 9)
+        self.value, self.sent = value, []  # type: list[bytes]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.url = self.value
+        super().emit(record)
+
+    def send(self, s: bytes) -> None:
+        self.sent.append(s)
+
+
+def test_what_a_handler_adds_before_pickling_a_record_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("zlrec.pickled")
+    handler = _Pickles(f"http://localhost/items?v={token}")
+    logging.getLogger("zlrec.pickled").addHandler(handler)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.pickled"])
+    logging.getLogger("zlrec.pickled").warning("viewed")
+    [sent] = handler.sent
+    shipped = pickle.loads(sent[4:])  # a 4-byte length, then the record's dict
+    assert shipped["url"] == f"http://localhost/items?v={PLACEHOLDER}"
+
+
+def test_a_plain_formatter_with_a_method_of_its_own_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    formatter = logging.Formatter("%(message)s")
+    formatter.formatMessage = lambda record: f"{record.message} {token}"  # type: ignore[method-assign]
+    loggers.append("zlrec.own_method")
+    recorder = attach("zlrec.own_method", formatter)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.own_method"])
+    logging.getLogger("zlrec.own_method").info("served")
+    assert recorder.lines == [f"served {PLACEHOLDER}"]

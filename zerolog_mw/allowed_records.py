@@ -27,6 +27,7 @@ import copy
 import functools
 import inspect
 import logging
+import logging.handlers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -81,7 +82,7 @@ def _redact_fields(record: logging.LogRecord, message: str) -> None:
     structlog's event dict (``ProcessorFormatter.wrap_for_formatter``), each of its keys and
     values redacted as extras are, so its formatter still finds a dict."""
     if isinstance(record.msg, dict) and not record.args:
-        record.msg = {redact(str(k)): hooks.redacted_extra(v) for k, v in record.msg.items()}
+        record.msg = _redacted_event(record.msg)
     else:
         record.msg = redact(message)
     record.args = ()
@@ -110,19 +111,29 @@ def _redact_fields(record: logging.LogRecord, message: str) -> None:
             attributes[redact(key)] = value if kept else hooks.redacted_extra(value)
 
 
+def _redacted_event(event: dict[Any, Any]) -> dict[str, Any]:
+    """structlog's event dict, each key and value redacted (no bound on its size)."""
+    return {redact(str(k)): hooks.redacted_extra(v) for k, v in event.items()}
+
+
 def _changes(record: logging.LogRecord, current: handing.Handing) -> list[tuple[str, Any]]:
-    """What a filter, handler or formatter changed on the handed-on ``record`` since it was
-    last seen (:attr:`Handing.seen`): an attribute added, ``msg`` prefixed, a standard one
-    overwritten (``record.funcName = request.path``) — not what ``Formatter.format`` sets
-    itself (the time, the message it was given)."""
+    """What a filter, handler or formatter may have changed on the handed-on ``record``
+    since it was last seen (:attr:`Handing.seen`): an attribute added, ``msg`` prefixed, a
+    standard one overwritten (``record.funcName = request.path``), and every ``dict``,
+    ``list`` or ``set`` (changed in place: ``record.ctx.update(path=request.path)``) — not
+    what ``Formatter.format`` sets itself (the time, the message it was given)."""
     seen, msg = current.seen, record.msg
     return [
         (key, value)
         for key, value in record.__dict__.items()
-        if seen.get(key, seen) is not value
+        if (seen.get(key, seen) is not value or type(value) in _MUTABLE)
         and key != "asctime"
         and (key != "message" or value != msg)
+        and (key != "args" or value or seen.get(key))  # () and None: no arguments
     ]
+
+
+_MUTABLE = frozenset({dict, list, set})
 
 
 def _redact_changes(
@@ -131,7 +142,9 @@ def _redact_changes(
     """Redact the ``changed`` attributes of ``record``; False if its message broke."""
     attributes = record.__dict__
     for key, value in changed:
-        if key in ("msg", "args", "exc_info", "exc_text", "stack_info"):
+        if key == "msg" and isinstance(value, dict) and not record.args:
+            record.msg = _redacted_event(value)  # structlog's, changed in place or not
+        elif key in ("msg", "args", "exc_info", "exc_text", "stack_info"):
             try:
                 message = record.getMessage()
             except Exception:
@@ -139,13 +152,28 @@ def _redact_changes(
             _redact_fields(record, message)  # all of it again: the rare case
             current.message = record.getMessage()
             break
-        if key in _STANDARD_ATTRIBUTES:
+        elif key in _STANDARD_ATTRIBUTES:
             attributes[key] = hooks.redacted_extra(value) if isinstance(value, str) else value
         else:
             del attributes[key]
             attributes[redact(key)] = hooks.redacted_extra(value)
     current.seen = dict(attributes)
     return True
+
+
+def _checked(original: Any) -> Callable[[Any, logging.LogRecord], Any]:
+    """``original`` (a handler's step that ships the record as it is: a socket's pickle, an
+    HTTP form, a queue) after what its handler's ``emit`` changed on it is redacted."""
+
+    def ship(self: Any, record: logging.LogRecord) -> Any:
+        current = _in_request(handing.current())
+        if current is not None:
+            changed = _changes(record, current)
+            if changed:
+                _redact_changes(record, current, changed)
+        return original(self, record)
+
+    return ship
 
 
 def _in_request(current: handing.Handing | None) -> handing.Handing | None:
@@ -236,6 +264,21 @@ def _own_format(formatter: object) -> bool:
     return "format" in getattr(formatter, "__dict__", ())
 
 
+_FORMATTING = frozenset({"format", "formatMessage", "formatTime", "formatException",
+                         "formatStack", "usesTime"})  # fmt: skip
+_STYLES = (logging.PercentStyle, logging.StrFormatStyle, logging.StringTemplateStyle)
+
+
+def _plain(formatter: object) -> bool:
+    """Whether ``formatter`` is ``logging.Formatter`` itself, nothing of it replaced: its
+    line only arranges the record's attributes (a stdlib style over its format string)."""
+    return (
+        type(formatter) is logging.Formatter
+        and not _FORMATTING & getattr(formatter, "__dict__", {}).keys()
+        and type(getattr(formatter, "_style", None)) in _STYLES
+    )
+
+
 def _formatted(text: Any, record: logging.LogRecord, formatter: object) -> Any:
     """What ``formatter`` made of ``record``: redacted if it is the handed-on record of a
     request, with what the formatter set on it (Flask's RequestFormatter: ``record.url``,
@@ -249,8 +292,7 @@ def _formatted(text: Any, record: logging.LogRecord, formatter: object) -> Any:
         changed = _changes(record, current)  # by the formatter, or the handler's emit
         if changed:
             _redact_changes(record, current, changed)
-        plain = type(formatter) is logging.Formatter and not _own_format(formatter)
-        if changed or not plain:
+        if changed or not _plain(formatter):
             text = _redacted_output(text)
     if isinstance(text, str):
         current.formatted = text
@@ -275,4 +317,7 @@ def patches() -> list[Patch]:
         Patch(logging.Filterer, "filter", _filter),
         Patch(logging.Handler, "format", _format),
         Patch(logging.Formatter, "format", _formatter_format),
+        Patch(logging.handlers.SocketHandler, "makePickle", _checked),  # DatagramHandler's too
+        Patch(logging.handlers.HTTPHandler, "mapLogRecord", _checked),
+        Patch(logging.handlers.QueueHandler, "enqueue", _checked),
     ]

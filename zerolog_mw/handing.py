@@ -31,7 +31,7 @@ class Handing:
     attributes as last seen redacted (what a filter or formatter changes is redacted), and
     how many formatters are running (only the outermost redacts what they made)."""
 
-    __slots__ = ("message", "redacting", "formatted", "seen", "formatting")
+    __slots__ = ("message", "redacting", "formatted", "seen", "formatting", "line_ends")
 
     def __init__(self, record: Any, message: str | None, redacting: bool) -> None:
         self.message = message
@@ -39,6 +39,7 @@ class Handing:
         self.formatted: str | None = None
         self.seen: dict[str, Any] = dict(record.__dict__) if redacting else {}
         self.formatting = 0  # formatters running (a subclass's format calling super's)
+        self.line_ends = False  # the line was just written without its end (print())
 
 
 _HANDING: ContextVar[Handing | None] = ContextVar("zerolog_mw.handing", default=None)
@@ -73,10 +74,13 @@ def handed_on(message: str) -> bool:
 
 def is_output(data: object) -> bool:
     """Whether ``data`` is the line a handler formatted from the record being handed on (the
-    text, then nothing but line ends or spaces, as ``StreamHandler`` writes it), or once it
-    has, a write of line ends or spaces alone (``print()`` writes its end apart)."""
+    text, then nothing but line ends or spaces, as ``StreamHandler`` writes it), or the end
+    written right after it alone (``print()`` writes its end apart)."""
     handing = current()
     if handing is None or handing.formatted is None or not isinstance(data, str):
         return False
-    text = handing.formatted
-    return (data.startswith(text) and not data[len(text) :].strip()) or not data.strip()
+    text, line_ends = handing.formatted, handing.line_ends
+    handing.line_ends = data == text
+    return (data.startswith(text) and not data[len(text) :].strip()) or (
+        line_ends and not data.strip()
+    )
