@@ -475,18 +475,23 @@ class _BytesFormatter(_JsonFormatter):
         return super().format(record).encode()
 
 
+def direct(name: str, formatter: logging.Formatter, loggers: list[str]) -> _Direct:
+    """A :class:`_Direct` handler with ``formatter`` on the allowlisted logger ``name``."""
+    loggers.append(name)
+    handler = _Direct()
+    handler.setFormatter(formatter)
+    logging.getLogger(name).addHandler(handler)
+    zerolog_mw.suppress_logging(allow_loggers=[name])
+    return handler
+
+
 def test_a_formatter_called_directly_or_making_bytes_is_redacted(
     token: str, in_request: RequestValues, loggers: list[str]
 ) -> None:
-    loggers.append("zlrec.direct")
-    handler = _Direct()
     formatter = _BytesFormatter()
     formatter.url = f"http://localhost/items/{token}"
-    handler.setFormatter(formatter)
-    logging.getLogger("zlrec.direct").addHandler(handler)
-    logging.getLogger("zlrec.direct").setLevel(logging.DEBUG)
-    zerolog_mw.suppress_logging(allow_loggers=["zlrec.direct"])
-    logging.getLogger("zlrec.direct").info("viewed")
+    handler = direct("zlrec.direct", formatter, loggers)
+    logging.getLogger("zlrec.direct").warning("viewed")
     [sent] = handler.sent
     assert isinstance(sent, bytes)
     assert token.encode() not in sent and b"viewed" in sent and PLACEHOLDER.encode() in sent
@@ -647,11 +652,7 @@ def test_a_formatter_that_handled_a_request_record_copies_and_pickles_as_before(
 ) -> None:
     """The redacting ``format`` a handler's formatter gets is its class's, not stored on the
     instance: a copy formats with its own settings, and the formatter still pickles."""
-    loggers.append("zlrec.copied")
-    handler = _Direct()
-    handler.setFormatter(_RequestFormatter("A %(message)s"))
-    logging.getLogger("zlrec.copied").addHandler(handler)
-    zerolog_mw.suppress_logging(allow_loggers=["zlrec.copied"])
+    handler = direct("zlrec.copied", _RequestFormatter("A %(message)s"), loggers)
     logging.getLogger("zlrec.copied").warning("viewed %s", token)
     assert handler.sent == [f"A viewed {PLACEHOLDER}"]
     twin = copy.deepcopy(handler.formatter)
@@ -659,21 +660,6 @@ def test_a_formatter_that_handled_a_request_record_copies_and_pickles_as_before(
     record = logging.LogRecord("x", logging.INFO, "", 0, "hello", (), None)
     assert twin.format(record) == "B hello"  # type: ignore[union-attr]
     assert pickle.loads(pickle.dumps(handler.formatter)).format(record) == "A hello"
-
-
-def test_a_plain_formatters_own_format_is_redacted(
-    token: str, in_request: RequestValues, loggers: list[str]
-) -> None:
-    """A ``format`` set on a ``logging.Formatter`` instance stands in front of the class's:
-    what it adds is redacted too."""
-    formatter = logging.Formatter("%(message)s")
-    plain = formatter.format
-    formatter.format = lambda record: f"{plain(record)} client={token}"  # type: ignore[method-assign]
-    loggers.append("zlrec.own_format")
-    recorder = attach("zlrec.own_format", formatter)
-    zerolog_mw.suppress_logging(allow_loggers=["zlrec.own_format"])
-    logging.getLogger("zlrec.own_format").info("served")
-    assert recorder.lines == [f"served client={PLACEHOLDER}"]
 
 
 class _Colours(logging.Formatter):
@@ -684,11 +670,7 @@ class _Colours(logging.Formatter):
 def test_a_formatter_subclass_keeps_its_own_signature(
     token: str, in_request: RequestValues, loggers: list[str]
 ) -> None:
-    loggers.append("zlrec.colours")
-    handler = _Direct()
-    handler.setFormatter(_Colours("%(message)s"))
-    logging.getLogger("zlrec.colours").addHandler(handler)
-    zerolog_mw.suppress_logging(allow_loggers=["zlrec.colours"])
+    handler = direct("zlrec.colours", _Colours("%(message)s"), loggers)
     logging.getLogger("zlrec.colours").warning("viewed %s", token)
     record = logging.LogRecord("x", logging.INFO, "", 0, "hello", (), None)
     assert handler.formatter.format(record, colour=True) == "*hello"  # type: ignore[call-arg, union-attr]
@@ -787,13 +769,17 @@ def test_what_a_handler_adds_before_pickling_a_record_is_redacted(
     assert shipped["url"] == f"http://localhost/items?v={PLACEHOLDER}"
 
 
+@pytest.mark.parametrize("method", ["format", "formatMessage"])
 def test_a_plain_formatter_with_a_method_of_its_own_is_redacted(
-    token: str, in_request: RequestValues, loggers: list[str]
+    token: str, in_request: RequestValues, loggers: list[str], method: str
 ) -> None:
+    """A method set on a ``logging.Formatter`` instance stands in front of the class's: what
+    it adds is redacted too."""
     formatter = logging.Formatter("%(message)s")
-    formatter.formatMessage = lambda record: f"{record.message} {token}"  # type: ignore[method-assign]
+    inner = getattr(formatter, method)
+    setattr(formatter, method, lambda record: f"{inner(record)} client={token}")
     loggers.append("zlrec.own_method")
     recorder = attach("zlrec.own_method", formatter)
     zerolog_mw.suppress_logging(allow_loggers=["zlrec.own_method"])
     logging.getLogger("zlrec.own_method").info("served")
-    assert recorder.lines == [f"served {PLACEHOLDER}"]
+    assert recorder.lines == [f"served client={PLACEHOLDER}"]
