@@ -29,8 +29,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import zerolog_mw
+from zerolog_mw import request_values
 from zerolog_mw.hooks import EXTRA_PLACEHOLDER
-from zerolog_mw.request_values import PLACEHOLDER
+from zerolog_mw.request_values import PLACEHOLDER, RequestValues
 
 
 @pytest.fixture
@@ -137,13 +138,14 @@ def test_logging_records_let_through_pass_loguru_intercepting_them(
     assert messages == ["audit card [REDACTED:card]", "Started server process [42]"]
 
 
-def audit_through(handler: logging.Handler) -> None:
-    """Log one record on the allowlisted ``myapp.audit`` logger, ``handler`` attached to it."""
+def audit_through(handler: logging.Handler, exception: bool = False) -> None:
+    """Log one record on the allowlisted ``myapp.audit`` logger, ``handler`` attached to it
+    (with the exception being handled, if ``exception``)."""
     audit = logging.getLogger("myapp.audit")
     audit.addHandler(handler)
     try:
         zerolog_mw.suppress_logging(allow_loggers=["myapp.audit"])
-        audit.warning("audited")
+        audit.warning("audited", exc_info=exception)
     finally:
         audit.removeHandler(handler)
 
@@ -231,3 +233,27 @@ def test_loguru_imported_after_the_suppressor_is_gated_at_once(token: str) -> No
     )
     assert out.stdout == "sink: "
     assert token not in out.stderr  # nor through loguru's default sink
+
+
+def test_a_logging_records_traceback_reaches_loguru_intercepting_it_redacted(
+    token: str, sinks: tuple[io.StringIO, io.StringIO]
+) -> None:
+    """The copy an allowed record's handlers get carries its traceback as redacted text, no
+    ``exc_info``: ``InterceptHandler`` passes ``exc_info`` on, so the text is added to the
+    message loguru gets."""
+    audit = logging.getLogger("myapp.audit")
+    saved = audit.propagate
+    audit.propagate = False
+    values = RequestValues({"type": "http", "headers": [(b"x-secret", token.encode())]})
+    reset = request_values.CURRENT.set(values)  # a request that carried the token
+    try:
+        try:
+            raise ValueError(f"bad {token}")
+        except ValueError:
+            audit_through(InterceptHandler(), exception=True)
+    finally:
+        request_values.CURRENT.reset(reset)
+        audit.propagate = saved
+    text = sinks[0].getvalue()
+    assert "Traceback (most recent call last)" in text and "ValueError" in text
+    assert token not in text

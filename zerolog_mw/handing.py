@@ -31,7 +31,8 @@ class Handing:
     attributes as last seen redacted (what a filter or formatter changes is redacted), and
     how many formatters are running (only the outermost redacts what they made)."""
 
-    __slots__ = ("message", "redacting", "formatted", "seen", "formatting", "line_ends")
+    __slots__ = ("message", "redacting", "formatted", "seen", "formatting", "line_ends",
+                 "traceback")  # fmt: skip
 
     def __init__(self, record: Any, message: str | None, redacting: bool) -> None:
         self.message = message
@@ -40,6 +41,10 @@ class Handing:
         self.seen: dict[str, Any] = dict(record.__dict__) if redacting else {}
         self.formatting = 0  # formatters running (a subclass's format calling super's)
         self.line_ends = False  # the line was just written without its end (print())
+        # Its (redacted) traceback text, in place of an exception: a handler passing the
+        # record on by message alone (loguru's InterceptHandler) would drop it.
+        text = getattr(record, "exc_text", None)
+        self.traceback: str | None = text if isinstance(text, str) and text else None
 
 
 _HANDING: ContextVar[Handing | None] = ContextVar("zerolog_mw.handing", default=None)
@@ -66,10 +71,10 @@ def hand_on(handle: Callable[[Any], None], record: Any, *, redacting: bool) -> N
         _HANDING.reset(token)
 
 
-def handed_on(message: str) -> bool:
-    """True if ``message`` is that of the record being handed on in this context."""
+def handed_on(message: str) -> Handing | None:
+    """The record being handed on in this context, if ``message`` is its message."""
     handing = current()
-    return handing is not None and handing.message == message
+    return handing if handing is not None and handing.message == message else None
 
 
 def is_output(data: object) -> bool:

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import hooks
+from . import handing, hooks
 from .patches import Patch
 from .redaction import redact
 
@@ -42,34 +42,34 @@ WATCH = ("loguru._handler",)
 """The module whose import installs the gate (see :class:`~zerolog_mw.patches.PatchSet`)."""
 
 
-def patches(policy: Callable[[], Policy], handed_on: Callable[[str], bool]) -> list[Patch]:
+def patches(policy: Callable[[], Policy]) -> list[Patch]:
     """The gate on loguru's handlers, reading ``policy()`` per record; none without loguru.
 
-    ``handed_on(message)`` is true for the message of a logging record the suppressor let
-    through, while its handlers run: loguru's ``InterceptHandler`` re-logs it under the calling
-    module's name, which need not be the allowlisted logger's (nor a lifecycle logger's), so
-    that record passes too — redacted.
+    A logging record the suppressor let through, while its handlers run
+    (:func:`zerolog_mw.handing.handed_on`), passes too — redacted, with the record's redacted
+    traceback: loguru's ``InterceptHandler`` re-logs it under the calling module's name, which
+    need not be the allowlisted logger's (nor a lifecycle logger's), and with the record's
+    ``exc_info``, which the copy no longer has.
     """
     handler = getattr(sys.modules.get("loguru._handler"), "Handler", None)
     if handler is None or not callable(getattr(handler, "emit", None)):
         return []
-    return [Patch(handler, "emit", lambda original: _gate_emit(original, policy, handed_on))]
+    return [Patch(handler, "emit", lambda original: _gate_emit(original, policy))]
 
 
-def _gate_emit(
-    original: Any, policy: Callable[[], Policy], handed_on: Callable[[str], bool]
-) -> Callable[..., None]:
+def _gate_emit(original: Any, policy: Callable[[], Policy]) -> Callable[..., None]:
     @functools.wraps(original)
     def emit(self: Any, record: Any, *rest: Any) -> None:
         current = policy()
         if current.active:  # a gate kept after restore() is inert
             name = record.get("name")
-            if not (
-                current.name_allowed(name if isinstance(name, str) else "")
-                or handed_on(str(record.get("message")))
-            ):
+            handed = handing.handed_on(str(record.get("message")))
+            if handed is None and not current.name_allowed(name if isinstance(name, str) else ""):
                 return
+            traceback = None if handed is None or record.get("exception") else handed.traceback
             record = redacted_record(record)
+            if traceback:
+                record["message"] = f"{record['message']}\n{traceback}"
         original(self, record, *rest)
 
     return emit

@@ -44,7 +44,7 @@ from typing import Any
 from . import allowed_records, hooks, loguru_gate, request_values, stdio, threads, trackers
 from .allowed_records import ARGS_UNPACKED_BY_FORMATTER, always_dropped, redacted_record
 from .diagnostics import tell_operator
-from .handing import hand_on, handed_on
+from .handing import hand_on
 from .hooks import EXTRA_PLACEHOLDER
 from .lifecycle import LIFECYCLE_LOGGERS, is_lifecycle_record
 from .metrics.build import environment_error
@@ -199,7 +199,7 @@ def _patches() -> list[Patch]:
         Patch(wsgiref.handlers.BaseHandler, "log_exception", const(hooks.silent)),
         Patch(socketserver.BaseServer, "handle_error", const(hooks.silent)),
         *threads.patches(),  # threads and executor jobs started in a request: its context
-        *loguru_gate.patches(lambda: _policy, handed_on),  # once the app imports loguru
+        *loguru_gate.patches(lambda: _policy),  # once the app imports loguru
         *allowed_records.patches(),  # filters and formatters: what they add, redacted
         *trackers.patches(),  # Sentry or OpenTelemetry set up later, in a view
         *_gunicorn_error_pages(),
