@@ -783,3 +783,57 @@ def test_a_plain_formatter_with_a_method_of_its_own_is_redacted(
     zerolog_mw.suppress_logging(allow_loggers=["zlrec.own_method"])
     logging.getLogger("zlrec.own_method").info("served")
     assert recorder.lines == [f"served client={PLACEHOLDER}"]
+
+
+class _JsonQueue(logging.handlers.QueueHandler):
+    """The stdlib docs' suggestion: ``prepare`` makes the record a JSON string."""
+
+    def prepare(self, record: logging.LogRecord) -> Any:
+        return json.dumps({"msg": self.format(record)})
+
+
+def test_a_queue_handler_queuing_strings_keeps_queuing_them(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    records: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    handler = _JsonQueue(records)
+    handler.handleError = lambda record: pytest.fail("handleError")  # type: ignore[method-assign]
+    loggers.append("zlrec.json_queue")
+    logging.getLogger("zlrec.json_queue").addHandler(handler)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.json_queue"])
+    logging.getLogger("zlrec.json_queue").warning("viewed %s", token)
+    assert records.get_nowait() == json.dumps({"msg": f"viewed {PLACEHOLDER}"})
+
+
+class _OwnJsonPickle(_Pickles):
+    """Ships its own JSON rather than the stdlib's pickle."""
+
+    def makePickle(self, record: logging.LogRecord) -> bytes:  # noqa: N802
+        return json.dumps({"url": record.url}).encode()  # type: ignore[attr-defined]
+
+
+def test_what_a_handler_adds_before_its_own_shipping_step_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    loggers.append("zlrec.own_pickle")
+    handler = _OwnJsonPickle(f"http://localhost/items?v={token}")
+    logging.getLogger("zlrec.own_pickle").addHandler(handler)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.own_pickle"])
+    logging.getLogger("zlrec.own_pickle").warning("viewed")
+    assert handler.sent == [json.dumps({"url": f"http://localhost/items?v={PLACEHOLDER}"}).encode()]
+
+
+def test_a_list_in_a_tuple_changed_in_place_is_redacted(
+    token: str, in_request: RequestValues, loggers: list[str]
+) -> None:
+    class Appends(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.pair[0].append(token)  # type: ignore[attr-defined]
+            return True
+
+    loggers.append("zlrec.pair")
+    recorder = attach("zlrec.pair", logging.Formatter("%(pair)s"))
+    recorder.addFilter(Appends())
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.pair"])
+    logging.getLogger("zlrec.pair").info("viewed", extra={"pair": ([],)})
+    assert recorder.lines == [f"(['{PLACEHOLDER}'],)"]

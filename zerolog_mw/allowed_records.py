@@ -117,23 +117,24 @@ def _redacted_event(event: dict[Any, Any]) -> dict[str, Any]:
 
 
 def _changes(record: logging.LogRecord, current: handing.Handing) -> list[tuple[str, Any]]:
-    """What a filter, handler or formatter may have changed on the handed-on ``record``
-    since it was last seen (:attr:`Handing.seen`): an attribute added, ``msg`` prefixed, a
-    standard one overwritten (``record.funcName = request.path``), and every ``dict``,
-    ``list`` or ``set`` (changed in place: ``record.ctx.update(path=request.path)``) — not
-    what ``Formatter.format`` sets itself (the time, the message it was given)."""
+    """What a filter, handler or formatter changed on the handed-on ``record`` since it was
+    last seen (:attr:`Handing.seen`): an attribute added, ``msg`` prefixed, a standard one
+    overwritten (``record.funcName = request.path``), a container changed in place
+    (``record.ctx.update(path=request.path)``) — not what ``Formatter.format`` sets itself
+    (the time, the message it was given)."""
     seen, msg = current.seen, record.msg
     return [
         (key, value)
         for key, value in record.__dict__.items()
-        if (seen.get(key, seen) is not value or type(value) in _MUTABLE)
+        if (
+            seen.get(key, seen) != value
+            if type(value) in handing.MUTABLE
+            else seen.get(key, seen) is not value
+        )
         and key != "asctime"
         and (key != "message" or value != msg)
         and (key != "args" or value or seen.get(key))  # () and None: no arguments
     ]
-
-
-_MUTABLE = frozenset({dict, list, set})
 
 
 def _redact_changes(
@@ -157,16 +158,24 @@ def _redact_changes(
         else:
             del attributes[key]
             attributes[redact(key)] = hooks.redacted_extra(value)
-    current.seen = dict(attributes)
+    current.seen = handing.snapshot(attributes)
     return True
+
+
+_SHIPS = {
+    logging.handlers.SocketHandler: "makePickle",  # DatagramHandler's too
+    logging.handlers.HTTPHandler: "mapLogRecord",
+    logging.handlers.QueueHandler: "enqueue",
+}
 
 
 def _checked(original: Any) -> Callable[[Any, logging.LogRecord], Any]:
     """``original`` (a handler's step that ships the record as it is: a socket's pickle, an
     HTTP form, a queue) after what its handler's ``emit`` changed on it is redacted."""
 
-    def ship(self: Any, record: logging.LogRecord) -> Any:
-        current = _in_request(handing.current())
+    def ship(self: Any, record: Any) -> Any:
+        # QueueHandler.prepare may have made the record a dict or a str (the docs say so).
+        current = _in_request(handing.current()) if isinstance(record, logging.LogRecord) else None
         if current is not None:
             changed = _changes(record, current)
             if changed:
@@ -317,7 +326,11 @@ def patches() -> list[Patch]:
         Patch(logging.Filterer, "filter", _filter),
         Patch(logging.Handler, "format", _format),
         Patch(logging.Formatter, "format", _formatter_format),
-        Patch(logging.handlers.SocketHandler, "makePickle", _checked),  # DatagramHandler's too
-        Patch(logging.handlers.HTTPHandler, "mapLogRecord", _checked),
-        Patch(logging.handlers.QueueHandler, "enqueue", _checked),
+        # Handlers that ship the record itself: on entering their emit (a subclass's emit
+        # adding to the record calls it) and on the shipping step (a subclass's prepare).
+        *(
+            Patch(owner, name, _checked)
+            for owner, ship in _SHIPS.items()
+            for name in ("emit", ship)
+        ),
     ]

@@ -18,11 +18,12 @@ meanwhile sees it emptied too.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["Handing", "current", "hand_on", "handed_on", "is_output"]
+__all__ = ["MUTABLE", "Handing", "current", "hand_on", "handed_on", "is_output", "snapshot"]
 
 
 class Handing:
@@ -38,13 +39,22 @@ class Handing:
         self.message = message
         self.redacting = redacting
         self.formatted: str | None = None
-        self.seen: dict[str, Any] = dict(record.__dict__) if redacting else {}
+        self.seen: dict[str, Any] = snapshot(record.__dict__) if redacting else {}
         self.formatting = 0  # formatters running (a subclass's format calling super's)
         self.line_ends = False  # the line was just written without its end (print())
         # Its (redacted) traceback text, in place of an exception: a handler passing the
         # record on by message alone (loguru's InterceptHandler) would drop it.
         text = getattr(record, "exc_text", None)
         self.traceback: str | None = text if isinstance(text, str) and text else None
+
+
+MUTABLE = frozenset({dict, list, set, tuple})
+"""Types of attribute values a filter may change in place (a tuple holding a list)."""
+
+
+def snapshot(attributes: dict[str, Any]) -> dict[str, Any]:
+    """``attributes`` as they are now: containers copied whole, to compare by value later."""
+    return {k: copy.deepcopy(v) if type(v) in MUTABLE else v for k, v in attributes.items()}
 
 
 _HANDING: ContextVar[Handing | None] = ContextVar("zerolog_mw.handing", default=None)
