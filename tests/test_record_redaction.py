@@ -16,7 +16,7 @@ import pickle
 import queue
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -756,19 +756,6 @@ class _Pickles(logging.handlers.DatagramHandler):
         self.sent.append(s)
 
 
-def test_what_a_handler_adds_before_pickling_a_record_is_redacted(
-    token: str, in_request: RequestValues, loggers: list[str]
-) -> None:
-    loggers.append("zlrec.pickled")
-    handler = _Pickles(f"http://localhost/items?v={token}")
-    logging.getLogger("zlrec.pickled").addHandler(handler)
-    zerolog_mw.suppress_logging(allow_loggers=["zlrec.pickled"])
-    logging.getLogger("zlrec.pickled").warning("viewed")
-    [sent] = handler.sent
-    shipped = pickle.loads(sent[4:])  # a 4-byte length, then the record's dict
-    assert shipped["url"] == f"http://localhost/items?v={PLACEHOLDER}"
-
-
 @pytest.mark.parametrize("method", ["format", "formatMessage"])
 def test_a_plain_formatter_with_a_method_of_its_own_is_redacted(
     token: str, in_request: RequestValues, loggers: list[str], method: str
@@ -812,15 +799,30 @@ class _OwnJsonPickle(_Pickles):
         return json.dumps({"url": record.url}).encode()  # type: ignore[attr-defined]
 
 
-def test_what_a_handler_adds_before_its_own_shipping_step_is_redacted(
-    token: str, in_request: RequestValues, loggers: list[str]
+def _pickled_url(sent: bytes) -> str:
+    return str(pickle.loads(sent[4:])["url"])  # a 4-byte length, then the record's dict
+
+
+def _json_url(sent: bytes) -> str:
+    return str(json.loads(sent)["url"])
+
+
+@pytest.mark.parametrize(("kind", "read"), [(_Pickles, _pickled_url), (_OwnJsonPickle, _json_url)])
+def test_what_a_handler_adds_before_shipping_a_record_is_redacted(
+    token: str,
+    in_request: RequestValues,
+    loggers: list[str],
+    kind: type[_Pickles],
+    read: Callable[[bytes], str],
 ) -> None:
-    loggers.append("zlrec.own_pickle")
-    handler = _OwnJsonPickle(f"http://localhost/items?v={token}")
-    logging.getLogger("zlrec.own_pickle").addHandler(handler)
-    zerolog_mw.suppress_logging(allow_loggers=["zlrec.own_pickle"])
-    logging.getLogger("zlrec.own_pickle").warning("viewed")
-    assert handler.sent == [json.dumps({"url": f"http://localhost/items?v={PLACEHOLDER}"}).encode()]
+    """A socket handler's ``emit`` adds to the record, then the stdlib's pickle or its own
+    ``makePickle`` ships it: what it added is redacted either way."""
+    loggers.append("zlrec.shipped_by_emit")
+    handler = kind(f"http://localhost/items?v={token}")
+    logging.getLogger("zlrec.shipped_by_emit").addHandler(handler)
+    zerolog_mw.suppress_logging(allow_loggers=["zlrec.shipped_by_emit"])
+    logging.getLogger("zlrec.shipped_by_emit").warning("viewed")
+    assert [read(sent) for sent in handler.sent] == [f"http://localhost/items?v={PLACEHOLDER}"]
 
 
 def test_a_list_in_a_tuple_changed_in_place_is_redacted(
