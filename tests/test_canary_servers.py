@@ -110,6 +110,8 @@ def test_canary_leaks_bare_and_not_wrapped(stack: str, tmp_path: Path) -> None:
     canary, statuses = run_stack(stack, False, tmp_path / "bare")
     bare = scan(tmp_path / "bare", canary)
     assert bare, f"{stack}: the bare app leaked nothing, so this test could not fail"
+    # The app read the canary out of a JWT's claims (signed-token) and logged it.
+    assert any("token for" in line for lines in bare.values() for line in lines)
 
     canary, statuses = run_stack(stack, True, tmp_path / "wrapped")
     wrapped = scan(tmp_path / "wrapped", canary)
@@ -126,3 +128,4 @@ def test_canary_leaks_bare_and_not_wrapped(stack: str, tmp_path: Path) -> None:
     # The allowlisted audit logger's lines are still written, to stderr and through a queue
     # to a file, with what its filter added from the request redacted (scanned above).
     assert output.count("audit seen=") >= 2, f"{stack}: the allowed logger's lines are missing"
+    assert "token for [REDACTED:request]" in output  # the JWT's claim, redacted

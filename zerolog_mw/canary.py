@@ -58,6 +58,9 @@ def requests_for(canary: str, host: str) -> list[tuple[str, bytes]]:
     """The battery of raw requests, each named, each carrying ``canary`` somewhere."""
     c = canary
     basic = base64.b64encode(f"{c}:hunter2".encode()).decode()
+    # A JWT (unsigned: its signature is not what is tested) whose claims name the canary.
+    claims = base64.urlsafe_b64encode(f'{{"sub": "{c}"}}'.encode()).rstrip(b"=").decode()
+    jwt = f"eyJhbGciOiJub25lIn0.{claims}."
     loud = [
         ("Host", host),
         ("Authorization", f"Bearer {c}"),
@@ -76,6 +79,7 @@ def requests_for(canary: str, host: str) -> list[tuple[str, bytes]]:
     return [
         ("path-query-headers", _http("GET", f"/items/{c}?q={c}&{c}=1", loud)),
         ("basic-auth", _http("GET", "/items/1", [*plain, ("Authorization", f"Basic {basic}")])),
+        ("signed-token", _http("GET", "/items/1", [*plain, ("Authorization", f"Bearer {jwt}")])),
         ("json", _http("POST", f"/process?src={c}", typed("application/json"),
                        f'{{"data": "{c}"}}')),
         ("form", _http("POST", "/process", typed("application/x-www-form-urlencoded"),

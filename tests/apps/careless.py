@@ -5,10 +5,13 @@ Every function here sends ``value`` down one channel a zero-log service must kee
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import logging
 import logging.handlers
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -59,6 +62,16 @@ def _audit_handlers() -> None:
 _audit_handlers()
 
 
+def _token_subjects(value: str) -> list[str]:
+    """The ``sub`` claim of every JWT in ``value``, read as a careless app reads it: not
+    verified, straight from the token the client sent."""
+    subjects = []
+    for claims in re.findall(r"eyJ[\w-]*\.([\w-]+)\.", value):
+        data = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+        subjects.append(str(data.get("sub")))
+    return subjects
+
+
 def _raise_in_finally(value: str):  # type: ignore[no-untyped-def]
     try:
         yield 1
@@ -78,6 +91,8 @@ def leak_everything(value: str) -> None:
     sys.stderr.write(f"stderr {value}\n")
     _seen[0] = value
     audit.info("audited %s", value)
+    for subject in _token_subjects(value):
+        audit.info("token for %s", subject)  # the allowlisted logger names the user
     log.debug(f"debug {value}")
     log.info("info %s", value)
     log.warning(f"warning {value}")
