@@ -135,7 +135,6 @@ _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.){1,256})"\s*:')
 # A form name holds no quote or brace: JSON sent as a form (curl -d) names nothing so
 # (``user[email]`` and ``meta:title`` are names).
 _FORM_KEY = re.compile(r"(?:^|&)([^=&\s\"{}]{1,256})=")
-# Only in a part's header: the same words in a file's content are content.
 # A signed token's JSON segment: base64url of '{"' (a JWT's parts, an itsdangerous or Django
 # signed value), or of a zlib stream (0x78 and a level's flags: eA, eF, eJ, eN) after the dot
 # that marks those compressed.
@@ -146,6 +145,7 @@ _JOSE_HEADER = re.compile(r'\s*\{\s*"(?:alg|typ|kid|cty|enc|zip)"\s*:')
 _JSON_NOISE = re.compile(rf"{_JSON_KEY.pattern}|\b(?:true|false|null)\b")
 # Flask's tagged JSON keeps bytes as {" b": "<base64>"}.
 _TAGGED_BYTES = re.compile(r'"\sb"\s*:\s*"([A-Za-z0-9+/]{4,}={0,2})"')
+# Only in a part's header: the same words in a file's content are content.
 _MULTIPART_NAME = re.compile(r'(?im)^content-disposition:[^\r\n]*?\bname="([^"\r\n]{1,256})"')
 _ESCAPED = re.compile(
     r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([nrtbfv0\\/\"']))"
@@ -393,10 +393,11 @@ class RequestValues:
             self._keys = self._keys or _keys_of(source)  # the body may be read after this
             for text in _source_texts(source):
                 self.add_text(text)
-            for text in _query_views(source):
+            queries = list(_query_views(source))
+            for text in queries:
                 self.add_text(text, _FORM_KEY)
             self._add_tokens(_header_names(source))
-            self._add_signed([*_header_texts(source), *_query_views(source)])
+            self._add_signed([*_header_texts(source), *queries])
 
     def _add_signed(self, texts: Iterable[str]) -> None:
         """Collect the values of the JSON inside the signed tokens ``texts`` carry: a JWT's
@@ -635,9 +636,10 @@ def _header_texts(source: Mapping[str, Any]) -> list[str]:
 
 def _payload(segment: str) -> str | None:
     """A signed token's JSON, when ``segment`` (``eyJ…``, or ``.eJ…`` compressed) is one."""
-    compressed = segment.startswith(".")
+    encoded = segment.lstrip(".")
+    compressed = len(encoded) != len(segment)
     try:
-        raw = base64.urlsafe_b64decode(segment.lstrip(".") + "=" * (-len(segment.lstrip(".")) % 4))
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         if compressed:
             raw = zlib.decompressobj().decompress(raw, MAX_PAYLOAD)
         return raw[:MAX_PAYLOAD].decode("utf-8")
