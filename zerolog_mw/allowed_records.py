@@ -137,10 +137,12 @@ def _changes(record: logging.LogRecord, current: handing.Handing) -> list[tuple[
     ]
 
 
-def _redact_changes(
-    record: logging.LogRecord, current: handing.Handing, changed: list[tuple[str, Any]]
-) -> bool:
-    """Redact the ``changed`` attributes of ``record``; False if its message broke."""
+def _redact_changes(record: logging.LogRecord, current: handing.Handing) -> bool | None:
+    """Redact what changed on ``record`` (:func:`_changes`): whether anything had, or None if
+    its message broke."""
+    changed = _changes(record, current)
+    if not changed:
+        return False
     attributes = record.__dict__
     for key, value in changed:
         if key == "msg" and isinstance(value, dict) and not record.args:
@@ -149,7 +151,7 @@ def _redact_changes(
             try:
                 message = record.getMessage()
             except Exception:
-                return False  # it broke: dropped, never the raw args
+                return None  # it broke: dropped, never the raw args
             _redact_fields(record, message)  # all of it again: the rare case
             current.message = record.getMessage()
             break
@@ -177,9 +179,7 @@ def _checked(original: Any) -> Callable[[Any, logging.LogRecord], Any]:
         # QueueHandler.prepare may have made the record a dict or a str (the docs say so).
         current = _in_request(handing.current()) if isinstance(record, logging.LogRecord) else None
         if current is not None:
-            changed = _changes(record, current)
-            if changed:
-                _redact_changes(record, current, changed)
+            _redact_changes(record, current)
         return original(self, record)
 
     return ship
@@ -206,8 +206,7 @@ def _filter(original: Any) -> Callable[[logging.Filterer, logging.LogRecord], An
             # Python 3.12+: a filter may return the record that goes on in its place.
             passed = result if isinstance(result, logging.LogRecord) else record
             changeable = self.filters or type(self).filter is not logging.Filterer.filter
-            changed = _changes(passed, current) if changeable else None
-            if changed and not _redact_changes(passed, current, changed):
+            if changeable and _redact_changes(passed, current) is None:
                 return False
             if isinstance(self, logging.Handler):  # about to emit: its formatter may be
                 _wrap_formatter(self.formatter)  # called directly (python-logstash-async)
@@ -298,10 +297,8 @@ def _formatted(text: Any, record: logging.LogRecord, formatter: object) -> Any:
     if current is None:
         return text
     if _in_request(current) is not None:
-        changed = _changes(record, current)  # by the formatter, or the handler's emit
-        if changed:
-            _redact_changes(record, current, changed)
-        if changed or not _plain(formatter):
+        changed = _redact_changes(record, current)  # by the formatter, or the handler's emit
+        if changed is not False or not _plain(formatter):
             text = _redacted_output(text)
     if isinstance(text, str):
         current.formatted = text
